@@ -1,0 +1,34 @@
+//! The demo cluster's Prometheus: an in-memory TSDB fed by the simulated scraper, a PromQL
+//! evaluator for the subset kdeck uses, and Prometheus' HTTP API shapes.
+
+pub mod tsdb;
+
+pub use tsdb::{Labels, Series, Tsdb};
+
+/// An alerting rule evaluated over the demo TSDB for `/api/v1/alerts`.
+#[derive(Debug, Clone)]
+pub struct AlertRule {
+    pub name: String,
+    /// PromQL; every element of the result is a firing (or pending) alert.
+    pub expr: String,
+    pub for_secs: u64,
+    pub labels: Vec<(String, String)>,
+    pub annotations: Vec<(String, String)>,
+}
+
+/// What the Prometheus API of one simulated cluster serves.
+#[derive(Debug)]
+pub struct PromState {
+    pub tsdb: Tsdb,
+    pub rules: std::sync::RwLock<Vec<AlertRule>>,
+}
+
+impl PromState {
+    #[must_use]
+    pub fn new(retention: std::time::Duration) -> Self {
+        Self {
+            tsdb: Tsdb::new(retention),
+            rules: std::sync::RwLock::new(Vec::new()),
+        }
+    }
+}

@@ -1,0 +1,37 @@
+//! Simulated controllers of the demo cluster: the objects each cluster starts with, and the
+//! loops that keep them moving (rollouts advance, HPAs scale, apps drift, schedules back up,
+//! a breaker trips), plus the scraper that turns that state into Prometheus series.
+//!
+//! Controllers write through the same object store the API server reads, so every change
+//! reaches clients as a real watch event. They react to store events (like real
+//! controllers) and to timers paced by [`Pace`], never by scanning everything on every tick.
+
+pub mod namespaces;
+pub mod pace;
+pub mod platform;
+pub mod rng;
+pub mod rollouts;
+pub mod workloads;
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use super::ClusterState;
+pub use pace::Pace;
+pub use rng::SimRng;
+
+/// Writes the cluster's initial objects and metric history. Runs before the servers start.
+pub fn seed(state: &ClusterState) {
+    namespaces::seed(state);
+    workloads::seed(state);
+    platform::seed(state);
+    rollouts::seed(state);
+}
+
+/// Starts the controllers; they stop when `shutdown` is cancelled.
+pub fn spawn(state: &Arc<ClusterState>, shutdown: &CancellationToken) {
+    workloads::spawn(state, shutdown);
+    platform::spawn(state, shutdown);
+    rollouts::spawn(state, shutdown);
+}

@@ -1,0 +1,3 @@
+//! Panes: one folder each, registered in one list.
+
+pub mod rollouts;

@@ -1,0 +1,1 @@
+//! Rollout actions: when each is enabled and the exact requests it sends.

@@ -1,0 +1,4 @@
+//! The Rollouts pane: Argo Rollouts (canary, blue-green) and Deployments, live.
+
+pub mod actions;
+pub mod model;

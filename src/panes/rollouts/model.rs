@@ -1,0 +1,1 @@
+//! Rollout view rows computed from store snapshots (pure functions).
