@@ -1,6 +1,8 @@
 //! The demo cluster's Prometheus: an in-memory TSDB fed by the simulated scraper, a PromQL
 //! evaluator for the subset kdeck uses, and Prometheus' HTTP API shapes.
 
+pub mod eval;
+pub mod http;
 pub mod tsdb;
 
 pub use tsdb::{Labels, Series, Tsdb};
