@@ -2,6 +2,7 @@
 
 use clap::Parser;
 use kdeck::cli::{Cli, Command, DemoCommand};
+use kdeck::run::{StartTarget, StartupError, run_dashboard};
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
@@ -15,17 +16,32 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    let result = match cli.command {
-        Some(Command::Demo(DemoCommand::Serve(args))) => {
-            runtime.block_on(kdeck::demo::serve::run(&args))
+    let result = runtime.block_on(async {
+        match cli.command {
+            Some(Command::Demo(DemoCommand::Serve(args))) => kdeck::demo::serve::run(&args).await,
+            Some(Command::Rollout { name }) => {
+                run_dashboard(
+                    &cli.run,
+                    StartTarget {
+                        rollout: Some(name),
+                    },
+                )
+                .await
+            }
+            None => run_dashboard(&cli.run, StartTarget::default()).await,
         }
-        _ => Err(anyhow::anyhow!("the dashboard is not built yet")),
-    };
+    });
+    // Background tasks (watches, the demo) must not keep the process alive.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) if e.is::<StartupError>() => {
+            eprintln!("kdeck: {e}");
+            std::process::ExitCode::from(2)
+        }
         Err(e) => {
             eprintln!("kdeck: {e:#}");
-            std::process::ExitCode::from(2)
+            std::process::ExitCode::FAILURE
         }
     }
 }

@@ -5,6 +5,7 @@
 //! the same client code. Tests use it as their API server and fault injector.
 
 pub mod api;
+pub mod dashboard;
 pub mod prom;
 pub mod serve;
 pub mod sim;
@@ -108,3 +109,5 @@ impl ClusterState {
         }
     }
 }
+
+pub use dashboard::start_for_dashboard;

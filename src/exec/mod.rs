@@ -1,4 +1,10 @@
-//! Carrying out user actions against a cluster: the exact requests, and the executor that
-//! checks, sends and records them.
+//! Carrying out user actions against a cluster: the exact requests, the plan the confirm
+//! dialog shows, the executor that checks, sends and records them, and the audit log.
 
+pub mod audit;
+pub mod executor;
+pub mod plan;
 pub mod request;
+
+pub use executor::{ExecEvent, ExecOptions, Executor, Outcome, OutcomeKind, RbacVerdict};
+pub use plan::{ActionPlan, PlanBuild};

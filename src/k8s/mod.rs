@@ -4,6 +4,8 @@
 //! never break a pane. Each struct implements `kube::Resource`, so the generic watcher and
 //! reflector work on it directly.
 
+pub mod core;
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 /// Implements `kube::Resource` for a slim struct with a `metadata: ObjectMeta` field.
@@ -52,4 +54,23 @@ pub fn slim_metadata(meta: &mut ObjectMeta, keep: &[&str]) {
             meta.annotations = None;
         }
     }
+}
+
+/// A Kubernetes `Time` (jiff) as a chrono UTC timestamp.
+#[must_use]
+pub fn to_chrono(
+    t: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time,
+) -> chrono::DateTime<chrono::Utc> {
+    let ts = t.0;
+    chrono::DateTime::from_timestamp(
+        ts.as_second(),
+        u32::try_from(ts.subsec_nanosecond()).unwrap_or(0),
+    )
+    .unwrap_or_default()
+}
+
+/// When an object was created, if known.
+#[must_use]
+pub fn created(meta: &ObjectMeta) -> Option<chrono::DateTime<chrono::Utc>> {
+    meta.creation_timestamp.as_ref().map(to_chrono)
 }

@@ -1,3 +1,125 @@
-//! Panes: one folder each, registered in one list.
+//! Panes: one folder each, registered in [`registry`]. The app, the keymap loader and the
+//! tests iterate over the registry; nothing else names a pane. A pane declares the kinds it
+//! watches, turns store snapshots into its view model when they change, draws it, and turns
+//! actions into replies (a toast, a focus change, or an action plan for the executor).
 
+pub mod clusters;
 pub mod rollouts;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+
+use crate::clock::Clock;
+use crate::cluster::ClusterHandle;
+use crate::config::Config;
+use crate::exec::ActionPlan;
+use crate::keymap::{ActionCall, Keymap};
+use crate::source::WatchRequest;
+use crate::theme::Theme;
+
+/// The panes, in tab order. Adding a pane is one line here (plus its folder and keymap
+/// section).
+#[must_use]
+pub fn registry() -> Vec<Box<dyn Pane>> {
+    vec![Box::new(clusters::ClustersPane::default())]
+}
+
+/// Which clusters and namespace the panes show.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scope {
+    /// The focused context (Enter on a cluster row, or `:ctx`).
+    pub focus: Option<String>,
+    /// Show every watched cluster (the default) rather than only the focused one.
+    pub all_clusters: bool,
+    /// Only this namespace (`-n`, `:ns`), or all.
+    pub namespace: Option<String>,
+}
+
+impl Scope {
+    #[must_use]
+    pub fn includes_cluster(&self, context: &str) -> bool {
+        self.all_clusters || self.focus.as_deref().is_none_or(|f| f == context)
+    }
+
+    #[must_use]
+    pub fn includes_namespace(&self, ns: &str) -> bool {
+        self.namespace.as_deref().is_none_or(|n| n == ns)
+    }
+}
+
+/// Something wrong in a cluster, for the Clusters pane's roll-up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub cluster: String,
+    /// 1 = warning, 2 = critical.
+    pub severity: u8,
+    pub text: String,
+}
+
+/// What a pane reads when it updates.
+pub struct ViewCtx<'a> {
+    pub clusters: &'a [Arc<ClusterHandle>],
+    pub scope: &'a Scope,
+    pub clock: Clock,
+    pub config: &'a Config,
+    /// Problems reported by the other panes, by cluster.
+    pub problems: &'a BTreeMap<String, Vec<Problem>>,
+}
+
+/// What a pane needs to draw.
+pub struct RenderCtx<'a> {
+    pub theme: &'a Theme,
+    pub clock: Clock,
+    pub focused: bool,
+    pub keymap: &'a Keymap,
+}
+
+/// A pane's answer to an action.
+#[derive(Debug)]
+pub enum Reply {
+    /// Not this pane's action: let the app try.
+    Unhandled,
+    Handled,
+    /// Tell the user something (errors for disabled actions, "nothing selected" …).
+    Info(String),
+    Warn(String),
+    /// Focus this cluster in every pane.
+    FocusCluster(String),
+    /// Ask the executor (through the confirm dialog) to carry this out.
+    Plan(Box<ActionPlan>),
+}
+
+/// A pane.
+pub trait Pane {
+    /// Stable id, used by `:pane` and in config.
+    fn id(&self) -> &'static str;
+    fn title(&self) -> &'static str;
+    /// The keymap layer for the pane's current view (a detail view may have its own).
+    fn layer(&self) -> &'static str;
+    /// Every keymap layer the pane uses, with the action names each accepts.
+    fn layers(&self) -> &'static [(&'static str, &'static [&'static str])];
+    /// The kinds the pane reads.
+    fn watches(&self) -> Vec<WatchRequest>;
+    /// Recomputes the view model if anything it reads changed.
+    fn update(&mut self, ctx: &ViewCtx);
+    fn render(&mut self, frame: &mut Frame, area: Rect, ctx: &RenderCtx);
+    fn on_action(&mut self, action: &ActionCall, ctx: &ViewCtx) -> Reply;
+    /// Problems for the Clusters pane's roll-up.
+    fn problems(&self) -> Vec<Problem> {
+        Vec::new()
+    }
+    /// The row filter (`/`).
+    fn filter(&self) -> &str;
+    fn set_filter(&mut self, filter: &str);
+    /// Whether the pane consumes other panes' problems (it is updated after them).
+    fn uses_problems(&self) -> bool {
+        false
+    }
+    /// A short badge for the tab bar (e.g. "2!" when rollouts need a human).
+    fn badge(&self) -> Option<String> {
+        None
+    }
+}

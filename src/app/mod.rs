@@ -1,0 +1,669 @@
+//! The application: which pane has focus, the scope (clusters, namespace), the overlays (help,
+//! command line, filter, confirm dialog), toasts, and the routing of keys to actions. It is
+//! driven by [`runloop`] in a terminal and directly by tests (keys in, frames out), so it
+//! never touches the terminal or awaits anything itself.
+
+pub mod runloop;
+mod view;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossterm::event::KeyEvent;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::exec::{ActionPlan, ExecEvent, Executor, OutcomeKind, RbacVerdict};
+use crate::k8s::core::Namespace;
+use crate::keymap::{ActionCall, KeyPress, Keymap, KnownActions, Lookup};
+use crate::panes::{Pane, Problem, Reply, Scope, ViewCtx};
+use crate::theme::{Role, Theme};
+use crate::widgets::input::{InputOutcome, LineInput};
+use crate::world::World;
+
+/// Actions the app itself handles, in every layer.
+pub const GLOBAL_ACTIONS: &[&str] = &[
+    "quit",
+    "help",
+    "command-line",
+    "filter",
+    "next-pane",
+    "prev-pane",
+    "goto-pane",
+    "toggle-all-clusters",
+    "toggle-log",
+    "refresh",
+    "back",
+];
+
+/// Movement in any table.
+pub const TABLE_ACTIONS: &[&str] = &["up", "down", "page-up", "page-down", "top", "bottom"];
+
+/// Words the command line knows besides action names.
+const COMMANDS: &[&str] = &["q", "quit", "ctx", "ns", "pane", "help"];
+
+/// The action names every layer accepts, for keymap validation.
+#[must_use]
+pub fn known_actions(panes: &[Box<dyn Pane>]) -> KnownActions {
+    let mut k = KnownActions::default();
+    k.add("global", GLOBAL_ACTIONS.iter().copied());
+    k.add("table", TABLE_ACTIONS.iter().copied());
+    k.add("dialog", ["confirm", "cancel"]);
+    for p in panes {
+        for (layer, actions) in p.layers() {
+            k.add(layer, actions.iter().copied());
+        }
+    }
+    k
+}
+
+/// A message on the status line.
+#[derive(Debug, Clone)]
+pub struct Toast {
+    pub text: String,
+    pub role: Role,
+    until: Instant,
+}
+
+/// The confirm dialog's state.
+#[derive(Debug, Clone)]
+pub struct Confirm {
+    pub id: u64,
+    pub plan: ActionPlan,
+    /// `None` while the RBAC check runs.
+    pub rbac: Option<RbacVerdict>,
+    pub readonly: bool,
+    pub dry_run: bool,
+}
+
+/// What covers the screen, if anything.
+#[derive(Debug, Clone)]
+pub enum Mode {
+    Normal,
+    Help {
+        scroll: usize,
+    },
+    Command(LineInput),
+    /// Editing the filter; keeps the filter to restore on Esc.
+    Filter(LineInput, String),
+    Confirm(Box<Confirm>),
+}
+
+/// Static settings of a run.
+#[derive(Debug, Clone, Default)]
+pub struct AppSettings {
+    pub readonly: bool,
+    pub dry_run: bool,
+    /// Shown in the tab bar, e.g. "demo".
+    pub banner: Option<String>,
+    /// Open this pane first (by id).
+    pub start_pane: Option<String>,
+}
+
+/// The application state.
+pub struct App {
+    pub world: Arc<World>,
+    panes: Vec<Box<dyn Pane>>,
+    focus: usize,
+    pub scope: Scope,
+    keymap: Keymap,
+    theme: Theme,
+    config: Config,
+    pub clock: Clock,
+    executor: Option<Arc<Executor>>,
+    pub mode: Mode,
+    pending: Vec<KeyPress>,
+    pub toast: Option<Toast>,
+    pub show_log: bool,
+    pub quit: bool,
+    pub dirty: bool,
+    problems: BTreeMap<String, Vec<Problem>>,
+    next_id: u64,
+    settings: AppSettings,
+    log_state: tui_logger::TuiWidgetState,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("focus", &self.focus)
+            .finish_non_exhaustive()
+    }
+}
+
+impl App {
+    /// Builds the app; starts every pane's watches on every cluster.
+    #[must_use]
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        world: Arc<World>,
+        panes: Vec<Box<dyn Pane>>,
+        keymap: Keymap,
+        theme: Theme,
+        config: Config,
+        clock: Clock,
+        executor: Option<Arc<Executor>>,
+        settings: AppSettings,
+        scope: Scope,
+    ) -> Self {
+        let mut app = Self {
+            world,
+            panes,
+            focus: 0,
+            scope,
+            keymap,
+            theme,
+            config,
+            clock,
+            executor,
+            mode: Mode::Normal,
+            pending: Vec::new(),
+            toast: None,
+            show_log: false,
+            quit: false,
+            dirty: true,
+            problems: BTreeMap::new(),
+            next_id: 1,
+            settings,
+            log_state: tui_logger::TuiWidgetState::new(),
+        };
+        if let Some(id) = app.settings.start_pane.clone()
+            && let Some(i) = app.panes.iter().position(|p| p.id() == id)
+        {
+            app.focus = i;
+        }
+        app.start_watches();
+        if !app.keymap.warnings.is_empty() {
+            for w in &app.keymap.warnings {
+                log::warn!("{w}");
+            }
+            let first = app.keymap.warnings[0].clone();
+            let more = app.keymap.warnings.len() - 1;
+            let text = if more > 0 {
+                format!("{first} (+{more} more; L shows the log)")
+            } else {
+                first
+            };
+            app.toast(text, Role::Warn, Duration::from_secs(15));
+        }
+        app
+    }
+
+    /// Starts the watches every pane declares, on every cluster (shared per kind).
+    pub fn start_watches(&self) {
+        let requests: Vec<_> = self.panes.iter().flat_map(|p| p.watches()).collect();
+        for cluster in self.world.clusters() {
+            for r in &requests {
+                (r.start)(&cluster);
+            }
+        }
+    }
+
+    #[must_use]
+    pub fn focused_pane(&self) -> &dyn Pane {
+        self.panes[self.focus].as_ref()
+    }
+
+    #[must_use]
+    pub fn pane_ids(&self) -> Vec<&'static str> {
+        self.panes.iter().map(|p| p.id()).collect()
+    }
+
+    pub fn focus_pane(&mut self, id: &str) -> bool {
+        match self.panes.iter().position(|p| p.id() == id) {
+            Some(i) => {
+                self.focus = i;
+                self.dirty = true;
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn toast(&mut self, text: impl Into<String>, role: Role, for_: Duration) {
+        self.toast = Some(Toast {
+            text: text.into(),
+            role,
+            until: Instant::now() + for_,
+        });
+        self.dirty = true;
+    }
+
+    /// Called about once a second: expires toasts; ages and countdowns move.
+    pub fn on_tick(&mut self) {
+        if self
+            .toast
+            .as_ref()
+            .is_some_and(|t| Instant::now() >= t.until)
+        {
+            self.toast = None;
+        }
+        self.dirty = true;
+    }
+
+    /// Recomputes view models from the stores (only what changed).
+    pub fn update_models(&mut self) {
+        let clusters = self.world.clusters();
+        let empty = BTreeMap::new();
+        let mut problems: BTreeMap<String, Vec<Problem>> = BTreeMap::new();
+        for pane in self.panes.iter_mut().filter(|p| !p.uses_problems()) {
+            let ctx = ViewCtx {
+                clusters: &clusters,
+                scope: &self.scope,
+                clock: self.clock,
+                config: &self.config,
+                problems: &empty,
+            };
+            pane.update(&ctx);
+            for p in pane.problems() {
+                problems.entry(p.cluster.clone()).or_default().push(p);
+            }
+        }
+        self.problems = problems;
+        for pane in self.panes.iter_mut().filter(|p| p.uses_problems()) {
+            let ctx = ViewCtx {
+                clusters: &clusters,
+                scope: &self.scope,
+                clock: self.clock,
+                config: &self.config,
+                problems: &self.problems,
+            };
+            pane.update(&ctx);
+        }
+    }
+
+    fn layers(&self) -> Vec<&'static str> {
+        vec![self.focused_pane().layer(), "table", "global"]
+    }
+
+    /// Handles one key press.
+    pub fn on_key(&mut self, key: &KeyEvent) {
+        self.dirty = true;
+        let candidates = if matches!(self.mode, Mode::Command(_)) {
+            self.completions()
+        } else {
+            Vec::new()
+        };
+        match &mut self.mode {
+            Mode::Normal => {}
+            Mode::Help { scroll } => {
+                let press = KeyPress::from_event(key);
+                match self.keymap.lookup(&["table", "global"], &[press]) {
+                    Lookup::Action(a) if a.name == "down" => *scroll += 1,
+                    Lookup::Action(a) if a.name == "up" => *scroll = scroll.saturating_sub(1),
+                    _ => self.mode = Mode::Normal,
+                }
+                return;
+            }
+            Mode::Command(input) => {
+                let outcome = input.key(key, &|text| {
+                    candidates
+                        .iter()
+                        .filter(|c| c.starts_with(text))
+                        .cloned()
+                        .collect()
+                });
+                match outcome {
+                    InputOutcome::Submit(line) => {
+                        self.mode = Mode::Normal;
+                        self.run_command(&line);
+                    }
+                    InputOutcome::Cancel => self.mode = Mode::Normal,
+                    InputOutcome::Edited | InputOutcome::Ignored => {}
+                }
+                return;
+            }
+            Mode::Filter(input, previous) => {
+                let previous = previous.clone();
+                let outcome = input.key(key, &|_| Vec::new());
+                let text = input.text.clone();
+                match outcome {
+                    InputOutcome::Submit(_) => self.mode = Mode::Normal,
+                    InputOutcome::Cancel => {
+                        self.panes[self.focus].set_filter(&previous);
+                        self.mode = Mode::Normal;
+                    }
+                    InputOutcome::Edited | InputOutcome::Ignored => {
+                        self.panes[self.focus].set_filter(&text);
+                    }
+                }
+                return;
+            }
+            Mode::Confirm(_) => {
+                let press = KeyPress::from_event(key);
+                if let Lookup::Action(a) = self.keymap.lookup(&["dialog"], &[press]) {
+                    match a.name.as_str() {
+                        "confirm" => self.confirm(),
+                        "cancel" => {
+                            self.mode = Mode::Normal;
+                            self.toast(
+                                "cancelled; nothing was sent",
+                                Role::Muted,
+                                Duration::from_secs(4),
+                            );
+                        }
+                        _ => {}
+                    }
+                }
+                return;
+            }
+        }
+        self.pending.push(KeyPress::from_event(key));
+        let layers = self.layers();
+        match self.keymap.lookup(&layers, &self.pending) {
+            Lookup::Action(action) => {
+                self.pending.clear();
+                self.dispatch(&action);
+            }
+            Lookup::Pending => {}
+            Lookup::Unbound => self.pending.clear(),
+        }
+    }
+
+    /// Runs an action by name (from a key or the command line).
+    pub fn dispatch(&mut self, action: &ActionCall) {
+        self.dirty = true;
+        // The pane gets first say (a detail view closes on "back" before the filter clears).
+        let clusters = self.world.clusters();
+        let reply = {
+            let ctx = ViewCtx {
+                clusters: &clusters,
+                scope: &self.scope,
+                clock: self.clock,
+                config: &self.config,
+                problems: &self.problems,
+            };
+            self.panes[self.focus].on_action(action, &ctx)
+        };
+        match reply {
+            Reply::Unhandled => self.global_action(action),
+            Reply::Handled => {}
+            Reply::Info(text) => self.toast(text, Role::Text, Duration::from_secs(5)),
+            Reply::Warn(text) => self.toast(text, Role::Warn, Duration::from_secs(8)),
+            Reply::FocusCluster(ctx) => self.focus_cluster(&ctx),
+            Reply::Plan(plan) => self.propose(*plan),
+        }
+    }
+
+    fn global_action(&mut self, action: &ActionCall) {
+        let n = self.panes.len();
+        match action.name.as_str() {
+            "quit" => self.quit = true,
+            "help" => self.mode = Mode::Help { scroll: 0 },
+            "command-line" => self.mode = Mode::Command(LineInput::default()),
+            "filter" => {
+                let current = self.panes[self.focus].filter().to_string();
+                self.mode = Mode::Filter(LineInput::with_text(&current), current);
+            }
+            "next-pane" => self.focus = (self.focus + 1) % n,
+            "prev-pane" => self.focus = (self.focus + n - 1) % n,
+            "goto-pane" => {
+                let arg = action.args.first().map(String::as_str).unwrap_or_default();
+                match arg.parse::<usize>() {
+                    Ok(i) if (1..=n).contains(&i) => self.focus = i - 1,
+                    _ => {
+                        if !self.focus_pane(arg) {
+                            self.toast(
+                                format!("no pane {arg:?}"),
+                                Role::Warn,
+                                Duration::from_secs(4),
+                            );
+                        }
+                    }
+                }
+            }
+            "toggle-all-clusters" => {
+                if self.scope.focus.is_none() {
+                    self.toast(
+                        "no focused cluster yet: press enter on a cluster row",
+                        Role::Text,
+                        Duration::from_secs(5),
+                    );
+                } else {
+                    self.scope.all_clusters = !self.scope.all_clusters;
+                    let text = if self.scope.all_clusters {
+                        "showing all clusters".to_string()
+                    } else {
+                        format!(
+                            "showing {} only",
+                            self.scope.focus.clone().unwrap_or_default()
+                        )
+                    };
+                    self.toast(text, Role::Text, Duration::from_secs(4));
+                }
+            }
+            "toggle-log" => self.show_log = !self.show_log,
+            "refresh" => {
+                for c in self.world.clusters() {
+                    c.refresh();
+                }
+                self.toast(
+                    "reconnecting and relisting every source",
+                    Role::Text,
+                    Duration::from_secs(4),
+                );
+            }
+            "back" => {
+                if !self.panes[self.focus].filter().is_empty() {
+                    self.panes[self.focus].set_filter("");
+                }
+            }
+            "up" | "down" | "page-up" | "page-down" | "top" | "bottom" => {}
+            other => {
+                let layer = self.focused_pane().layer();
+                self.toast(
+                    format!("{other}: not available in {layer}"),
+                    Role::Warn,
+                    Duration::from_secs(5),
+                );
+            }
+        }
+    }
+
+    fn focus_cluster(&mut self, context: &str) {
+        if self.world.cluster(context).is_none() {
+            let known: Vec<String> = self
+                .world
+                .clusters()
+                .iter()
+                .map(|c| c.context.clone())
+                .collect();
+            self.toast(
+                format!(
+                    "context {context:?} is not watched (watched: {}); start kdeck with --context {context}",
+                    known.join(", ")
+                ),
+                Role::Warn,
+                Duration::from_secs(8),
+            );
+            return;
+        }
+        self.scope.focus = Some(context.to_string());
+        self.scope.all_clusters = false;
+        self.toast(
+            format!("focused {context} (C: all clusters)"),
+            Role::Text,
+            Duration::from_secs(5),
+        );
+    }
+
+    /// A pane proposed an action: refuse (read-only), or confirm first.
+    fn propose(&mut self, plan: ActionPlan) {
+        let id = self.next_id;
+        self.next_id += 1;
+        let Some(exec) = self.executor.clone() else {
+            self.toast(
+                "actions are not available here",
+                Role::Warn,
+                Duration::from_secs(5),
+            );
+            return;
+        };
+        if exec.is_readonly(&plan.cluster) {
+            // The executor refuses (and records the attempt); the UI only reports.
+            exec.execute(id, plan);
+            return;
+        }
+        exec.check_rbac(id, &plan);
+        self.mode = Mode::Confirm(Box::new(Confirm {
+            id,
+            plan,
+            rbac: None,
+            readonly: false,
+            dry_run: exec.options().dry_run,
+        }));
+    }
+
+    fn confirm(&mut self) {
+        let Mode::Confirm(c) = std::mem::replace(&mut self.mode, Mode::Normal) else {
+            return;
+        };
+        if let Some(RbacVerdict::Denied(why)) = &c.rbac {
+            self.toast(
+                format!("denied: {why}"),
+                Role::Crit,
+                Duration::from_secs(10),
+            );
+            return;
+        }
+        let label = format!("{} {}", c.plan.action, c.plan.object_name());
+        if let Some(exec) = &self.executor {
+            // The dialog is closed before sending: a second keypress cannot send twice.
+            exec.execute(c.id, c.plan);
+            self.toast(
+                format!("{label}: sending…"),
+                Role::Text,
+                Duration::from_secs(10),
+            );
+        }
+    }
+
+    /// An executor event arrived.
+    pub fn on_exec(&mut self, event: ExecEvent) {
+        self.dirty = true;
+        match event {
+            ExecEvent::Rbac { id, verdict } => {
+                if let Mode::Confirm(c) = &mut self.mode
+                    && c.id == id
+                {
+                    c.rbac = Some(verdict);
+                }
+            }
+            ExecEvent::Finished {
+                plan_label,
+                outcome,
+                ..
+            } => {
+                let role = match outcome.kind {
+                    OutcomeKind::Ok => Role::Ok,
+                    OutcomeKind::Refused | OutcomeKind::Conflict => Role::Warn,
+                    OutcomeKind::Forbidden | OutcomeKind::Failed => Role::Crit,
+                };
+                let text = match outcome.kind {
+                    OutcomeKind::Ok => format!("✔ {}", outcome.message),
+                    kind => format!("✖ {plan_label}: {}: {}", kind.as_str(), outcome.message),
+                };
+                self.toast(text, role, Duration::from_secs(12));
+            }
+        }
+    }
+
+    fn namespaces(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .world
+            .clusters()
+            .iter()
+            .filter_map(|c| c.existing_source::<Namespace>())
+            .flat_map(|s| s.objects())
+            .filter_map(|n| n.0.as_ref().ok().and_then(|n| n.metadata.name.clone()))
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Command-line completions for the whole line.
+    #[must_use]
+    pub fn completions(&self) -> Vec<String> {
+        let mut out: Vec<String> = COMMANDS.iter().map(|c| (*c).to_string()).collect();
+        for c in self.world.clusters() {
+            out.push(format!("ctx {}", c.context));
+        }
+        out.push("ns all".into());
+        for ns in self.namespaces() {
+            out.push(format!("ns {ns}"));
+        }
+        for p in &self.panes {
+            out.push(format!("pane {}", p.id()));
+        }
+        for (_, actions) in self.focused_pane().layers() {
+            out.extend(actions.iter().map(|a| (*a).to_string()));
+        }
+        out.extend(GLOBAL_ACTIONS.iter().map(|a| (*a).to_string()));
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Runs a `:` command line.
+    pub fn run_command(&mut self, line: &str) {
+        let mut words = line.split_whitespace();
+        let Some(cmd) = words.next() else {
+            return;
+        };
+        let args: Vec<String> = words.map(str::to_string).collect();
+        let arg = args.first().cloned().unwrap_or_default();
+        match cmd {
+            "q" | "quit" | "q!" | "exit" => self.quit = true,
+            "help" => self.mode = Mode::Help { scroll: 0 },
+            "ctx" | "context" => {
+                if arg.is_empty() || arg == "all" {
+                    self.scope.all_clusters = true;
+                    self.toast("showing all clusters", Role::Text, Duration::from_secs(4));
+                } else {
+                    self.focus_cluster(&arg);
+                }
+            }
+            "ns" | "namespace" => {
+                self.scope.namespace = match arg.as_str() {
+                    "" | "all" | "-A" | "*" => None,
+                    ns => Some(ns.to_string()),
+                };
+                let text = match &self.scope.namespace {
+                    Some(ns) => format!("namespace {ns}"),
+                    None => "all namespaces".into(),
+                };
+                self.toast(text, Role::Text, Duration::from_secs(4));
+            }
+            "pane" => {
+                let call = ActionCall {
+                    name: "goto-pane".into(),
+                    args: vec![arg],
+                };
+                self.global_action(&call);
+            }
+            name => {
+                let known = self
+                    .focused_pane()
+                    .layers()
+                    .iter()
+                    .any(|(_, actions)| actions.contains(&name))
+                    || GLOBAL_ACTIONS.contains(&name)
+                    || TABLE_ACTIONS.contains(&name);
+                if known {
+                    self.dispatch(&ActionCall {
+                        name: name.to_string(),
+                        args,
+                    });
+                } else {
+                    self.toast(
+                        format!("unknown command {name:?} (tab completes; :help lists keys)"),
+                        Role::Warn,
+                        Duration::from_secs(6),
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,313 @@
+//! Drawing the whole screen: tab bar, focused pane (and the log pane), key hints, status line,
+//! and overlays. Reads only owned state: no I/O, no locks held across the frame.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Direction, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+
+use super::{App, Confirm, Mode};
+use crate::exec::RbacVerdict;
+use crate::keymap::display_seq;
+use crate::panes::RenderCtx;
+use crate::theme::Role;
+use crate::widgets::popup::centered;
+
+/// Below this, kdeck says so instead of drawing garbage.
+pub const MIN_WIDTH: u16 = 60;
+pub const MIN_HEIGHT: u16 = 15;
+
+impl App {
+    /// Draws one frame.
+    pub fn render(&mut self, frame: &mut Frame) {
+        let area = frame.area();
+        if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+            let msg = format!(
+                "terminal too small: {}x{} (kdeck needs at least {MIN_WIDTH}x{MIN_HEIGHT})",
+                area.width, area.height
+            );
+            let p = Paragraph::new(msg)
+                .wrap(Wrap { trim: true })
+                .style(self.theme.style(Role::Warn));
+            frame.render_widget(p, area);
+            return;
+        }
+        let rows = Layout::default()
+            .direction(Direction::Vertical)
+            .constraints([
+                Constraint::Length(1),
+                Constraint::Min(3),
+                Constraint::Length(1),
+                Constraint::Length(1),
+            ])
+            .split(area);
+        self.render_tabs(frame, rows[0]);
+        let main = if self.show_log {
+            let split = Layout::default()
+                .direction(Direction::Vertical)
+                .constraints([Constraint::Percentage(65), Constraint::Percentage(35)])
+                .split(rows[1]);
+            self.render_log(frame, split[1]);
+            split[0]
+        } else {
+            rows[1]
+        };
+        let ctx = RenderCtx {
+            theme: &self.theme,
+            clock: self.clock,
+            focused: matches!(self.mode, Mode::Normal | Mode::Filter(..)),
+            keymap: &self.keymap,
+        };
+        self.panes[self.focus].render(frame, main, &ctx);
+        self.render_hints(frame, rows[2]);
+        self.render_status(frame, rows[3]);
+        match &self.mode {
+            Mode::Help { scroll } => {
+                let layers = self.layers();
+                let rows = self.keymap.help_rows(&layers);
+                crate::widgets::help::render(
+                    frame,
+                    area,
+                    &self.keymap.name,
+                    &rows,
+                    *scroll,
+                    &self.theme,
+                );
+            }
+            Mode::Confirm(c) => self.render_confirm(frame, area, c),
+            _ => {}
+        }
+    }
+
+    fn render_tabs(&self, frame: &mut Frame, area: Rect) {
+        let t = &self.theme;
+        let mut spans = vec![Span::styled(" kdeck ", t.style(Role::Title))];
+        for (i, p) in self.panes.iter().enumerate() {
+            let label = match p.badge() {
+                Some(b) => format!(" {} {} {b} ", i + 1, p.title()),
+                None => format!(" {} {} ", i + 1, p.title()),
+            };
+            let style = if i == self.focus {
+                t.style(Role::TabActive)
+            } else {
+                t.style(Role::TabInactive)
+            };
+            spans.push(Span::styled(label, style));
+            spans.push(Span::raw(" "));
+        }
+        let left: usize = spans.iter().map(|s| s.content.chars().count()).sum();
+        let clusters = self.world.clusters().len();
+        let scope = match (&self.scope.focus, self.scope.all_clusters) {
+            (Some(f), false) => format!("cluster {f}"),
+            _ => format!("clusters all ({clusters})"),
+        };
+        let ns = self
+            .scope
+            .namespace
+            .as_deref()
+            .map_or_else(|| "ns all".to_string(), |n| format!("ns {n}"));
+        let mut right = vec![Span::styled(
+            format!("{scope} · {ns}"),
+            t.style(Role::Muted),
+        )];
+        if let Some(b) = &self.settings.banner {
+            right.push(Span::styled(format!(" · {b}"), t.style(Role::Accent)));
+        }
+        if self.settings.readonly {
+            right.push(Span::raw(" "));
+            right.push(Span::styled(" READ-ONLY ", t.style(Role::Danger)));
+        }
+        if self.settings.dry_run {
+            right.push(Span::raw(" "));
+            right.push(Span::styled(" DRY-RUN ", t.style(Role::Warn)));
+        }
+        let right_len: usize = right.iter().map(|s| s.content.chars().count()).sum();
+        let pad = (area.width as usize).saturating_sub(left + right_len + 1);
+        if pad > 0 {
+            spans.push(Span::raw(" ".repeat(pad)));
+            spans.extend(right);
+        }
+        frame.render_widget(Line::from(spans), area);
+    }
+
+    fn render_hints(&self, frame: &mut Frame, area: Rect) {
+        let t = &self.theme;
+        let layer = self.focused_pane().layer();
+        let mut items: Vec<(String, String)> = Vec::new();
+        for b in self.keymap.bindings(layer) {
+            if b.desc.is_empty() || items.iter().any(|(_, d)| *d == b.desc) {
+                continue;
+            }
+            items.push((display_seq(&b.keys), b.desc.clone()));
+        }
+        for action in ["help", "command-line", "filter", "quit"] {
+            if let Some(k) = self.keymap.keys_for("global", action).first() {
+                let desc = match action {
+                    "command-line" => "cmd",
+                    other => other,
+                };
+                items.push((k.clone(), desc.to_string()));
+            }
+        }
+        let mut spans = Vec::new();
+        let mut used = 0usize;
+        let width = area.width as usize;
+        for (k, d) in items {
+            let len = k.chars().count() + d.chars().count() + 3;
+            if used + len > width {
+                break;
+            }
+            spans.push(Span::styled(format!(" {k}"), t.style(Role::Accent)));
+            spans.push(Span::styled(format!(" {d} "), t.style(Role::Muted)));
+            used += len;
+        }
+        frame.render_widget(Line::from(spans), area);
+    }
+
+    fn render_status(&self, frame: &mut Frame, area: Rect) {
+        let t = &self.theme;
+        let line = match &self.mode {
+            Mode::Command(input) => input_line(":", &input.text, t.style(Role::Text)),
+            Mode::Filter(input, _) => input_line("/", &input.text, t.style(Role::Text)),
+            _ => match &self.toast {
+                Some(toast) => Line::from(Span::styled(
+                    format!(" {}", toast.text),
+                    t.style(toast.role),
+                )),
+                None => Line::from(Span::styled(" ", t.style(Role::Muted))),
+            },
+        };
+        frame.render_widget(Paragraph::new(line).style(t.style(Role::StatusBar)), area);
+        if let Mode::Command(input) | Mode::Filter(input, _) = &self.mode {
+            let x = area.x + 2 + u16::try_from(input.cursor()).unwrap_or(0);
+            frame.set_cursor_position((x.min(area.right().saturating_sub(1)), area.y));
+        }
+    }
+
+    fn render_log(&self, frame: &mut Frame, area: Rect) {
+        let t = &self.theme;
+        let widget = tui_logger::TuiLoggerWidget::default()
+            .block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .border_style(t.style(Role::Border))
+                    .title(Span::styled(" Log ", t.style(Role::Title))),
+            )
+            .style_error(t.style(Role::Crit))
+            .style_warn(t.style(Role::Warn))
+            .style_info(t.style(Role::Text))
+            .style_debug(t.style(Role::Muted))
+            .output_target(false)
+            .output_file(false)
+            .output_line(false)
+            .state(&self.log_state);
+        frame.render_widget(widget, area);
+    }
+
+    fn render_confirm(&self, frame: &mut Frame, area: Rect, c: &Confirm) {
+        let t = &self.theme;
+        let plan = &c.plan;
+        let user = self
+            .world
+            .cluster(&plan.cluster)
+            .map(|h| h.info().user)
+            .unwrap_or_default();
+        let label = |s: &str| Span::styled(format!("{s:<9}"), t.style(Role::Muted));
+        let mut lines = vec![
+            Line::from(vec![
+                label("cluster"),
+                Span::styled(plan.cluster.clone(), t.style(Role::Accent)),
+                Span::styled(format!("  as {user}"), t.style(Role::Muted)),
+            ]),
+            Line::from(vec![
+                label("object"),
+                Span::styled(plan.object_name(), t.style(Role::Title)),
+                Span::styled(
+                    format!("  (resourceVersion {})", plan.seen_rv),
+                    t.style(Role::Muted),
+                ),
+            ]),
+            Line::from(vec![
+                label("change"),
+                Span::styled(plan.summary.clone(), t.style(Role::Text)),
+            ]),
+        ];
+        for (i, r) in plan.request_lines().iter().enumerate() {
+            lines.push(Line::from(vec![
+                label(if i == 0 { "request" } else { "" }),
+                Span::styled(r.clone(), t.style(Role::Muted)),
+            ]));
+        }
+        let (rbac, role) = match &c.rbac {
+            None => ("◌ checking permissions…".to_string(), Role::Muted),
+            Some(RbacVerdict::Allowed) => ("✔ allowed".to_string(), Role::Ok),
+            Some(RbacVerdict::Denied(why)) => (format!("✖ denied: {why}"), Role::Crit),
+            Some(RbacVerdict::Unknown(why)) => (format!("? could not check: {why}"), Role::Warn),
+        };
+        lines.push(Line::from(vec![
+            label("rbac"),
+            Span::styled(rbac, t.style(role)),
+        ]));
+        if c.dry_run {
+            lines.push(Line::from(vec![
+                label("mode"),
+                Span::styled(
+                    "server-side dry run: nothing will change",
+                    t.style(Role::Warn),
+                ),
+            ]));
+        }
+        if c.readonly {
+            lines.push(Line::from(Span::styled("read-only", t.style(Role::Danger))));
+        }
+        lines.push(Line::default());
+        let yes = self.keymap.keys_for("dialog", "confirm").join("/");
+        let no = self.keymap.keys_for("dialog", "cancel").join("/");
+        let denied = matches!(c.rbac, Some(RbacVerdict::Denied(_)));
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!(" {yes} "),
+                if denied {
+                    t.style(Role::Muted)
+                } else {
+                    t.style(Role::Danger)
+                },
+            ),
+            Span::styled(format!(" {}   ", plan.action), t.style(Role::Text)),
+            Span::styled(format!(" {no} "), t.style(Role::Accent)),
+            Span::styled(" cancel", t.style(Role::Text)),
+        ]));
+        let width = area.width.saturating_sub(4).min(100);
+        let inner_width = width.saturating_sub(2).max(1) as usize;
+        let height: usize = lines
+            .iter()
+            .map(|l| {
+                let w: usize = l.spans.iter().map(|s| s.content.chars().count()).sum();
+                w.div_ceil(inner_width).max(1)
+            })
+            .sum();
+        let rect = centered(area, width, u16::try_from(height + 2).unwrap_or(u16::MAX));
+        frame.render_widget(Clear, rect);
+        let block = Block::default()
+            .borders(Borders::ALL)
+            .border_style(t.style(Role::Danger))
+            .title(Span::styled(
+                format!(" Confirm: {} ", plan.action),
+                t.style(Role::Danger),
+            ));
+        frame.render_widget(
+            Paragraph::new(lines)
+                .block(block)
+                .wrap(Wrap { trim: false }),
+            rect,
+        );
+    }
+}
+
+fn input_line<'a>(prefix: &'a str, text: &'a str, style: Style) -> Line<'a> {
+    Line::from(vec![
+        Span::styled(format!(" {prefix}"), style),
+        Span::styled(text.to_string(), style),
+    ])
+}

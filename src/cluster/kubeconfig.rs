@@ -1,0 +1,234 @@
+//! Reading kubeconfig files and choosing contexts — all before the terminal is touched, so a
+//! bad file or an unknown context is one clear line on stderr and a non-zero exit.
+
+use std::path::Path;
+
+use kube::config::{ExecInteractiveMode, KubeConfigOptions, Kubeconfig};
+
+/// A context kdeck will watch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContextSpec {
+    pub name: String,
+    pub cluster: String,
+    pub user: String,
+    pub namespace: Option<String>,
+    pub server: String,
+}
+
+/// Why kdeck cannot start on a kubeconfig.
+#[derive(Debug, thiserror::Error)]
+pub enum KubeconfigError {
+    #[error(
+        "no kubeconfig found ($KUBECONFIG is unset and ~/.kube/config does not exist); \
+         to try kdeck without a cluster, run: kdeck --demo"
+    )]
+    NotFound,
+    #[error("cannot use kubeconfig {origin}: {message}")]
+    Invalid { origin: String, message: String },
+    #[error(
+        "kubeconfig {origin} has no contexts; to try kdeck without a cluster, run: kdeck --demo"
+    )]
+    Empty { origin: String },
+    #[error("unknown context {name:?} (available: {available})")]
+    UnknownContext { name: String, available: String },
+    #[error("kubeconfig has no current-context; pass --context NAME (available: {available})")]
+    NoCurrentContext { available: String },
+    #[error("context {context:?}: {message}")]
+    Client { context: String, message: String },
+}
+
+/// Where a kubeconfig came from, for messages.
+#[must_use]
+pub fn origin(path: Option<&Path>) -> String {
+    match path {
+        Some(p) => p.display().to_string(),
+        None => match std::env::var("KUBECONFIG") {
+            Ok(v) if !v.is_empty() => v,
+            _ => "~/.kube/config".into(),
+        },
+    }
+}
+
+/// Reads `path`, or `$KUBECONFIG` (several files merged, first wins), or `~/.kube/config`.
+/// Exec credential plugins are forced non-interactive, so their prompts and stderr can
+/// never smear the screen.
+pub fn load(path: Option<&Path>) -> Result<Kubeconfig, KubeconfigError> {
+    let origin = origin(path);
+    let result = match path {
+        Some(p) => Kubeconfig::read_from(p),
+        None => {
+            let env_set = std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty());
+            let default_exists = directories::BaseDirs::new()
+                .is_some_and(|b| b.home_dir().join(".kube/config").exists());
+            if !env_set && !default_exists {
+                return Err(KubeconfigError::NotFound);
+            }
+            Kubeconfig::read()
+        }
+    };
+    let mut kc = result.map_err(|e| KubeconfigError::Invalid {
+        origin: origin.clone(),
+        message: crate::source::watch::short_error(&e),
+    })?;
+    for user in &mut kc.auth_infos {
+        if let Some(exec) = user.auth_info.as_mut().and_then(|a| a.exec.as_mut()) {
+            exec.interactive_mode = Some(ExecInteractiveMode::Never);
+        }
+    }
+    if kc.contexts.is_empty() {
+        return Err(KubeconfigError::Empty { origin });
+    }
+    Ok(kc)
+}
+
+/// The contexts to watch: those named, all (`--all-contexts`), or the current one.
+pub fn select(
+    kc: &Kubeconfig,
+    requested: &[String],
+    all: bool,
+) -> Result<Vec<ContextSpec>, KubeconfigError> {
+    let available = || {
+        kc.contexts
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let names: Vec<String> = if all {
+        kc.contexts.iter().map(|c| c.name.clone()).collect()
+    } else if !requested.is_empty() {
+        requested.to_vec()
+    } else {
+        match &kc.current_context {
+            Some(c) if !c.is_empty() => vec![c.clone()],
+            _ => {
+                return Err(KubeconfigError::NoCurrentContext {
+                    available: available(),
+                });
+            }
+        }
+    };
+    let mut out = Vec::new();
+    for name in names {
+        let Some(ctx) = kc.contexts.iter().find(|c| c.name == name) else {
+            return Err(KubeconfigError::UnknownContext {
+                name,
+                available: available(),
+            });
+        };
+        let inner = ctx.context.clone().unwrap_or_default();
+        let server = kc
+            .clusters
+            .iter()
+            .find(|c| c.name == inner.cluster)
+            .and_then(|c| c.cluster.as_ref())
+            .and_then(|c| c.server.clone())
+            .unwrap_or_default();
+        if !out.iter().any(|c: &ContextSpec| c.name == name) {
+            out.push(ContextSpec {
+                name,
+                cluster: inner.cluster,
+                user: inner.user.unwrap_or_default(),
+                namespace: inner.namespace,
+                server,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// A client for one context. TLS verification stays on; no network I/O happens here.
+pub async fn client(kc: &Kubeconfig, context: &str) -> Result<kube::Client, KubeconfigError> {
+    let options = KubeConfigOptions {
+        context: Some(context.to_string()),
+        ..KubeConfigOptions::default()
+    };
+    let err = |message: String| KubeconfigError::Client {
+        context: context.to_string(),
+        message,
+    };
+    let mut config = kube::Config::from_custom_kubeconfig(kc.clone(), &options)
+        .await
+        .map_err(|e| err(crate::source::watch::short_error(&e)))?;
+    config.connect_timeout = Some(std::time::Duration::from_secs(5));
+    kube::Client::try_from(config).map_err(|e| err(crate::source::watch::short_error(&e)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KC: &str = r"
+apiVersion: v1
+kind: Config
+current-context: a
+clusters:
+- name: ca
+  cluster: { server: 'https://a.example:6443' }
+- name: cb
+  cluster: { server: 'https://b.example:6443' }
+users:
+- name: ua
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1
+      command: get-token
+contexts:
+- name: a
+  context: { cluster: ca, user: ua, namespace: shop }
+- name: b
+  context: { cluster: cb, user: ua }
+";
+
+    fn kc() -> Kubeconfig {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("config");
+        std::fs::write(&p, KC).unwrap();
+        load(Some(&p)).unwrap()
+    }
+
+    #[test]
+    fn selects_current_named_or_all() {
+        let kc = kc();
+        let cur = select(&kc, &[], false).unwrap();
+        assert_eq!(cur.len(), 1);
+        assert_eq!(cur[0].name, "a");
+        assert_eq!(cur[0].namespace.as_deref(), Some("shop"));
+        assert_eq!(cur[0].server, "https://a.example:6443");
+        assert_eq!(select(&kc, &[], true).unwrap().len(), 2);
+        let err = select(&kc, &["nope".into()], false).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unknown context \"nope\" (available: a, b)"
+        );
+    }
+
+    #[test]
+    fn exec_plugins_are_forced_non_interactive() {
+        let kc = kc();
+        let exec = kc.auth_infos[0]
+            .auth_info
+            .as_ref()
+            .unwrap()
+            .exec
+            .as_ref()
+            .unwrap();
+        assert_eq!(exec.interactive_mode, Some(ExecInteractiveMode::Never));
+    }
+
+    #[test]
+    fn unreadable_files_say_where() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("config");
+        std::fs::write(&p, "clusters: [ {").unwrap();
+        let e = load(Some(&p)).unwrap_err().to_string();
+        assert!(
+            e.starts_with(&format!("cannot use kubeconfig {}", p.display())),
+            "{e}"
+        );
+        let e = load(Some(&dir.path().join("missing")))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("missing"), "{e}");
+    }
+}

@@ -1,0 +1,168 @@
+//! Keeps a cluster's info current: probes `/version` (reachability and API round-trip
+//! latency) every few seconds, refreshes discovery (which add-on APIs are served), asks who
+//! we are (for the audit log), and checks Prometheus. Backs off while the cluster is down and
+//! notices its return on its own.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use serde_json::Value;
+
+use super::{ClusterHandle, Discovery, PromReach, Reach};
+use crate::source::prometheus::PromClient;
+use crate::source::watch::short_error;
+
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+const PROBE_EVERY: Duration = Duration::from_secs(5);
+const DISCOVERY_EVERY: Duration = Duration::from_secs(60);
+const PROM_EVERY: Duration = Duration::from_secs(30);
+
+/// Lists the resources the cluster serves (`plural.group`), group by group.
+pub async fn discover(client: &kube::Client) -> Result<Discovery, kube::Error> {
+    let groups = client.list_api_groups().await?;
+    let lookups = groups.groups.iter().filter_map(|g| {
+        let gv = g
+            .preferred_version
+            .as_ref()
+            .map(|v| v.group_version.clone())
+            .or_else(|| g.versions.first().map(|v| v.group_version.clone()))?;
+        let group = g.name.clone();
+        Some(async move { (group, client.list_api_group_resources(&gv).await) })
+    });
+    let mut resources = BTreeSet::new();
+    for (group, result) in futures::future::join_all(lookups).await {
+        match result {
+            Ok(list) => {
+                for r in list.resources {
+                    if !r.name.contains('/') {
+                        resources.insert(format!("{}.{group}", r.name));
+                    }
+                }
+            }
+            // One broken aggregated API must not hide the others.
+            Err(e) => log::warn!("discovery of {group} failed: {}", short_error(&e)),
+        }
+    }
+    Ok(Discovery {
+        resources: Some(resources),
+    })
+}
+
+/// The username the API server sees (SelfSubjectReview), if the cluster answers it.
+pub async fn whoami(client: &kube::Client) -> Option<String> {
+    let body = serde_json::json!({
+        "apiVersion": "authentication.k8s.io/v1",
+        "kind": "SelfSubjectReview",
+    });
+    let req = http::Request::post("/apis/authentication.k8s.io/v1/selfsubjectreviews")
+        .header("Content-Type", "application/json")
+        .body(serde_json::to_vec(&body).ok()?)
+        .ok()?;
+    let resp: Value = tokio::time::timeout(PROBE_TIMEOUT, client.request(req))
+        .await
+        .ok()?
+        .ok()?;
+    resp.pointer("/status/userInfo/username")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+/// Runs until the cluster's cancel token fires.
+pub async fn run(handle: Arc<ClusterHandle>, prom: Option<PromClient>) {
+    let Some(client) = handle.client().cloned() else {
+        return;
+    };
+    let cancel = handle.cancel_token().clone();
+    let mut refresh = handle.refresh_receiver();
+    let mut last_discovery: Option<Instant> = None;
+    let mut last_prom: Option<Instant> = None;
+    let mut asked_whoami = false;
+    let mut failures: u32 = 0;
+    loop {
+        let started = Instant::now();
+        let probe = tokio::time::timeout(PROBE_TIMEOUT, client.apiserver_version()).await;
+        let now = Utc::now();
+        let wait = match probe {
+            Ok(Ok(version)) => {
+                failures = 0;
+                let latency = started.elapsed();
+                handle.update_info(|i| {
+                    i.version = Some(version.git_version.clone());
+                    let since = match i.reach {
+                        Reach::Reachable { since, .. } => since,
+                        _ => now,
+                    };
+                    i.reach = Reach::Reachable { latency, since };
+                });
+                if last_discovery.is_none_or(|t| t.elapsed() >= DISCOVERY_EVERY) {
+                    match discover(&client).await {
+                        Ok(d) => {
+                            handle.set_discovery(d);
+                            last_discovery = Some(Instant::now());
+                        }
+                        Err(e) => {
+                            log::warn!("{}: discovery failed: {}", handle.context, short_error(&e))
+                        }
+                    }
+                }
+                if !asked_whoami {
+                    asked_whoami = true;
+                    if let Some(user) = whoami(&client).await {
+                        handle.update_info(|i| i.user = user);
+                    }
+                }
+                if let Some(p) = &prom
+                    && last_prom.is_none_or(|t| t.elapsed() >= PROM_EVERY)
+                {
+                    last_prom = Some(Instant::now());
+                    let reach = match p.version().await {
+                        Ok(version) => PromReach::Reachable { version },
+                        Err(e) => PromReach::Unreachable {
+                            reason: e.to_string(),
+                        },
+                    };
+                    handle.update_info(|i| i.prometheus = reach);
+                }
+                PROBE_EVERY
+            }
+            failed => {
+                failures = failures.saturating_add(1);
+                let reason = match failed {
+                    Err(_) => "timed out".to_string(),
+                    Ok(Err(e)) => short_error(&e),
+                    Ok(Ok(_)) => String::new(),
+                };
+                let wait = Duration::from_secs(1u64 << failures.min(3)).min(Duration::from_secs(8));
+                let retry_at = now + chrono::Duration::from_std(wait).unwrap_or_default();
+                if failures == 1 {
+                    log::warn!("{}: API server unreachable: {reason}", handle.context);
+                }
+                handle.update_info(|i| {
+                    let since = match i.reach {
+                        Reach::Unreachable { since, .. } => since,
+                        _ => now,
+                    };
+                    i.reach = Reach::Unreachable {
+                        since,
+                        retry_at,
+                        reason,
+                    };
+                });
+                // A returning cluster may have changed; look again.
+                last_discovery = None;
+                last_prom = None;
+                wait
+            }
+        };
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            _ = refresh.changed() => {
+                last_discovery = None;
+                last_prom = None;
+            }
+            () = tokio::time::sleep(wait) => {}
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! An action the user asked for, as data: where, on what (with the resourceVersion that was
+//! on screen), what will change, and the requests to send — or how to build them once a
+//! fresher object has been fetched (undo needs an old ReplicaSet's pod template).
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::request::{KubeRequest, Target, Verb};
+use crate::source::SourceState;
+
+/// Builds the requests from a fetched object.
+pub type BuildFn = Arc<dyn Fn(&Value) -> Result<Vec<KubeRequest>, String> + Send + Sync>;
+
+/// How the requests come about.
+#[derive(Clone)]
+pub enum PlanBuild {
+    Ready(Vec<KubeRequest>),
+    /// GET `fetch` at execution time, then build.
+    AfterFetch {
+        fetch: Target,
+        build: BuildFn,
+    },
+}
+
+impl std::fmt::Debug for PlanBuild {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Ready(r) => f.debug_tuple("Ready").field(r).finish(),
+            Self::AfterFetch { fetch, .. } => {
+                f.debug_struct("AfterFetch").field("fetch", fetch).finish()
+            }
+        }
+    }
+}
+
+/// One permission the action needs: (verb, target, subresource).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Permission {
+    pub verb: &'static str,
+    pub target: Target,
+    pub subresource: Option<String>,
+}
+
+/// A planned action, ready for the confirm dialog and the executor.
+#[derive(Debug, Clone)]
+pub struct ActionPlan {
+    /// Kubeconfig context.
+    pub cluster: String,
+    /// Action name as in keymaps (`promote`).
+    pub action: String,
+    pub target: Target,
+    /// The resourceVersion the user was looking at; the executor refuses if it moved.
+    pub seen_rv: String,
+    /// What will change, in words.
+    pub summary: String,
+    pub build: PlanBuild,
+    /// State of the data the plan was made from; only live data may be acted on.
+    pub data_state: SourceState,
+}
+
+fn verb_name(v: Verb) -> &'static str {
+    match v {
+        Verb::Get => "get",
+        Verb::Patch => "patch",
+        Verb::Put => "update",
+        Verb::Post => "create",
+    }
+}
+
+impl ActionPlan {
+    /// The permissions to check before sending.
+    #[must_use]
+    pub fn permissions(&self) -> Vec<Permission> {
+        let mut out: Vec<Permission> = Vec::new();
+        let mut push = |p: Permission| {
+            if !out.contains(&p) {
+                out.push(p);
+            }
+        };
+        match &self.build {
+            PlanBuild::Ready(reqs) => {
+                for r in reqs {
+                    push(Permission {
+                        verb: verb_name(r.verb),
+                        target: r.target.clone(),
+                        subresource: r.subresource.clone(),
+                    });
+                }
+            }
+            PlanBuild::AfterFetch { fetch, .. } => {
+                push(Permission {
+                    verb: "get",
+                    target: fetch.clone(),
+                    subresource: None,
+                });
+                push(Permission {
+                    verb: "patch",
+                    target: self.target.clone(),
+                    subresource: None,
+                });
+            }
+        }
+        out
+    }
+
+    /// Request summaries for the dialog and the audit log.
+    #[must_use]
+    pub fn request_lines(&self) -> Vec<String> {
+        match &self.build {
+            PlanBuild::Ready(reqs) => reqs.iter().map(KubeRequest::summary).collect(),
+            PlanBuild::AfterFetch { fetch, .. } => vec![format!(
+                "PATCH {} (json-patch) built from {} at execution",
+                self.target.path(None),
+                fetch.path(None)
+            )],
+        }
+    }
+
+    /// `Rollout shop/checkout`.
+    #[must_use]
+    pub fn object_name(&self) -> String {
+        match &self.target.namespace {
+            Some(ns) => format!("{} {ns}/{}", self.target.kind, self.target.name),
+            None => format!("{} {}", self.target.kind, self.target.name),
+        }
+    }
+}

@@ -1,0 +1,353 @@
+//! The Clusters pane's rows, computed from each cluster's info and stores: reachability and
+//! latency, version, nodes ready/total, pods not ready, namespaces, which add-on APIs are
+//! served, and a roll-up of problems (its own node and pod findings plus what other panes
+//! report).
+
+use chrono::{DateTime, Utc};
+
+use crate::clock::{Clock, short_duration};
+use crate::cluster::{ClusterInfo, Discovery, PromReach, Reach};
+use crate::panes::Problem;
+use crate::source::SourceState;
+use crate::theme::Role;
+
+/// Pod health, counted once per update.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PodCounts {
+    pub total: usize,
+    pub not_ready: usize,
+    /// (namespace/name, reason) of the worst pods, for problems.
+    pub failing: Vec<(String, String)>,
+}
+
+/// One cluster's inputs.
+#[derive(Debug, Clone)]
+pub struct ClusterInput {
+    pub context: String,
+    pub info: ClusterInfo,
+    pub discovery: Discovery,
+    /// (ready, total) and any node problems, or `None` before the first list.
+    pub nodes: Option<(usize, usize, Vec<String>)>,
+    pub nodes_state: SourceState,
+    pub pods: Option<PodCounts>,
+    pub pods_state: SourceState,
+    pub namespaces: Option<usize>,
+    pub other_problems: Vec<Problem>,
+}
+
+/// An add-on API and whether the cluster serves it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Addon {
+    pub short: &'static str,
+    pub present: Option<bool>,
+}
+
+/// One row of the Clusters pane.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterRow {
+    pub context: String,
+    pub focused: bool,
+    pub status: String,
+    pub status_role: Role,
+    pub version: String,
+    pub nodes: String,
+    pub nodes_role: Role,
+    pub pods_not_ready: String,
+    pub pods_role: Role,
+    pub namespaces: String,
+    pub addons: Vec<Addon>,
+    pub problems: Vec<Problem>,
+}
+
+impl ClusterRow {
+    #[must_use]
+    pub fn addons_text(&self) -> String {
+        self.addons
+            .iter()
+            .map(|a| match a.present {
+                Some(true) => a.short.to_string(),
+                Some(false) => "--".to_string(),
+                None => "??".to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    #[must_use]
+    pub fn problems_text(&self) -> String {
+        match self.problems.len() {
+            0 => "—".into(),
+            1 => self.problems[0].text.clone(),
+            n => format!("{n}: {}", self.problems[0].text),
+        }
+    }
+
+    #[must_use]
+    pub fn problems_role(&self) -> Role {
+        match self.problems.iter().map(|p| p.severity).max() {
+            Some(2..) => Role::Crit,
+            Some(1) => Role::Warn,
+            _ => Role::Muted,
+        }
+    }
+}
+
+fn retry_in(now: DateTime<Utc>, at: DateTime<Utc>) -> String {
+    let s = (at - now).num_seconds();
+    if s > 0 {
+        format!("retrying in {s}s")
+    } else {
+        "retrying".into()
+    }
+}
+
+/// The status cell: reachability first (a dead API server explains everything else), then
+/// the worst watch state.
+fn status(input: &ClusterInput, clock: Clock) -> (String, Role) {
+    let now = clock.now();
+    let had_data = input.nodes.is_some();
+    match &input.info.reach {
+        Reach::Unreachable {
+            since,
+            retry_at,
+            reason,
+        } => {
+            if had_data {
+                (
+                    format!(
+                        "◐ stale since {} ({}; {reason})",
+                        clock.time_of_day(*since),
+                        retry_in(now, *retry_at)
+                    ),
+                    Role::Warn,
+                )
+            } else {
+                (
+                    format!("✖ unreachable: {reason} ({})", retry_in(now, *retry_at)),
+                    Role::Crit,
+                )
+            }
+        }
+        Reach::Connecting => ("◌ connecting".into(), Role::Muted),
+        Reach::Reachable { latency, .. } => {
+            let worst = [&input.nodes_state, &input.pods_state]
+                .into_iter()
+                .max_by_key(|s| s.severity())
+                .cloned()
+                .unwrap_or(SourceState::Connecting);
+            let ms = latency.as_millis();
+            match worst {
+                SourceState::Live { .. } => (format!("● live {ms}ms"), Role::Ok),
+                other => (
+                    format!("{} {} · api {ms}ms", other.symbol(), other.label(clock)),
+                    other.role(),
+                ),
+            }
+        }
+    }
+}
+
+/// Builds the rows, in input (kubeconfig) order.
+#[must_use]
+pub fn build_rows(inputs: &[ClusterInput], focus: Option<&str>, clock: Clock) -> Vec<ClusterRow> {
+    inputs
+        .iter()
+        .map(|input| {
+            let (status, status_role) = status(input, clock);
+            let mut problems = Vec::new();
+            if let Reach::Unreachable { since, reason, .. } = &input.info.reach {
+                problems.push(Problem {
+                    cluster: input.context.clone(),
+                    severity: 2,
+                    text: format!(
+                        "API unreachable for {} ({reason})",
+                        short_duration((clock.now() - *since).num_seconds())
+                    ),
+                });
+            }
+            let (nodes, nodes_role) = match &input.nodes {
+                Some((ready, total, node_problems)) => {
+                    for p in node_problems {
+                        problems.push(Problem {
+                            cluster: input.context.clone(),
+                            severity: 2,
+                            text: p.clone(),
+                        });
+                    }
+                    let role = if ready == total { Role::Ok } else { Role::Crit };
+                    (format!("{ready}/{total}"), role)
+                }
+                None => (placeholder(&input.nodes_state), Role::Muted),
+            };
+            let (pods_not_ready, pods_role) = match &input.pods {
+                Some(p) => {
+                    for (name, reason) in &p.failing {
+                        problems.push(Problem {
+                            cluster: input.context.clone(),
+                            severity: 1,
+                            text: format!("pod {name} {reason}"),
+                        });
+                    }
+                    let role = if p.not_ready == 0 {
+                        Role::Ok
+                    } else {
+                        Role::Warn
+                    };
+                    (format!("{}/{}", p.not_ready, p.total), role)
+                }
+                None => (placeholder(&input.pods_state), Role::Muted),
+            };
+            problems.extend(input.other_problems.iter().cloned());
+            // Worst first, then as reported.
+            problems.sort_by_key(|p| std::cmp::Reverse(p.severity));
+            let serves = |plural: &str, group: &str| input.discovery.serves(plural, group);
+            let prom = match &input.info.prometheus {
+                PromReach::Reachable { .. } => Some(true),
+                PromReach::Unreachable { .. } => Some(false),
+                PromReach::Unknown => None,
+            };
+            ClusterRow {
+                context: input.context.clone(),
+                focused: focus == Some(input.context.as_str()),
+                status,
+                status_role,
+                version: input.info.version.clone().unwrap_or_else(|| "?".into()),
+                nodes,
+                nodes_role,
+                pods_not_ready,
+                pods_role,
+                namespaces: input
+                    .namespaces
+                    .map_or_else(|| "?".into(), |n| n.to_string()),
+                addons: vec![
+                    Addon {
+                        short: "RO",
+                        present: serves("rollouts", "argoproj.io"),
+                    },
+                    Addon {
+                        short: "CD",
+                        present: serves("applications", "argoproj.io"),
+                    },
+                    Addon {
+                        short: "VE",
+                        present: serves("backups", "velero.io"),
+                    },
+                    Addon {
+                        short: "IS",
+                        present: serves("destinationrules", "networking.istio.io"),
+                    },
+                    Addon {
+                        short: "PR",
+                        present: prom,
+                    },
+                ],
+                problems,
+            }
+        })
+        .collect()
+}
+
+fn placeholder(state: &SourceState) -> String {
+    match state {
+        SourceState::Forbidden { .. } => "forbidden".into(),
+        SourceState::NotInstalled => "n/a".into(),
+        SourceState::Error { .. } => "error".into(),
+        _ => "…".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+    use std::time::Duration;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn input(reach: Reach) -> ClusterInput {
+        ClusterInput {
+            context: "prod".into(),
+            info: ClusterInfo {
+                server: "https://x".into(),
+                user: "me".into(),
+                version: Some("v1.32.4".into()),
+                reach,
+                prometheus: PromReach::Reachable {
+                    version: "2.53".into(),
+                },
+                readonly: false,
+            },
+            discovery: Discovery {
+                resources: Some(BTreeSet::from(["rollouts.argoproj.io".to_string()])),
+            },
+            nodes: Some((2, 3, vec!["node n3 NotReady (KubeletNotReady)".into()])),
+            nodes_state: SourceState::Live {
+                since: t("2026-11-22T12:00:00Z"),
+            },
+            pods: Some(PodCounts {
+                total: 10,
+                not_ready: 1,
+                failing: vec![("shop/catalog-1".into(), "CrashLoopBackOff".into())],
+            }),
+            pods_state: SourceState::Live {
+                since: t("2026-11-22T12:00:00Z"),
+            },
+            namespaces: Some(7),
+            other_problems: vec![Problem {
+                cluster: "prod".into(),
+                severity: 1,
+                text: "rollout shop/checkout paused".into(),
+            }],
+        }
+    }
+
+    #[test]
+    fn live_cluster_row() {
+        let clock = Clock::Fixed(t("2026-11-22T12:03:04Z"));
+        let rows = build_rows(
+            &[input(Reach::Reachable {
+                latency: Duration::from_millis(12),
+                since: t("2026-11-22T12:00:00Z"),
+            })],
+            Some("prod"),
+            clock,
+        );
+        let r = &rows[0];
+        assert_eq!(r.status, "● live 12ms");
+        assert_eq!(r.nodes, "2/3");
+        assert_eq!(r.nodes_role, Role::Crit);
+        assert_eq!(r.pods_not_ready, "1/10");
+        assert_eq!(r.addons_text(), "RO -- -- -- PR");
+        assert!(r.focused);
+        // Critical node problem first, then pod and rollout warnings.
+        assert_eq!(r.problems.len(), 3);
+        assert_eq!(r.problems_text(), "3: node n3 NotReady (KubeletNotReady)");
+        assert_eq!(r.problems_role(), Role::Crit);
+    }
+
+    #[test]
+    fn unreachable_after_data_is_stale_with_time() {
+        let clock = Clock::Fixed(t("2026-11-22T12:03:10Z"));
+        let rows = build_rows(
+            &[input(Reach::Unreachable {
+                since: t("2026-11-22T12:03:04Z"),
+                retry_at: t("2026-11-22T12:03:14Z"),
+                reason: "Connection refused".into(),
+            })],
+            None,
+            clock,
+        );
+        assert_eq!(
+            rows[0].status,
+            "◐ stale since 12:03:04 (retrying in 4s; Connection refused)"
+        );
+        assert_eq!(rows[0].status_role, Role::Warn);
+        assert!(
+            rows[0].problems[0]
+                .text
+                .starts_with("API unreachable for 6s")
+        );
+    }
+}

@@ -1,0 +1,263 @@
+//! One generic watch loop for every kind: list+watch with kube-runtime's watcher, slimmed
+//! objects (managed fields and unneeded annotations dropped) into a reflector store, the
+//! state reported on every transition, backoff between attempts, and a fresh list after any
+//! failure — so after an outage the store converges to the server and the state says "live"
+//! only once it has.
+//!
+//! Objects that fail to parse become `Err` entries (via `DeserializeGuard`) that panes show
+//! as error rows; one malformed object never stops the stream.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use futures::StreamExt;
+use kube::Api;
+use kube::core::DeserializeGuard;
+use kube::runtime::reflector::{Store, store::Writer};
+use kube::runtime::watcher::{self, Event};
+use tokio::sync::watch as tokio_watch;
+use tokio_util::sync::CancellationToken;
+
+use super::{SourceCell, SourceState, Watched};
+use crate::cluster::{ClusterHandle, Discovery};
+
+/// A kind's store and state on one cluster.
+pub struct KindSource<K: Watched> {
+    pub store: Store<DeserializeGuard<K>>,
+    pub cell: Arc<SourceCell>,
+}
+
+impl<K: Watched> KindSource<K> {
+    /// A snapshot of the objects (cheap: reference-counted).
+    #[must_use]
+    pub fn objects(&self) -> Vec<Arc<DeserializeGuard<K>>> {
+        self.store.state()
+    }
+
+    #[must_use]
+    pub fn state(&self) -> SourceState {
+        self.cell.state()
+    }
+
+    #[must_use]
+    pub fn revision(&self) -> u64 {
+        self.cell.revision()
+    }
+}
+
+/// "This pane needs kind K": a pane's declaration, started once per cluster and shared.
+#[derive(Clone, Copy)]
+pub struct WatchRequest {
+    pub kind: &'static str,
+    pub start: fn(&ClusterHandle),
+}
+
+impl std::fmt::Debug for WatchRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.kind)
+    }
+}
+
+/// Declares a watch of kind `K`.
+#[must_use]
+pub fn watch<K: Watched>() -> WatchRequest {
+    WatchRequest {
+        kind: std::any::type_name::<K>(),
+        start: |cluster| {
+            cluster.source::<K>();
+        },
+    }
+}
+
+/// What a watch loop needs from its cluster.
+pub struct WatchContext {
+    pub client: kube::Client,
+    pub namespace: Option<String>,
+    pub discovery: tokio_watch::Receiver<Discovery>,
+    pub refresh: tokio_watch::Receiver<u64>,
+    pub cancel: CancellationToken,
+}
+
+/// Exponential backoff with jitter: 1 s doubling to 30 s.
+#[derive(Debug, Default)]
+struct Backoff {
+    attempt: u32,
+}
+
+impl Backoff {
+    fn next(&mut self) -> Duration {
+        let base = 1u64 << self.attempt.min(5);
+        self.attempt = self.attempt.saturating_add(1);
+        let secs = base.min(30) as f64;
+        // ±20% so many watches that failed together do not retry together.
+        let jitter = 0.8 + 0.4 * (f64::from(Utc::now().timestamp_subsec_nanos() % 1000) / 1000.0);
+        Duration::from_secs_f64(secs * jitter)
+    }
+
+    fn reset(&mut self) {
+        self.attempt = 0;
+    }
+}
+
+enum Failure {
+    Forbidden(String),
+    NotFound(String),
+    Transient(String),
+}
+
+fn classify(e: &watcher::Error) -> Failure {
+    let api = match e {
+        watcher::Error::InitialListFailed(kube::Error::Api(s))
+        | watcher::Error::WatchStartFailed(kube::Error::Api(s))
+        | watcher::Error::WatchFailed(kube::Error::Api(s)) => Some(s.as_ref()),
+        watcher::Error::WatchError(s) => Some(s.as_ref()),
+        _ => None,
+    };
+    match api {
+        Some(s) if s.code == 403 => Failure::Forbidden(s.message.clone()),
+        Some(s) if s.code == 404 => Failure::NotFound(s.message.clone()),
+        Some(s) => Failure::Transient(format!("HTTP {}: {}", s.code, s.message)),
+        None => Failure::Transient(short_error(e)),
+    }
+}
+
+/// The innermost cause of an error, which is usually the one a human needs ("Connection
+/// refused"), without the OS error number.
+#[must_use]
+pub fn short_error(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur: &(dyn std::error::Error + 'static) = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    // Some errors (YAML parsers) add a multi-line excerpt; the first line says it all.
+    let text = cur
+        .to_string()
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    let text = match text.find(" (os error") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    };
+    text.chars().take(120).collect()
+}
+
+fn group_present<K: Watched>(discovery: &Discovery) -> Option<bool> {
+    let group = K::group(&());
+    if group.is_empty() {
+        return Some(true);
+    }
+    discovery.serves(&K::plural(&()), &group)
+}
+
+/// Runs until cancelled: watch, report, back off, relist.
+pub async fn run<K: Watched>(
+    mut ctx: WatchContext,
+    mut writer: Writer<DeserializeGuard<K>>,
+    cell: Arc<SourceCell>,
+) {
+    let mut backoff = Backoff::default();
+    let mut had_data = false;
+    loop {
+        // Don't hammer a cluster for an API group it does not serve.
+        let present = group_present::<K>(&ctx.discovery.borrow_and_update());
+        if present == Some(false) {
+            cell.set_state(SourceState::NotInstalled);
+            tokio::select! {
+                () = ctx.cancel.cancelled() => return,
+                r = ctx.discovery.changed() => if r.is_err() { return },
+            }
+            continue;
+        }
+        let api: Api<DeserializeGuard<K>> = K::api(ctx.client.clone(), ctx.namespace.as_deref());
+        let stream = watcher::watcher(api, watcher::Config::default())
+            .map(|r| r.map(|ev| ev.modify(slim_guarded::<K>)));
+        let mut stream = std::pin::pin!(stream);
+        let failure = loop {
+            tokio::select! {
+                () = ctx.cancel.cancelled() => return,
+                _ = ctx.refresh.changed() => break None,
+                item = stream.next() => match item {
+                    Some(Ok(ev)) => {
+                        let live_update = matches!(ev, Event::Apply(_) | Event::Delete(_));
+                        let init_done = matches!(ev, Event::InitDone);
+                        if matches!(ev, Event::Init) && !had_data {
+                            cell.set_state(SourceState::Syncing);
+                        }
+                        writer.apply_watcher_event(&ev);
+                        if init_done {
+                            had_data = true;
+                            backoff.reset();
+                            cell.set_state(SourceState::Live { since: Utc::now() });
+                            cell.bump();
+                        } else if live_update {
+                            cell.bump();
+                        }
+                    }
+                    Some(Err(e)) => break Some(classify(&e)),
+                    None => break None,
+                },
+            }
+        };
+        let Some(failure) = failure else {
+            continue;
+        };
+        let now = Utc::now();
+        let wait = match failure {
+            Failure::Forbidden(reason) => {
+                cell.set_state(SourceState::Forbidden { reason });
+                Duration::from_secs(60)
+            }
+            Failure::NotFound(reason) if !K::group(&()).is_empty() => {
+                // The group may have just been removed; discovery will tell.
+                log::info!("{}: not served ({reason})", K::kind(&()));
+                cell.set_state(SourceState::NotInstalled);
+                Duration::from_secs(30)
+            }
+            Failure::NotFound(reason) | Failure::Transient(reason) => {
+                let wait = backoff.next();
+                let retry_at = now + chrono::Duration::from_std(wait).unwrap_or_default();
+                let state = match cell.state() {
+                    // Keep the moment data stopped being current.
+                    SourceState::Stale { since, .. } => SourceState::Stale {
+                        since,
+                        retry_at,
+                        reason,
+                    },
+                    _ if had_data => SourceState::Stale {
+                        since: now,
+                        retry_at,
+                        reason,
+                    },
+                    _ => SourceState::Error { reason, retry_at },
+                };
+                cell.set_state(state);
+                wait
+            }
+        };
+        tokio::select! {
+            () = ctx.cancel.cancelled() => return,
+            _ = ctx.refresh.changed() => {}
+            () = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+fn slim_guarded<K: Watched>(obj: &mut DeserializeGuard<K>) {
+    match &mut obj.0 {
+        Ok(o) => o.slim(),
+        Err(invalid) => crate::k8s::slim_metadata(&mut invalid.metadata, &[]),
+    }
+}
+
+/// Fills a store without a cluster (tests, snapshots): the same events a watch would send.
+pub fn fill_store<K: Watched>(writer: &mut Writer<DeserializeGuard<K>>, objects: Vec<K>) {
+    writer.apply_watcher_event(&Event::Init);
+    for o in objects {
+        writer.apply_watcher_event(&Event::InitApply(DeserializeGuard(Ok(o))));
+    }
+    writer.apply_watcher_event(&Event::InitDone);
+}

@@ -1,0 +1,6 @@
+//! Shared widgets: the resource table, overlays, inputs. Written once, used by every pane.
+
+pub mod help;
+pub mod input;
+pub mod popup;
+pub mod table;
