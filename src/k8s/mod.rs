@@ -6,6 +6,10 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
+pub mod apps;
+pub mod pod;
+pub mod rollout;
+
 /// Implements `kube::Resource` for a slim struct with a `metadata: ObjectMeta` field.
 ///
 /// ```ignore
