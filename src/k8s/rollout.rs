@@ -367,16 +367,15 @@ impl RolloutAnalysis {
     #[must_use]
     pub fn template_refs(&self) -> Vec<AnalysisTemplateRef> {
         let mut refs = self.templates.clone();
-        if let Some(name) = &self.template_name {
-            if !refs
+        if let Some(name) = &self.template_name
+            && !refs
                 .iter()
                 .any(|r| &r.template_name == name && !r.cluster_scope)
-            {
-                refs.push(AnalysisTemplateRef {
-                    template_name: name.clone(),
-                    cluster_scope: false,
-                });
-            }
+        {
+            refs.push(AnalysisTemplateRef {
+                template_name: name.clone(),
+                cluster_scope: false,
+            });
         }
         refs
     }
