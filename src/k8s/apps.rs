@@ -85,13 +85,20 @@ pub(crate) mod lenient {
         }
     }
 
-    /// A list that may be missing or null.
+    /// A list that may be missing, null, or (in hand-written objects) an empty map such as
+    /// `conditions: {}`: anything that is not a list reads as an empty one. The elements
+    /// themselves must still be well formed.
     pub fn vec_or_empty<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
     where
         D: Deserializer<'de>,
-        T: Deserialize<'de>,
+        T: serde::de::DeserializeOwned,
     {
-        Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
+        match Value::deserialize(d)? {
+            list @ Value::Array(_) => {
+                serde_json::from_value(list).map_err(serde::de::Error::custom)
+            }
+            _ => Ok(Vec::new()),
+        }
     }
 }
 

@@ -409,7 +409,8 @@ pub fn rollout_phase(ro: &Rollout) -> (String, String) {
     calculate_rollout_phase(ro)
 }
 
-/// Upstream `CalculateRolloutPhase`: the client-side phase for pre-v1.0 controllers.
+/// Upstream `CalculateRolloutPhase`: the client-side phase for pre-v1.0 controllers (with the
+/// pre-v0.8 stable hash fallback noted below).
 #[must_use]
 pub fn calculate_rollout_phase(ro: &Rollout) -> (String, String) {
     let st = ro.status_or_default();
@@ -442,7 +443,10 @@ pub fn calculate_rollout_phase(ro: &Rollout) -> (String, String) {
     if st.available_replicas < st.updated_replicas {
         return progressing("updated replicas are still becoming available");
     }
-    let stable = st.stable_rs.as_deref().unwrap_or("");
+    // kdeck reads the pre-v0.8 `status.canary.stableRS` when `status.stableRS` is absent; the
+    // plugin does not, and calls such an old but finished canary "waiting for all steps to
+    // complete". For objects of current controllers this changes nothing.
+    let stable = ro.stable_hash().unwrap_or("");
     let current = st.current_pod_hash.as_deref().unwrap_or("");
     if let Some(bg) = &ro.spec.strategy.blue_green {
         let active = st.blue_green.active_selector.as_deref().unwrap_or("");
