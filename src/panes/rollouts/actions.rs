@@ -1001,3 +1001,216 @@ fn flatten_fields(body: &Value) -> String {
     walk("", body, &mut out);
     out.join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    //! Cases from the plugin's `cmd/promote/promote_test.go` and kubectl's rollback rules on
+    //! constructed objects; the fixture-based checks live in `tests/it/rollout_fixtures.rs`.
+    use super::*;
+
+    fn ro(v: Value) -> Rollout {
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn two_steps(spec_extra: Value, status: Value) -> Rollout {
+        let mut spec =
+            json!({"strategy": {"canary": {"steps": [{"setWeight": 1}, {"setWeight": 2}]}}});
+        if let (Some(s), Some(extra)) = (spec.as_object_mut(), spec_extra.as_object()) {
+            s.extend(extra.clone());
+        }
+        ro(
+            json!({"metadata": {"name": "guestbook", "namespace": "default"},
+                  "spec": spec, "status": status}),
+        )
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for a in RolloutAction::ALL {
+            assert_eq!(RolloutAction::from_name(a.name()), Some(a));
+        }
+        assert_eq!(RolloutAction::from_name("skip"), None);
+        for a in DeploymentAction::ALL {
+            assert_eq!(DeploymentAction::from_name(a.name()), Some(a));
+        }
+        assert_eq!(
+            DeploymentAction::from_name("undo"),
+            Some(DeploymentAction::Rollback { to_revision: None })
+        );
+    }
+
+    #[test]
+    fn promote_first_step_moves_to_the_next() {
+        // TestPromoteCmdSuccesFirstStep: no index yet → currentStepIndex 1.
+        let r = two_steps(json!({}), json!({}));
+        let reqs = requests(RolloutAction::Promote, &r, &ActionInputs::at(Utc::now())).unwrap();
+        assert_eq!(reqs.len(), 1);
+        assert_eq!(reqs[0].subresource.as_deref(), Some("status"));
+        assert_eq!(
+            reqs[0].body,
+            json!({"status": {"pauseConditions": null, "currentStepIndex": 1}})
+        );
+    }
+
+    #[test]
+    fn promote_past_the_last_step_is_disabled() {
+        // TestPromoteCmdSuccessDoNotGoPastLastStep: the plugin would resend index 2; kdeck
+        // greys the action out instead.
+        let r = two_steps(json!({}), json!({"currentStepIndex": 2}));
+        assert_eq!(
+            check(RolloutAction::Promote, &r).unwrap_err(),
+            "promote: nothing to promote: the rollout is not paused and has no canary step left"
+        );
+    }
+
+    #[test]
+    fn promote_unpauses_and_clears_pause_conditions_status_first() {
+        // TestPromoteCmdSuccessUnpause.
+        let r = ro(
+            json!({"metadata": {"name": "guestbook"}, "spec": {"paused": true},
+                          "status": {"controllerPause": true,
+                                     "pauseConditions": [{"reason": "CanaryPauseStep"}]}}),
+        );
+        let reqs = requests(RolloutAction::Promote, &r, &ActionInputs::at(Utc::now())).unwrap();
+        let bodies: Vec<(Option<&str>, &Value)> = reqs
+            .iter()
+            .map(|q| (q.subresource.as_deref(), &q.body))
+            .collect();
+        assert_eq!(
+            bodies,
+            vec![
+                (
+                    Some("status"),
+                    &json!({"status": {"pauseConditions": null}})
+                ),
+                (None, &json!({"spec": {"paused": false}})),
+            ]
+        );
+    }
+
+    #[test]
+    fn promote_inconclusive_step_clears_controller_pause_and_advances() {
+        // TestPromoteInconclusiveStep.
+        let r = two_steps(
+            json!({"paused": true}),
+            json!({"controllerPause": true,
+                   "pauseConditions": [{"reason": "CanaryPauseStep"}],
+                   "canary": {"currentStepAnalysisRunStatus": {"status": "Inconclusive"}}}),
+        );
+        let reqs = requests(RolloutAction::Promote, &r, &ActionInputs::at(Utc::now())).unwrap();
+        assert_eq!(reqs.len(), 2);
+        assert_eq!(
+            reqs[0].body,
+            json!({"status": {"pauseConditions": null, "controllerPause": false,
+                              "currentStepIndex": 1}})
+        );
+        assert_eq!(reqs[1].body, json!({"spec": {"paused": false}}));
+    }
+
+    #[test]
+    fn promote_full_only_when_not_fully_promoted() {
+        // TestPromoteCmdFull / TestPromoteCmdAlreadyFullyPromoted.
+        let r = ro(json!({"metadata": {"name": "g"},
+                          "status": {"stableRS": "abc123", "currentPodHash": "def456"}}));
+        let reqs = requests(
+            RolloutAction::PromoteFull,
+            &r,
+            &ActionInputs::at(Utc::now()),
+        )
+        .unwrap();
+        assert_eq!(reqs[0].body, json!({"status": {"promoteFull": true}}));
+        let done = ro(json!({"metadata": {"name": "g"},
+                             "status": {"stableRS": "abc123", "currentPodHash": "abc123"}}));
+        assert!(
+            requests(
+                RolloutAction::PromoteFull,
+                &done,
+                &ActionInputs::at(Utc::now())
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn resume_never_touches_the_step() {
+        let r = two_steps(
+            json!({}),
+            json!({"currentStepIndex": 1, "pauseConditions": [{"reason": "CanaryPauseStep"}]}),
+        );
+        let reqs = requests(RolloutAction::Resume, &r, &ActionInputs::at(Utc::now())).unwrap();
+        assert_eq!(reqs.len(), 1);
+        assert_eq!(reqs[0].body, json!({"status": {"pauseConditions": null}}));
+        assert_eq!(
+            describe(RolloutAction::Resume, &r),
+            "status.pauseConditions=null: the rollout continues from where it paused"
+        );
+    }
+
+    #[test]
+    fn undo_follows_workload_ref() {
+        let r = ro(
+            json!({"metadata": {"name": "g", "namespace": "ns", "uid": "u"},
+                          "spec": {"workloadRef": {"apiVersion": "apps/v1", "kind": "Deployment",
+                                                   "name": "web"},
+                                   "strategy": {"canary": {}}}}),
+        );
+        let source = json!({"metadata": {"ownerReferences": [{"uid": "u", "controller": true}],
+                                          "annotations": {"rollout.argoproj.io/revision": "3"}},
+                            "spec": {"template": {"metadata": {"labels": {
+                                "rollouts-pod-template-hash": "abc"}},
+                                                   "spec": {"containers": [{"name": "c", "image": "i:1"}]}}}});
+        let inputs = ActionInputs {
+            now: Utc::now(),
+            undo_source: Some(source),
+            live_object: None,
+        };
+        let reqs = requests(
+            RolloutAction::Undo {
+                to_revision: Some(3),
+            },
+            &r,
+            &inputs,
+        )
+        .unwrap();
+        assert_eq!(
+            reqs[0].target.path(None),
+            "/apis/apps/v1/namespaces/ns/deployments/web"
+        );
+        // The emptied label map is dropped, as Go's omitempty does.
+        assert_eq!(
+            reqs[0].body,
+            json!([{"op": "replace", "path": "/spec/template", "value": {
+                "metadata": {}, "spec": {"containers": [{"name": "c", "image": "i:1"}]}}}])
+        );
+        // A ReplicaSet of another owner is refused.
+        let foreign = ActionInputs {
+            undo_source: Some(json!({"metadata": {"ownerReferences": [{"uid": "other"}]}})),
+            ..inputs
+        };
+        assert!(
+            requests(RolloutAction::Undo { to_revision: None }, &r, &foreign)
+                .unwrap_err()
+                .contains("does not belong")
+        );
+    }
+
+    #[test]
+    fn derivative_and_zero_value_equality() {
+        // Unset values on the left ("" / null / {}) match anything present on the right...
+        assert!(json_derivative(
+            &json!({"a": "", "b": {"c": 1}, "d": null, "e": {}}),
+            &json!({"a": "x", "b": {"c": 1, "x": 2}, "d": 5, "e": {"y": 1}})
+        ));
+        // ...but, as in Go, a key missing on the right does not match.
+        assert!(!json_derivative(&json!({"a": ""}), &json!({})));
+        assert!(!json_derivative(
+            &json!({"b": {"c": 1}}),
+            &json!({"b": {"c": 2}})
+        ));
+        assert!(!json_derivative(&json!({"l": [1]}), &json!({"l": [1, 2]})));
+        assert_eq!(
+            without_zero_values(&json!({"a": 0, "b": {"c": false, "d": []}, "e": "x"})),
+            Some(json!({"e": "x"}))
+        );
+    }
+}
