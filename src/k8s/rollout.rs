@@ -47,6 +47,17 @@ fn section<T: DeserializeOwned>(value: Value, what: &str, problems: &mut Vec<Str
     if value.is_null() {
         return None;
     }
+    // serde would read a list positionally into a struct; a section must be an object.
+    if !value.is_object() {
+        let found = match value {
+            Value::Bool(_) => "a boolean",
+            Value::Number(_) => "a number",
+            Value::String(_) => "a string",
+            _ => "a list",
+        };
+        problems.push(format!("{what}: expected an object, found {found}"));
+        return None;
+    }
     match serde_json::from_value(value) {
         Ok(v) => Some(v),
         Err(e) => {
@@ -109,9 +120,9 @@ impl IntOrText {
     #[must_use]
     pub fn as_duration(&self) -> Option<chrono::Duration> {
         match self {
-            Self::Int(i) => Some(chrono::Duration::seconds(*i)),
+            Self::Int(i) => chrono::Duration::try_seconds(*i),
             Self::Text(s) => match s.trim().parse::<i64>() {
-                Ok(i) => Some(chrono::Duration::seconds(i)),
+                Ok(i) => chrono::Duration::try_seconds(i),
                 Err(_) => parse_go_duration(s),
             },
         }

@@ -1370,3 +1370,72 @@ fn deployment_requests_follow_kubectl() {
         .is_err()
     );
 }
+
+/// Odd or broken shapes (from hand edits, old controllers, or partial writes) give rows that
+/// say so, and never panic anywhere in the pane's core.
+#[test]
+fn odd_shapes_never_panic() {
+    let base = load_yaml(&format!("{ACTIONS_DIR}/testdata/rollout-step1.yaml"));
+    let edits: Vec<(&str, Value)> = vec![
+        ("/status/currentStepIndex", json!(99)),
+        ("/status/currentStepIndex", json!(-1)),
+        ("/status/currentStepIndex", json!("x")),
+        ("/status/availableReplicas", json!(0)),
+        ("/status/pauseConditions", json!({})),
+        ("/status/pauseConditions/0/startTime", json!("not a time")),
+        ("/status/observedGeneration", json!(true)),
+        ("/status", json!("a string")),
+        ("/status", Value::Null),
+        (
+            "/spec/strategy",
+            json!({"canary": {"steps": [{}, {"pause": {"duration": "forever"}}]}}),
+        ),
+        (
+            "/spec/strategy",
+            json!({"canary": {"steps": [{"pause": {"duration": 9_223_372_036_854_775_807_i64}}]}}),
+        ),
+        ("/spec/strategy", json!({"blueGreen": null, "canary": null})),
+        ("/spec/replicas", json!("five")),
+        ("/spec", json!([1, 2, 3])),
+    ];
+    let inputs = ActionInputs::at(now());
+    for (pointer, value) in edits {
+        let mut doc = base.clone();
+        match doc.pointer_mut(pointer) {
+            Some(slot) => *slot = value.clone(),
+            None => panic!("{pointer} not in fixture"),
+        }
+        let ro: Rollout = serde_json::from_value(doc).unwrap_or_else(|e| panic!("{pointer}: {e}"));
+        let row = rollout_row("c", &ro, &[], &[], now());
+        if pointer == "/spec" || (pointer == "/status" && value.is_string()) {
+            assert!(
+                row.problem
+                    .as_deref()
+                    .unwrap_or("")
+                    .starts_with("unreadable"),
+                "{pointer}: {row:?}"
+            );
+            assert_eq!(row.attention, Attention::Broken);
+        }
+        let _ = detail::rollout_detail(&DetailInputs {
+            cluster: "c",
+            rollout: &ro,
+            replica_sets: &[],
+            pods: &[],
+            analysis_runs: &[],
+            templates: &[],
+            cluster_templates: &[],
+            events: &[],
+            now: now(),
+        });
+        for (action, state) in availability(&ro) {
+            let _ = actions::describe(action, &ro);
+            let sent = requests(action, &ro, &inputs);
+            assert_eq!(
+                sent.is_ok(),
+                state.is_ok() && !matches!(action, RolloutAction::Undo { .. }),
+                "{pointer} {action:?}"
+            );
+        }
+    }
+}

@@ -479,7 +479,9 @@ pub fn pause_info(ro: &Rollout, now: DateTime<Utc>) -> Option<PauseInfo> {
         .min()
         .or(legacy_start);
     let left = |start: DateTime<Utc>, length: chrono::Duration| {
-        (start + length - now).max(chrono::Duration::zero())
+        start
+            .checked_add_signed(length)
+            .map(|end| (end - now).max(chrono::Duration::zero()))
     };
     let mut resumes_in = None;
     if !ro.spec.paused {
@@ -503,7 +505,7 @@ pub fn pause_info(ro: &Rollout, now: DateTime<Utc>) -> Option<PauseInfo> {
                 _ => None,
             };
             if let Some(length) = length {
-                resumes_in = Some(left(start, length));
+                resumes_in = left(start, length);
             }
         }
     }
@@ -885,13 +887,10 @@ pub fn classify_query(query: &str) -> MetricClass {
     let excludes_errors = ["!~\"5", "!~\"[45]", "!~\"[4-5]", "!=\"5", "!~'5"]
         .iter()
         .any(|p| q.contains(p));
-    let selects_errors = q
-        .match_indices("=~\"5")
-        .any(|(i, _)| i == 0 || &q[i - 1..i] != "!")
-        || q.match_indices("=~\"[45]")
-            .any(|(i, _)| i == 0 || &q[i - 1..i] != "!")
-        || q.match_indices("=~\"[4-5]")
-            .any(|(i, _)| i == 0 || &q[i - 1..i] != "!");
+    // `=~"5..."` not preceded by `!` (a byte check is safe: `!` is ASCII).
+    let selects_errors = ["=~\"5", "=~\"[45]", "=~\"[4-5]"]
+        .iter()
+        .any(|p| q.match_indices(p).any(|(i, _)| !q[..i].ends_with('!')));
     if ratio && excludes_errors {
         return MetricClass::SuccessRate;
     }
@@ -1204,6 +1203,11 @@ mod tests {
         let p99 = "histogram_quantile(0.99, sum(rate(istio_request_duration_milliseconds_bucket[1m])) by (le))";
         assert_eq!(classify_query(p99), MetricClass::Latency);
         assert_eq!(classify_query("up"), MetricClass::Other);
+        // Non-ASCII before a matcher must not split a character.
+        assert_eq!(
+            classify_query("sum(x{é=~\"5.*\"}) / sum(x)"),
+            MetricClass::ErrorRate
+        );
     }
 
     #[test]

@@ -832,7 +832,8 @@ pub fn rollout_row_owned(
             if canary.traffic_routing.is_none() {
                 for (rs, r) in &roles {
                     if r.canary {
-                        actual = rs.status.available_replicas * 100 / st.available_replicas;
+                        actual = rs.status.available_replicas.saturating_mul(100)
+                            / st.available_replicas;
                     }
                 }
             } else {
