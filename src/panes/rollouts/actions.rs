@@ -9,9 +9,9 @@
 //! - Requests for Rollouts are those of kubectl-argo-rollouts (`pkg/kubectl-argo-rollouts/cmd/`
 //!   `abort`, `retry`, `promote`, `pause`, `restart`, `undo`): status-subresource merge patches
 //!   for abort/retry/promote/promote-full, spec merge patches for pause/restart, a JSON patch of
-//!   `/spec/template` for undo. The plugin retries a status patch on the main resource when the
-//!   status subresource answers 404 (controllers before v0.10); that fallback is the
-//!   executor's, the bodies are the same.
+//!   `/spec/template` for undo. When a status patch answers 404 (controllers before v0.10) the
+//!   plugin sends one main-resource patch instead: [`status_fallback`] gives it to the
+//!   executor.
 //! - The plugin has no `resume` verb; kdeck's Resume is Argo CD's `resume` action (clear
 //!   `status.pauseConditions`, set `spec.paused=false`, never touch the step), sent as the
 //!   same two patches the plugin's promote uses for those fields.
@@ -559,6 +559,53 @@ pub fn requests(
         )],
         RolloutAction::Undo { to_revision } => undo_requests(ro, to_revision, inputs)?,
     })
+}
+
+/// The request the plugin sends instead when a status-subresource patch answers 404 (Argo
+/// Rollouts before v0.10 had no status subresource): the same change as one merge patch of
+/// the main resource. For promote this is the plugin's "unified" patch, which replaces both
+/// the status and the spec request. `None` when the action sends no status request (or, for
+/// promote-full, when the plugin has no fallback).
+///
+/// # Errors
+/// The action is disabled (see [`check`]).
+pub fn status_fallback(action: RolloutAction, ro: &Rollout) -> Result<Option<KubeRequest>, String> {
+    check(action, ro)?;
+    let target = rollout_target(ro);
+    let st = ro.status_or_default();
+    let body = match action {
+        RolloutAction::Abort => Some(json!({"status": {"abort": true}})),
+        RolloutAction::Retry => Some(json!({"status": {"abort": false}})),
+        RolloutAction::Promote => {
+            let inconclusive_case = ro.spec.strategy.canary.is_some()
+                && st
+                    .canary
+                    .current_step_analysis_run_status
+                    .as_ref()
+                    .and_then(|r| r.status.as_deref())
+                    == Some("Inconclusive")
+                && !st.pauses().is_empty()
+                && st.controller_pause;
+            let step =
+                (!inconclusive_case && st.pauses().is_empty() && ro.spec.strategy.canary.is_some())
+                    .then(|| next_step_index(ro))
+                    .flatten();
+            Some(match step {
+                Some(i) => json!({"spec": {"paused": false},
+                                  "status": {"pauseConditions": null, "currentStepIndex": i}}),
+                None => json!({"spec": {"paused": false}, "status": {"pauseConditions": null}}),
+            })
+        }
+        RolloutAction::Resume if !st.pauses().is_empty() => {
+            let mut body = json!({"status": {"pauseConditions": null}});
+            if ro.spec.paused {
+                body["spec"] = json!({"paused": false});
+            }
+            Some(body)
+        }
+        _ => None,
+    };
+    Ok(body.map(|b| spec_merge(&target, b)))
 }
 
 /// RFC 3339 in UTC with whole seconds, as Go's `time.RFC3339` prints a UTC time.
@@ -1129,6 +1176,34 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn legacy_fallbacks_are_the_plugins_unified_patches() {
+        let r = two_steps(
+            json!({}),
+            json!({"currentStepIndex": 0, "stableRS": "a",
+                                            "currentPodHash": "b"}),
+        );
+        let f = status_fallback(RolloutAction::Promote, &r)
+            .unwrap()
+            .unwrap();
+        assert_eq!(f.subresource, None);
+        assert_eq!(
+            f.body,
+            json!({"spec": {"paused": false},
+                   "status": {"pauseConditions": null, "currentStepIndex": 1}})
+        );
+        let f = status_fallback(RolloutAction::Abort, &r).unwrap().unwrap();
+        assert_eq!(
+            (f.subresource, f.body),
+            (None, json!({"status": {"abort": true}}))
+        );
+        assert_eq!(
+            status_fallback(RolloutAction::PromoteFull, &r).unwrap(),
+            None
+        );
+        assert_eq!(status_fallback(RolloutAction::Pause, &r).unwrap(), None);
     }
 
     #[test]

@@ -869,7 +869,7 @@ pub fn rollout_row_owned(
         problem = Some("no status yet: no controller has processed this Rollout".into());
     }
     let reason = reason_of(&message);
-    let attention = rollout_attention(ro, status, reason.as_deref(), analysis.as_ref(), &problem);
+    let attention = rollout_attention(ro, status, reason.as_deref(), analysis.as_ref());
 
     RolloutRow {
         cluster: cluster.to_string(),
@@ -909,9 +909,8 @@ fn rollout_attention(
     status: RowStatus,
     reason: Option<&str>,
     analysis: Option<&AnalysisSummary>,
-    problem: &Option<String>,
 ) -> Attention {
-    if ro.malformed.is_some() && problem.is_some() {
+    if ro.malformed.is_some() {
         return Attention::Broken;
     }
     match status {
@@ -923,14 +922,19 @@ fn rollout_attention(
             ) {
                 return Attention::AnalysisTrouble;
             }
-            // A timed pause step resumes by itself; only an indefinite one waits for a human.
-            let timed_pause_step = !ro.spec.paused
-                && reason == Some("CanaryPauseStep")
+            // A timed pause step (or blue-green auto-promotion after N seconds) resumes by
+            // itself; only an indefinite one waits for a human.
+            let timed_pause_step = reason == Some("CanaryPauseStep")
                 && current_canary_step(ro)
                     .0
                     .and_then(|s| s.pause.as_ref())
                     .is_some_and(|p| p.duration.is_some());
-            if timed_pause_step {
+            let timed_blue_green = reason == Some("BlueGreenPause")
+                && ro.spec.strategy.blue_green.as_ref().is_some_and(|bg| {
+                    bg.auto_promotion_enabled != Some(false)
+                        && bg.auto_promotion_seconds.is_some_and(|s| s > 0)
+                });
+            if !ro.spec.paused && (timed_pause_step || timed_blue_green) {
                 Attention::Progressing
             } else {
                 Attention::AwaitingHuman
