@@ -4,7 +4,10 @@
 //! never break a pane. Each struct implements `kube::Resource`, so the generic watcher and
 //! reflector work on it directly.
 
+pub mod apps;
 pub mod core;
+pub mod pod;
+pub mod rollout;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 

@@ -2,5 +2,6 @@
 //! area. Run with `cargo nextest run` or `cargo test`.
 
 mod config_files;
+mod rollout_fixtures;
 mod support;
 mod tmux;
