@@ -136,6 +136,7 @@ pub async fn connect(
                 Duration::from_secs(prepared.config.prometheus.timeout_secs),
             )
         });
+        handle.set_prometheus(prom.clone());
         tokio::spawn(monitor::run(handle.clone(), prom));
         world.add(handle);
     }

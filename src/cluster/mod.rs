@@ -17,6 +17,7 @@ use kube::runtime::reflector;
 use tokio::sync::watch as tokio_watch;
 use tokio_util::sync::CancellationToken;
 
+use crate::source::prometheus::PromClient;
 use crate::source::watch::{KindSource, WatchContext, fill_store};
 use crate::source::{Notifier, SourceCell, SourceState, Watched};
 
@@ -87,6 +88,9 @@ pub struct ClusterHandle {
     discovery: tokio_watch::Sender<Discovery>,
     refresh: tokio_watch::Sender<u64>,
     sources: Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
+    /// Watches started for one view (e.g. one object's events), stopped when it closes.
+    scoped: Mutex<HashMap<String, (Arc<dyn Any + Send + Sync>, CancellationToken)>>,
+    prometheus: Mutex<Option<PromClient>>,
     notifier: Notifier,
     cancel: CancellationToken,
 }
@@ -120,6 +124,8 @@ impl ClusterHandle {
             discovery: tokio_watch::Sender::new(Discovery::default()),
             refresh: tokio_watch::Sender::new(0),
             sources: Mutex::new(HashMap::new()),
+            scoped: Mutex::new(HashMap::new()),
+            prometheus: Mutex::new(None),
             notifier,
             cancel,
         })
@@ -222,6 +228,7 @@ impl ClusterHandle {
             let ctx = WatchContext {
                 client: client.clone(),
                 namespace: self.namespace.clone(),
+                fields: None,
                 discovery: self.discovery.subscribe(),
                 refresh: self.refresh.subscribe(),
                 cancel: self.cancel.child_token(),
@@ -229,6 +236,82 @@ impl ClusterHandle {
             rt.spawn(crate::source::watch::run::<K>(ctx, writer, cell));
         }
         source
+    }
+
+    /// Wakes the UI (for view-scoped pollers that write outside the stores).
+    #[must_use]
+    pub fn notifier(&self) -> Notifier {
+        self.notifier.clone()
+    }
+
+    /// The cluster's Prometheus client, if one is configured.
+    #[must_use]
+    pub fn prometheus(&self) -> Option<PromClient> {
+        self.prometheus
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    pub fn set_prometheus(&self, client: Option<PromClient>) {
+        *self
+            .prometheus
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = client;
+    }
+
+    /// A watch of kind `K` limited to one namespace and a field selector, kept under `key`
+    /// until [`Self::drop_scoped`]; asking again with the same key reuses it.
+    pub fn scoped_source<K: Watched>(
+        &self,
+        key: &str,
+        namespace: Option<&str>,
+        fields: Option<&str>,
+    ) -> Arc<KindSource<K>> {
+        let mut scoped = self
+            .scoped
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(existing) = scoped
+            .get(key)
+            .and_then(|(s, _)| s.clone().downcast::<KindSource<K>>().ok())
+        {
+            return existing;
+        }
+        let (store, writer) = reflector::store::<DeserializeGuard<K>>();
+        let cell = Arc::new(SourceCell::new(self.notifier.clone()));
+        let source = Arc::new(KindSource {
+            store,
+            cell: cell.clone(),
+        });
+        let cancel = self.cancel.child_token();
+        if let Some(client) = &self.client
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            let ctx = WatchContext {
+                client: client.clone(),
+                namespace: namespace.map(str::to_string),
+                fields: fields.map(str::to_string),
+                discovery: self.discovery.subscribe(),
+                refresh: self.refresh.subscribe(),
+                cancel: cancel.clone(),
+            };
+            rt.spawn(crate::source::watch::run::<K>(ctx, writer, cell));
+        }
+        scoped.insert(key.to_string(), (source.clone(), cancel));
+        source
+    }
+
+    /// Stops a scoped watch.
+    pub fn drop_scoped(&self, key: &str) {
+        if let Some((_, cancel)) = self
+            .scoped
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(key)
+        {
+            cancel.cancel();
+        }
     }
 
     /// The source of kind `K` only if something already started it.

@@ -268,12 +268,21 @@ impl Executor {
                         return fail(e.kind, format!("cannot read {}: {}", fetch.name, e.message));
                     }
                 };
-                match build(&source) {
+                match build(&source, &current) {
                     Ok(r) => r,
                     Err(why) => return fail(OutcomeKind::Refused, why),
                 }
             }
         };
+        if requests.is_empty() {
+            return (
+                Vec::new(),
+                Outcome::new(
+                    OutcomeKind::Ok,
+                    format!("{} {}: nothing to change", plan.action, plan.object_name()),
+                ),
+            );
+        }
         let mut sent = Vec::new();
         let rv_before = rv.clone();
         for req in &requests {

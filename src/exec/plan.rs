@@ -9,8 +9,9 @@ use serde_json::Value;
 use super::request::{KubeRequest, Target, Verb};
 use crate::source::SourceState;
 
-/// Builds the requests from a fetched object.
-pub type BuildFn = Arc<dyn Fn(&Value) -> Result<Vec<KubeRequest>, String> + Send + Sync>;
+/// Builds the requests from a fetched object and the live target object (both as read at
+/// execution time). An empty list means there is nothing to change.
+pub type BuildFn = Arc<dyn Fn(&Value, &Value) -> Result<Vec<KubeRequest>, String> + Send + Sync>;
 
 /// How the requests come about.
 #[derive(Clone)]

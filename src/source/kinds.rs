@@ -69,3 +69,47 @@ impl Watched for Namespace {
 impl Watched for Event {
     namespaced_api!();
 }
+
+impl Watched for crate::k8s::pod::Pod {
+    namespaced_api!();
+    fn slim(&mut self) {
+        slim_metadata(&mut self.metadata, &[]);
+        // Only ownership and the template-hash labels are read.
+        if let Some(labels) = self.metadata.labels.as_mut() {
+            labels.retain(|k, _| {
+                k == crate::k8s::apps::POD_TEMPLATE_HASH_LABEL
+                    || k == crate::k8s::rollout::ROLLOUT_POD_TEMPLATE_HASH_LABEL
+            });
+        }
+    }
+}
+
+impl Watched for crate::k8s::apps::Deployment {
+    namespaced_api!();
+    const KEEP_ANNOTATIONS: &'static [&'static str] = crate::k8s::apps::DEPLOYMENT_KEEP_ANNOTATIONS;
+}
+
+impl Watched for crate::k8s::apps::ReplicaSet {
+    namespaced_api!();
+    const KEEP_ANNOTATIONS: &'static [&'static str] =
+        crate::k8s::apps::REPLICA_SET_KEEP_ANNOTATIONS;
+}
+
+impl Watched for crate::k8s::rollout::Rollout {
+    namespaced_api!();
+    const KEEP_ANNOTATIONS: &'static [&'static str] = crate::k8s::rollout::ROLLOUT_KEEP_ANNOTATIONS;
+}
+
+impl Watched for crate::k8s::rollout::AnalysisRun {
+    namespaced_api!();
+    const KEEP_ANNOTATIONS: &'static [&'static str] =
+        crate::k8s::rollout::ANALYSIS_RUN_KEEP_ANNOTATIONS;
+}
+
+impl Watched for crate::k8s::rollout::AnalysisTemplate {
+    namespaced_api!();
+}
+
+impl Watched for crate::k8s::rollout::ClusterAnalysisTemplate {
+    cluster_api!();
+}

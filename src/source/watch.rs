@@ -74,6 +74,8 @@ pub fn watch<K: Watched>() -> WatchRequest {
 pub struct WatchContext {
     pub client: kube::Client,
     pub namespace: Option<String>,
+    /// A field selector (scoped watches, e.g. the events of one object).
+    pub fields: Option<String>,
     pub discovery: tokio_watch::Receiver<Discovery>,
     pub refresh: tokio_watch::Receiver<u64>,
     pub cancel: CancellationToken,
@@ -173,7 +175,11 @@ pub async fn run<K: Watched>(
             continue;
         }
         let api: Api<DeserializeGuard<K>> = K::api(ctx.client.clone(), ctx.namespace.as_deref());
-        let stream = watcher::watcher(api, watcher::Config::default())
+        let mut config = watcher::Config::default();
+        if let Some(f) = &ctx.fields {
+            config = config.fields(f);
+        }
+        let stream = watcher::watcher(api, config)
             .map(|r| r.map(|ev| ev.modify(slim_guarded::<K>)));
         let mut stream = std::pin::pin!(stream);
         let failure = loop {

@@ -745,7 +745,8 @@ fn rows_from_fixtures_sort_paused_and_degraded_first() {
     ] {
         all.push(rollout(f));
     }
-    let rows = build_rows("c", &all, &[], &[], &[], now());
+    let refs: Vec<_> = all.iter().collect();
+    let rows = build_rows("c", &refs, &[], &[], &[], now());
     let order: Vec<(&str, Attention)> = rows
         .iter()
         .map(|r| (r.name.as_str(), r.attention))

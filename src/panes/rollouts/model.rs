@@ -1167,20 +1167,20 @@ pub fn unreadable_row(cluster: &str, kind: WorkloadKind, raw: &Value, error: &st
 #[must_use]
 pub fn build_rows(
     cluster: &str,
-    rollouts: &[Rollout],
-    deployments: &[Deployment],
-    replica_sets: &[ReplicaSet],
-    analysis_runs: &[AnalysisRun],
+    rollouts: &[&Rollout],
+    deployments: &[&Deployment],
+    replica_sets: &[&ReplicaSet],
+    analysis_runs: &[&AnalysisRun],
     now: DateTime<Utc>,
 ) -> Vec<RolloutRow> {
     let mut rs_by_owner: HashMap<&str, Vec<&ReplicaSet>> = HashMap::new();
-    for rs in replica_sets {
+    for rs in replica_sets.iter().copied() {
         for o in rs.metadata.owner_references.iter().flatten() {
             rs_by_owner.entry(o.uid.as_str()).or_default().push(rs);
         }
     }
     let mut runs_by_owner: HashMap<&str, Vec<&AnalysisRun>> = HashMap::new();
-    for run in analysis_runs {
+    for run in analysis_runs.iter().copied() {
         for o in run.metadata.owner_references.iter().flatten() {
             runs_by_owner.entry(o.uid.as_str()).or_default().push(run);
         }
@@ -1189,13 +1189,14 @@ pub fn build_rows(
     let none_runs: Vec<&AnalysisRun> = Vec::new();
     let mut rows: Vec<RolloutRow> = rollouts
         .iter()
+        .copied()
         .map(|ro| {
             let uid = uid_of(&ro.metadata);
             let rss = rs_by_owner.get(uid).unwrap_or(&none_rs);
             let runs = runs_by_owner.get(uid).unwrap_or(&none_runs);
             rollout_row_owned(cluster, ro, rss, runs, now)
         })
-        .chain(deployments.iter().map(|d| {
+        .chain(deployments.iter().copied().map(|d| {
             let rss = rs_by_owner.get(uid_of(&d.metadata)).unwrap_or(&none_rs);
             deployment_row_owned(cluster, d, rss, now)
         }))
@@ -1536,7 +1537,8 @@ mod tests {
             named("healthy-2", healthy),
             indefinite,
         ];
-        let rows = build_rows("c", &rollouts, &[], &[], &[], Utc::now());
+        let refs: Vec<&Rollout> = rollouts.iter().collect();
+        let rows = build_rows("c", &refs, &[], &[], &[], Utc::now());
         let order: Vec<_> = rows.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(
             order,

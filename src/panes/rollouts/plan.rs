@@ -1,0 +1,216 @@
+//! Turning a key press on a rollout or deployment into an [`ActionPlan`]: the enable rule
+//! first (a disabled action says why), then the exact upstream requests, the words for the
+//! confirm dialog, the resourceVersion on screen, and the state of the data it was read from.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use kube::core::DeserializeGuard;
+
+use super::actions::{
+    ActionInputs, DeploymentAction, RolloutAction, check, check_deployment, deployment_requests,
+    deployment_target, describe, describe_deployment, pick_rollback_target, pick_undo_target,
+    requests, rollout_target,
+};
+use super::model::{RolloutRow, WorkloadKind};
+use crate::cluster::ClusterHandle;
+use crate::exec::plan::{ActionPlan, PlanBuild};
+use crate::exec::request::Target;
+use crate::k8s::apps::{Deployment, ReplicaSet};
+use crate::k8s::rollout::Rollout;
+use crate::keymap::ActionCall;
+use crate::panes::Reply;
+use crate::source::Watched;
+
+/// Action names the pane accepts on a row.
+pub const ACTION_NAMES: &[&str] = &[
+    "promote",
+    "promote-full",
+    "abort",
+    "retry",
+    "undo",
+    "rollback",
+    "pause",
+    "resume",
+    "restart",
+];
+
+fn find<K: Watched>(cluster: &ClusterHandle, ns: &str, name: &str) -> Option<K> {
+    cluster.source::<K>().objects().iter().find_map(|g| match &g.0 {
+        Ok(o) if o.meta().namespace.as_deref() == Some(ns) && o.meta().name.as_deref() == Some(name) => {
+            Some(o.clone())
+        }
+        _ => None,
+    })
+}
+
+fn owned_replica_sets(cluster: &ClusterHandle, uid: &str) -> Vec<ReplicaSet> {
+    cluster
+        .source::<ReplicaSet>()
+        .objects()
+        .iter()
+        .filter_map(|g: &Arc<DeserializeGuard<ReplicaSet>>| g.0.as_ref().ok())
+        .filter(|rs| {
+            rs.metadata
+                .owner_references
+                .iter()
+                .flatten()
+                .any(|o| o.uid == uid)
+        })
+        .cloned()
+        .collect()
+}
+
+fn rs_target(rs: &ReplicaSet) -> Target {
+    Target {
+        group: "apps".into(),
+        version: "v1".into(),
+        kind: "ReplicaSet".into(),
+        plural: "replicasets".into(),
+        namespace: rs.metadata.namespace.clone(),
+        name: rs.metadata.name.clone().unwrap_or_default(),
+    }
+}
+
+fn revision_arg(action: &ActionCall) -> Result<Option<i64>, String> {
+    match action.args.first() {
+        None => Ok(None),
+        Some(a) => a
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| format!("{}: {a:?} is not a revision number", action.name)),
+    }
+}
+
+/// Builds the plan for `action` on `row`, or says why not.
+#[must_use]
+pub fn plan(action: &ActionCall, row: &RolloutRow, cluster: &ClusterHandle) -> Reply {
+    if let Some(problem) = &row.problem
+        && row.resource_version.is_none()
+    {
+        return Reply::Warn(format!("{}: cannot act on this object: {problem}", action.name));
+    }
+    let to_revision = match revision_arg(action) {
+        Ok(r) => r,
+        Err(e) => return Reply::Warn(e),
+    };
+    match row.kind {
+        WorkloadKind::Rollout => plan_rollout(action, row, cluster, to_revision),
+        WorkloadKind::Deployment => plan_deployment(action, row, cluster, to_revision),
+    }
+}
+
+fn plan_rollout(action: &ActionCall, row: &RolloutRow, cluster: &ClusterHandle, to_revision: Option<i64>) -> Reply {
+    let name = if action.name == "rollback" { "undo" } else { action.name.as_str() };
+    let Some(mut act) = RolloutAction::from_name(name) else {
+        return Reply::Unhandled;
+    };
+    if let RolloutAction::Undo { .. } = act {
+        act = RolloutAction::Undo { to_revision };
+    }
+    let Some(ro) = find::<Rollout>(cluster, &row.namespace, &row.name) else {
+        return Reply::Warn(format!("{}: rollout {} is gone", action.name, row.key()));
+    };
+    if let Err(why) = check(act, &ro) {
+        return Reply::Warn(why);
+    }
+    let data_state = cluster.source::<Rollout>().state();
+    let build = if let RolloutAction::Undo { to_revision } = act {
+        let rss = owned_replica_sets(cluster, ro.metadata.uid.as_deref().unwrap_or_default());
+        let target_rs = match pick_undo_target(&ro, &rss, to_revision) {
+            Ok(rs) => rs.clone(),
+            Err(why) => return Reply::Warn(format!("undo: {why}")),
+        };
+        let ro_for_build = ro.clone();
+        PlanBuild::AfterFetch {
+            fetch: rs_target(&target_rs),
+            build: Arc::new(move |rs_json, live| {
+                let inputs = ActionInputs {
+                    now: Utc::now(),
+                    undo_source: Some(rs_json.clone()),
+                    live_object: Some(live.clone()),
+                };
+                requests(act, &ro_for_build, &inputs)
+            }),
+        }
+    } else {
+        match requests(act, &ro, &ActionInputs::at(Utc::now())) {
+            Ok(r) if r.is_empty() => {
+                return Reply::Info(format!("{}: nothing to change", action.name));
+            }
+            Ok(r) => PlanBuild::Ready(r),
+            Err(why) => return Reply::Warn(why),
+        }
+    };
+    Reply::Plan(Box::new(ActionPlan {
+        cluster: cluster.context.clone(),
+        action: act.name().to_string(),
+        target: rollout_target(&ro),
+        seen_rv: ro.metadata.resource_version.clone().unwrap_or_default(),
+        summary: describe(act, &ro),
+        build,
+        data_state,
+    }))
+}
+
+fn plan_deployment(
+    action: &ActionCall,
+    row: &RolloutRow,
+    cluster: &ClusterHandle,
+    to_revision: Option<i64>,
+) -> Reply {
+    let Some(mut act) = DeploymentAction::from_name(&action.name) else {
+        if ACTION_NAMES.contains(&action.name.as_str()) {
+            return Reply::Warn(format!(
+                "{}: only Argo Rollouts have steps to {}; Deployments offer rollback, pause, \
+                 resume, restart",
+                action.name, action.name
+            ));
+        }
+        return Reply::Unhandled;
+    };
+    if let DeploymentAction::Rollback { .. } = act {
+        act = DeploymentAction::Rollback { to_revision };
+    }
+    let Some(d) = find::<Deployment>(cluster, &row.namespace, &row.name) else {
+        return Reply::Warn(format!("{}: deployment {} is gone", action.name, row.key()));
+    };
+    if let Err(why) = check_deployment(act, &d) {
+        return Reply::Warn(why);
+    }
+    let data_state = cluster.source::<Deployment>().state();
+    let build = if let DeploymentAction::Rollback { to_revision } = act {
+        let rss = owned_replica_sets(cluster, d.metadata.uid.as_deref().unwrap_or_default());
+        let target_rs = match pick_rollback_target(&d, &rss, to_revision) {
+            Ok(rs) => rs.clone(),
+            Err(why) => return Reply::Warn(format!("rollback: {why}")),
+        };
+        let d_for_build = d.clone();
+        PlanBuild::AfterFetch {
+            fetch: rs_target(&target_rs),
+            build: Arc::new(move |rs_json, live| {
+                let inputs = ActionInputs {
+                    now: Utc::now(),
+                    undo_source: Some(rs_json.clone()),
+                    live_object: Some(live.clone()),
+                };
+                deployment_requests(act, &d_for_build, &inputs)
+            }),
+        }
+    } else {
+        match deployment_requests(act, &d, &ActionInputs::at(Utc::now())) {
+            Ok(r) if r.is_empty() => return Reply::Info(format!("{}: nothing to change", action.name)),
+            Ok(r) => PlanBuild::Ready(r),
+            Err(why) => return Reply::Warn(why),
+        }
+    };
+    Reply::Plan(Box::new(ActionPlan {
+        cluster: cluster.context.clone(),
+        action: act.name().to_string(),
+        target: deployment_target(&d),
+        seen_rv: d.metadata.resource_version.clone().unwrap_or_default(),
+        summary: describe_deployment(act, &d),
+        build,
+        data_state,
+    }))
+}
