@@ -1,7 +1,11 @@
 //! The demo cluster's Prometheus: an in-memory TSDB fed by the simulated scraper, a PromQL
 //! evaluator for the subset kdeck uses, and Prometheus' HTTP API shapes.
 
+pub mod alerts;
+pub mod chunk;
 pub mod eval;
+pub mod format;
+mod functions;
 pub mod http;
 pub mod tsdb;
 
@@ -23,6 +27,8 @@ pub struct AlertRule {
 pub struct PromState {
     pub tsdb: Tsdb,
     pub rules: std::sync::RwLock<Vec<AlertRule>>,
+    /// Alert states kept between evaluations (`pending` since when), per rule.
+    pub alert_states: std::sync::Mutex<alerts::AlertStates>,
 }
 
 impl PromState {
@@ -31,6 +37,7 @@ impl PromState {
         Self {
             tsdb: Tsdb::new(retention),
             rules: std::sync::RwLock::new(Vec::new()),
+            alert_states: std::sync::Mutex::new(alerts::AlertStates::default()),
         }
     }
 }
