@@ -1041,7 +1041,7 @@ fn aggregate_quantile(input: &[Sample], keys: &[Metric], q: f64) -> Vec<Sample> 
 }
 
 /// A binary heap with Go's `container/heap` algorithm, so ties in `topk`/`bottomk` pick the
-/// same series Prometheus picks.
+/// same series Prometheus picks (checked against Prometheus 2.42 with constructed ties).
 struct GoHeap {
     items: Vec<Sample>,
     /// topk keeps the smallest on top (to evict it); bottomk the largest.
@@ -1068,8 +1068,7 @@ impl GoHeap {
         }
     }
 
-    fn down(&mut self, i0: usize) -> bool {
-        let n = self.items.len();
+    fn down_to(&mut self, i0: usize, n: usize) {
         let mut i = i0;
         loop {
             let j1 = 2 * i + 1;
@@ -1086,7 +1085,6 @@ impl GoHeap {
             self.items.swap(i, j);
             i = j;
         }
-        i > i0
     }
 
     fn push(&mut self, s: Sample) {
@@ -1095,10 +1093,12 @@ impl GoHeap {
         self.up(n);
     }
 
-    fn fix(&mut self, i: usize) {
-        if !self.down(i) {
-            self.up(i);
-        }
+    /// Removes the top (Go's `heap.Pop`: swap with the last, sift down, truncate).
+    fn pop(&mut self) {
+        let n = self.items.len() - 1;
+        self.items.swap(0, n);
+        self.down_to(0, n);
+        self.items.truncate(n);
     }
 }
 
@@ -1127,11 +1127,11 @@ fn aggregate_k(input: &[Sample], keys: &[Metric], k: i64, top: bool) -> Vec<Samp
         } else {
             head > s.v || (head.is_nan() && !s.v.is_nan())
         };
+        // Prometheus 2.x pops the top and pushes the newcomer; an in-place replacement
+        // would break ties differently.
         if replace {
-            h.items[0] = s.clone();
-            if k > 1 {
-                h.fix(0);
-            }
+            h.pop();
+            h.push(s.clone());
         }
     }
     let mut out = Vec::new();
