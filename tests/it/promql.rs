@@ -253,6 +253,28 @@ fn dataset(base: i64) -> Vec<SeriesData> {
         (0..SAMPLES).map(|i| (t(i), 1.0)).collect(),
     ));
 
+    // Odd classic histograms: no +Inf bucket, counts that dip, the same bound spelled twice,
+    // non-positive bounds, no observations.
+    let weird: &[(&str, &[(&str, f64)])] = &[
+        ("noinf", &[("1", 1.0), ("5", 3.0)]),
+        ("dip", &[("1", 10.0), ("5", 8.0), ("+Inf", 12.0)]),
+        (
+            "dup",
+            &[("1", 2.0), ("1.0", 3.0), ("10", 6.0), ("+Inf", 8.0)],
+        ),
+        ("neg", &[("-1", 1.0), ("0", 2.0), ("+Inf", 4.0)]),
+        ("zero", &[("1", 0.0), ("+Inf", 0.0)]),
+        ("single", &[("+Inf", 5.0)]),
+    ];
+    for (case, buckets) in weird {
+        for (le, per_step) in *buckets {
+            out.push((
+                lbl("kdeck_weird_bucket", &[("case", case), ("le", le)]),
+                (0..SAMPLES).map(|i| (t(i), per_step * i as f64)).collect(),
+            ));
+        }
+    }
+
     // A gauge with NaNs and infinities.
     out.push((
         lbl("kdeck_test_gauge", &[("kind", "odd")]),
@@ -392,6 +414,26 @@ const QUERIES: &[&str] = &[
     r#"sum_over_time(kdeck_test_gauge[10m])"#,
     r#"kdeck_test_gauge * 0"#,
     r#"max(kdeck_test_gauge)"#,
+    // Odd histograms.
+    r#"histogram_quantile(0.5, kdeck_weird_bucket)"#,
+    r#"histogram_quantile(0.01, kdeck_weird_bucket)"#,
+    r#"histogram_quantile(0.99, rate(kdeck_weird_bucket[1m]))"#,
+    r#"histogram_quantile(scalar(vector(0.3)), kdeck_weird_bucket)"#,
+    // More operators and edge cases.
+    r#"nope / on() group_left() kdeck_workload_info"#,
+    r#"velero_backup_last_successful_timestamp offset -10m"#,
+    r#"absent(nonexistent_metric{job="x", job="y"})"#,
+    r#"vector(1) and on() absent(nope)"#,
+    r#"-kdeck_test_gauge"#,
+    r#"(kube_deployment_spec_replicas > 2) * 2"#,
+    r#"count without (response_flags) (istio_requests_total)"#,
+    r#"quantile(0.5, kdeck_test_gauge)"#,
+    r#"topk(1, kdeck_test_gauge)"#,
+    r#"sum by (destination_workload) (rate(istio_requests_total{reporter="source"}[1m])) / ignoring(response_code) group_left sum by (destination_workload, response_code) (rate(istio_requests_total{reporter="source",response_code="200"}[1m]))"#,
+    r#"label_replace(kdeck_workload_info, "owner", "", "owner", ".*")"#,
+    r#"exp(kube_deployment_spec_replicas) + log2(kube_deployment_spec_replicas) - log10(kube_deployment_spec_replicas)"#,
+    r#"sgn(kdeck_test_gauge)"#,
+    r#"present_over_time(istio_requests_total{response_code="404"}[5m])"#,
     // Execution errors must be errors on both sides.
     r#"istio_requests_total + on(reporter) istio_requests_total"#,
     r#"kdeck_workload_info * on(owner) group_left kdeck_workload_info"#,
@@ -856,4 +898,140 @@ fn bodies_have_the_recorded_shapes() {
     let docs = read("docs-query-vector-up.json");
     let ours_v: Value = serde_json::from_str(&body).expect("json");
     assert_eq!(shape(&ours_v), shape(&docs));
+}
+
+/// `/api/v1/alerts` and `/api/v1/rules` against Prometheus evaluating the same rules.
+#[test]
+fn alerts_and_rules_match_real_prometheus() {
+    let rules_yaml = r#"groups:
+- name: demo
+  rules:
+  - alert: AlwaysFiring
+    expr: label_replace(vector(1.5), "instance", "i-1", "", "") > 0
+    labels: {severity: page}
+    annotations: {summary: "value {{ $value }} on {{ $labels.instance }}"}
+  - alert: LongPending
+    expr: vector(2)
+    for: 10m
+  - alert: NeverFires
+    expr: vector(1) < 0
+"#;
+    let Some(server) = PromServer::start_with(&[], Some(rules_yaml)) else {
+        return;
+    };
+    // Wait for the first rule evaluation.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let real_alerts: Value = loop {
+        let (_, body) = server.get("/api/v1/alerts", &[]);
+        let v: Value = serde_json::from_str(&body).expect("alerts json");
+        if v["data"]["alerts"].as_array().is_some_and(|a| a.len() >= 2) {
+            break v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no alerts from prometheus: {body}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let (_, real_rules) = server.get("/api/v1/rules", &[]);
+    let real_rules: Value = serde_json::from_str(&real_rules).expect("rules json");
+
+    let st = PromState::new(Duration::from_secs(3600));
+    *st.rules.write().expect("rules lock") = vec![
+        kdeck::demo::prom::AlertRule {
+            name: "AlwaysFiring".into(),
+            expr: r#"label_replace(vector(1.5), "instance", "i-1", "", "") > 0"#.into(),
+            for_secs: 0,
+            labels: vec![("severity".into(), "page".into())],
+            annotations: vec![(
+                "summary".into(),
+                "value {{ $value }} on {{ $labels.instance }}".into(),
+            )],
+        },
+        kdeck::demo::prom::AlertRule {
+            name: "LongPending".into(),
+            expr: "vector(2)".into(),
+            for_secs: 600,
+            labels: vec![],
+            annotations: vec![],
+        },
+        kdeck::demo::prom::AlertRule {
+            name: "NeverFires".into(),
+            expr: "vector(1) < 0".into(),
+            for_secs: 0,
+            labels: vec![],
+            annotations: vec![],
+        },
+    ];
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    let r = respond(&st, "GET", "/api/v1/alerts", "", b"", now);
+    let our_alerts: Value = serde_json::from_slice(&r.body).expect("our alerts json");
+    // Same alerts, field for field, except when they became active.
+    let strip = |v: &Value| -> Vec<Value> {
+        let mut a: Vec<Value> = v["data"]["alerts"]
+            .as_array()
+            .expect("alerts")
+            .iter()
+            .map(|a| {
+                let mut a = a.clone();
+                let at = a["activeAt"].as_str().expect("activeAt").to_string();
+                assert!(chrono::DateTime::parse_from_rfc3339(&at).is_ok(), "{at}");
+                a["activeAt"] = Value::Null;
+                a
+            })
+            .collect();
+        a.sort_by_key(|x| x["labels"].to_string());
+        a
+    };
+    assert_eq!(strip(&our_alerts), strip(&real_alerts));
+    assert_eq!(our_alerts["status"], real_alerts["status"]);
+
+    let r = respond(&st, "GET", "/api/v1/rules", "", b"", now);
+    let our_rules: Value = serde_json::from_slice(&r.body).expect("our rules json");
+    let keys = |v: &Value| -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().expect("object").keys().cloned().collect();
+        k.sort();
+        k
+    };
+    let (og, rg) = (
+        &our_rules["data"]["groups"][0],
+        &real_rules["data"]["groups"][0],
+    );
+    assert_eq!(keys(og), keys(rg));
+    for i in 0..3 {
+        let (o, r) = (&og["rules"][i], &rg["rules"][i]);
+        assert_eq!(keys(o), keys(r), "rule {i}");
+        for field in [
+            "state",
+            "name",
+            "duration",
+            "labels",
+            "annotations",
+            "health",
+            "type",
+        ] {
+            assert_eq!(o[field], r[field], "rule {i} {field}");
+        }
+        assert_eq!(
+            strip_rule_alerts(o),
+            strip_rule_alerts(r),
+            "rule {i} alerts"
+        );
+    }
+}
+
+fn strip_rule_alerts(rule: &Value) -> Vec<Value> {
+    rule["alerts"]
+        .as_array()
+        .expect("alerts")
+        .iter()
+        .map(|a| {
+            let mut a = a.clone();
+            a["activeAt"] = Value::Null;
+            a
+        })
+        .collect()
 }

@@ -129,7 +129,14 @@ fn alert_labels(rule: &AlertRule, series: &Labels, value: f64) -> Labels {
 /// unbroken run of evaluations (at [`EVAL_INTERVAL_MS`]) ending at `now_ms`.
 fn backfill_starts(state: &PromState, rule: &AlertRule, now_ms: i64) -> HashMap<Labels, i64> {
     let mut out = HashMap::new();
-    let start = now_ms - BACKFILL_MS;
+    // Prometheus only knows what it evaluated since it started: history begins with the
+    // first sample stored (so a constant expression is not "active for an hour" at once).
+    let Some(first) = state.tsdb.first_time() else {
+        return out;
+    };
+    let span = (now_ms - first.max(now_ms - BACKFILL_MS)).max(0);
+    // Steps end exactly at `now_ms`.
+    let start = now_ms - span / EVAL_INTERVAL_MS * EVAL_INTERVAL_MS;
     let Ok(QueryValue::Matrix(m)) =
         eval::range(&state.tsdb, &rule.expr, start, now_ms, EVAL_INTERVAL_MS)
     else {

@@ -745,6 +745,10 @@ impl<'a> Evaluator<'a> {
         return_bool: bool,
     ) -> Result<Vec<Sample>, QueryError> {
         let op = b.op.id();
+        // Nothing can match, and Prometheus does not check the sides for duplicates then.
+        if lhs.is_empty() || rhs.is_empty() {
+            return Ok(Vec::new());
+        }
         let (card, matching) = match &b.modifier {
             Some(m) => (m.card.clone(), m.matching.clone()),
             None => (VectorMatchCardinality::OneToOne, None),

@@ -4,6 +4,8 @@
 pub mod alerts;
 pub mod chunk;
 pub mod eval;
+#[cfg(test)]
+mod eval_tests;
 pub mod format;
 mod functions;
 pub mod http;

@@ -110,6 +110,8 @@ struct Inner {
     by_name: HashMap<String, Vec<usize>>,
     /// Newest timestamp seen, which drives retention.
     max_t: i64,
+    /// Oldest timestamp ever written: when this "Prometheus" started collecting.
+    first_t: Option<i64>,
     next_gc_t: i64,
 }
 
@@ -185,6 +187,7 @@ impl Tsdb {
             None => series.chunks.push(Chunk::new(t_ms, v)),
         }
         inner.max_t = inner.max_t.max(t_ms);
+        inner.first_t = Some(inner.first_t.map_or(t_ms, |f| f.min(t_ms)));
         if inner.max_t >= inner.next_gc_t {
             inner.next_gc_t = inner.max_t.saturating_add(GC_EVERY_MS);
             Self::gc(inner, inner.max_t.saturating_sub(self.retention_ms));
@@ -314,6 +317,13 @@ impl Tsdb {
             }
         }
         (samples, bytes)
+    }
+
+    /// The oldest sample timestamp ever written (ms), even if retention has dropped it since:
+    /// the moment this store started collecting.
+    #[must_use]
+    pub fn first_time(&self) -> Option<i64> {
+        self.read().first_t
     }
 
     /// Newest sample timestamp written (ms), if any.
