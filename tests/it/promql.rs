@@ -468,7 +468,7 @@ fn parse_value(v: &Value) -> f64 {
 
 /// Compares one point `[ts, "v"]`; exactly equal values must be spelled the same.
 fn cmp_point(a: &Value, b: &Value, ctx: &str, errs: &mut Vec<String>) {
-    if a[0].to_string() != b[0].to_string() {
+    if a[0] != b[0] {
         errs.push(format!("{ctx}: timestamp {} vs {}", a[0], b[0]));
     }
     let (x, y) = (parse_value(&a[1]), parse_value(&b[1]));

@@ -63,10 +63,18 @@ impl BitReader<'_> {
         Some(bit)
     }
 
+    /// Reads `n` bits (n <= 64), up to a byte at a time.
     fn bits(&mut self, n: u8) -> Option<u64> {
         let mut v = 0u64;
-        for _ in 0..n {
-            v = (v << 1) | u64::from(self.bit()?);
+        let mut left = n;
+        while left > 0 {
+            let byte = *self.bytes.get(self.pos / 8)?;
+            let avail = 8 - (self.pos % 8) as u8;
+            let take = avail.min(left);
+            let chunk = (u16::from(byte) >> (avail - take)) & ((1u16 << take) - 1);
+            v = (v << take) | u64::from(chunk);
+            left -= take;
+            self.pos += usize::from(take);
         }
         Some(v)
     }

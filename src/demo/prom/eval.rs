@@ -9,10 +9,10 @@
 //!
 //! Evaluation is step by step, as Prometheus' range evaluation is: every selector fetches its
 //! series for the whole query window once, and each step slices that by binary search. Label
-//! sets are shared (`Rc`) and label rewrites are memoised per node and input, so a range
-//! query does not rebuild label sets at every step.
+//! sets are interned for the query (equal sets are one `Rc`, so matching and grouping compare
+//! pointers) and label rewrites are memoised per node and input, so a range query neither
+//! rebuilds nor rehashes label sets at every step.
 
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::rc::Rc;
 
@@ -30,6 +30,7 @@ use promql_parser::parser::{
 use promql_parser::parser::value::ValueType;
 
 use super::functions;
+use super::hash::{FastMap, FastSet};
 use super::tsdb::{Labels, METRIC_NAME, Tsdb, is_stale_marker, label_value};
 
 /// The value of an evaluated expression.
@@ -248,13 +249,14 @@ pub fn range(
         }
     }
     let mut ev = Evaluator::new(tsdb, start_ms, end_ms);
-    let mut index: HashMap<Metric, usize> = HashMap::new();
+    // Interned label sets: the pointer identifies the series across steps.
+    let mut index: FastMap<usize, usize> = FastMap::default();
     let mut out: Vec<(Labels, Vec<(i64, f64)>)> = Vec::new();
     let mut ts = start_ms;
     while ts <= end_ms {
         let samples = match ev.eval(&expr, ts)? {
             Val::Scalar(v) => vec![Sample {
-                metric: Rc::new(Labels::new()),
+                metric: ev.intern(Labels::new()),
                 v,
             }],
             Val::Vector(v) => v,
@@ -265,10 +267,10 @@ pub fn range(
             }
         };
         for s in samples {
-            let i = match index.entry(s.metric) {
+            let i = match index.entry(key(&s.metric)) {
                 Entry::Occupied(o) => *o.get(),
                 Entry::Vacant(v) => {
-                    out.push(((**v.key()).clone(), Vec::new()));
+                    out.push(((*s.metric).clone(), Vec::new()));
                     *v.insert(out.len() - 1)
                 }
             };
@@ -280,8 +282,13 @@ pub fn range(
     Ok(QueryValue::Matrix(out))
 }
 
-/// A label set shared between steps and nodes.
+/// A label set shared between steps and nodes; interned, so equal sets are the same `Rc`.
 pub(crate) type Metric = Rc<Labels>;
+
+/// The identity of an interned label set.
+pub(crate) fn key(m: &Metric) -> usize {
+    Rc::as_ptr(m) as usize
+}
 
 /// One element of an instant vector.
 #[derive(Debug, Clone)]
@@ -292,6 +299,29 @@ pub(crate) struct Sample {
 
 /// Series of a range vector: label set and samples in the window.
 pub(crate) type Series = (Metric, Vec<(i64, f64)>);
+
+/// A range selector's windows at one step: (series index, start, end) into the selection.
+pub(crate) struct MatrixView {
+    sel: Rc<Vec<Series>>,
+    parts: Vec<(usize, usize, usize)>,
+}
+
+impl MatrixView {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.parts.is_empty()
+    }
+
+    /// Each series with samples in the window, and those samples.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&Metric, &[(i64, f64)])> {
+        self.parts
+            .iter()
+            .map(|&(i, lo, hi)| (&self.sel[i].0, &self.sel[i].1[lo..hi]))
+    }
+
+    fn to_series(&self) -> Vec<Series> {
+        self.iter().map(|(m, s)| (m.clone(), s.to_vec())).collect()
+    }
+}
 
 /// An intermediate value.
 #[derive(Debug, Clone)]
@@ -339,19 +369,21 @@ fn selector_matchers(vs: &VectorSelector) -> Vec<Matcher> {
 /// Label-rewrite memo key: (node address, tag, input pointers).
 type MemoKey = (usize, u8, usize, usize);
 
-/// Memoised label rewrites; the inputs are kept so their addresses cannot be reused.
-type Memo = HashMap<MemoKey, (Metric, Option<Metric>, Metric)>;
-
-/// Past this many memo entries (fresh label sets at every step), the memo is reset.
-const MEMO_LIMIT: usize = 500_000;
+/// Memoised label rewrites. Inputs and outputs are interned (and kept alive by the intern
+/// set), so the memo grows with the distinct label sets of the query, not with its steps.
+type Memo = FastMap<MemoKey, Metric>;
 
 pub(crate) struct Evaluator<'a> {
     tsdb: &'a Tsdb,
     start: i64,
     end: i64,
     /// Series per selector node, fetched once for the whole query window.
-    selections: HashMap<usize, Rc<Vec<Series>>>,
+    selections: FastMap<usize, Rc<Vec<Series>>>,
     memo: Memo,
+    interned: FastSet<Metric>,
+    /// Per range-selector node: the last step's time and each series' window, so the next
+    /// (later) step advances the windows instead of searching again.
+    cursors: FastMap<usize, (i64, Vec<(usize, usize)>)>,
 }
 
 fn node_addr<T>(n: &T) -> usize {
@@ -364,9 +396,21 @@ impl<'a> Evaluator<'a> {
             tsdb,
             start,
             end,
-            selections: HashMap::new(),
-            memo: HashMap::new(),
+            selections: FastMap::default(),
+            memo: FastMap::default(),
+            interned: FastSet::default(),
+            cursors: FastMap::default(),
         }
+    }
+
+    /// The one shared `Rc` for this label set.
+    pub(crate) fn intern(&mut self, l: Labels) -> Metric {
+        if let Some(m) = self.interned.get(&l) {
+            return m.clone();
+        }
+        let m = Rc::new(l);
+        self.interned.insert(m.clone());
+        m
     }
 
     /// Rewrites a label set through `f`, memoised per node and input.
@@ -377,15 +421,12 @@ impl<'a> Evaluator<'a> {
         input: &Metric,
         f: impl FnOnce(&Labels) -> Labels,
     ) -> Metric {
-        let key = (node, tag, Rc::as_ptr(input) as usize, 0);
-        if let Some((_, _, out)) = self.memo.get(&key) {
+        let k = (node, tag, key(input), 0);
+        if let Some(out) = self.memo.get(&k) {
             return out.clone();
         }
-        let out = Rc::new(f(input));
-        if self.memo.len() >= MEMO_LIMIT {
-            self.memo.clear();
-        }
-        self.memo.insert(key, (input.clone(), None, out.clone()));
+        let out = self.intern(f(input));
+        self.memo.insert(k, out.clone());
         out
     }
 
@@ -397,16 +438,12 @@ impl<'a> Evaluator<'a> {
         b: &Metric,
         f: impl FnOnce(&Labels, &Labels) -> Labels,
     ) -> Metric {
-        let key = (node, 0xff, Rc::as_ptr(a) as usize, Rc::as_ptr(b) as usize);
-        if let Some((_, _, out)) = self.memo.get(&key) {
+        let k = (node, 0xff, key(a), key(b));
+        if let Some(out) = self.memo.get(&k) {
             return out.clone();
         }
-        let out = Rc::new(f(a, b));
-        if self.memo.len() >= MEMO_LIMIT {
-            self.memo.clear();
-        }
-        self.memo
-            .insert(key, (a.clone(), Some(b.clone()), out.clone()));
+        let out = self.intern(f(a, b));
+        self.memo.insert(k, out.clone());
         out
     }
 
@@ -423,7 +460,15 @@ impl<'a> Evaluator<'a> {
         })
     }
 
-    fn selection(&mut self, node: usize, vs: &VectorSelector, window: i64) -> Rc<Vec<Series>> {
+    /// The series a selector node picks over the whole query window (fetched once). Range
+    /// selectors never see staleness markers, so theirs are dropped here.
+    fn selection(
+        &mut self,
+        node: usize,
+        vs: &VectorSelector,
+        window: i64,
+        drop_stale: bool,
+    ) -> Rc<Vec<Series>> {
         if let Some(s) = self.selections.get(&node) {
             return s.clone();
         }
@@ -435,7 +480,12 @@ impl<'a> Evaluator<'a> {
             .tsdb
             .select(&matchers, min_t, max_t)
             .into_iter()
-            .map(|(l, s)| (Rc::new(l), s))
+            .map(|(l, mut s)| {
+                if drop_stale {
+                    s.retain(|(_, v)| !is_stale_marker(*v));
+                }
+                (self.intern(l), s)
+            })
             .collect();
         let sel = Rc::new(sel);
         self.selections.insert(node, sel.clone());
@@ -443,7 +493,7 @@ impl<'a> Evaluator<'a> {
     }
 
     fn eval_vector_selector(&mut self, vs: &VectorSelector, ts: i64) -> Vec<Sample> {
-        let sel = self.selection(node_addr(vs), vs, LOOKBACK_MS);
+        let sel = self.selection(node_addr(vs), vs, LOOKBACK_MS, false);
         let ref_t = ts - offset_ms(vs.offset.as_ref());
         let mut out = Vec::new();
         for (metric, samples) in sel.iter() {
@@ -463,29 +513,44 @@ impl<'a> Evaluator<'a> {
         out
     }
 
-    /// The matrix a range selector yields at `ts`: samples in `[ts-off-range, ts-off]`.
-    pub(crate) fn eval_matrix_selector(&mut self, ms: &MatrixSelector, ts: i64) -> Vec<Series> {
+    /// The windows a range selector yields at `ts`: samples in `[ts-off-range, ts-off]`,
+    /// as slices of the fetched series (no copying per step).
+    pub(crate) fn matrix_view(&mut self, ms: &MatrixSelector, ts: i64) -> MatrixView {
         let range = duration_ms(ms.range);
-        let sel = self.selection(node_addr(ms), &ms.vs, range);
+        let sel = self.selection(node_addr(ms), &ms.vs, range, true);
         let ref_t = ts - offset_ms(ms.vs.offset.as_ref());
         let lo_t = ref_t.saturating_sub(range);
-        let mut out = Vec::new();
-        for (metric, samples) in sel.iter() {
-            let lo = samples.partition_point(|(t, _)| *t < lo_t);
-            let hi = samples.partition_point(|(t, _)| *t <= ref_t);
-            if lo >= hi {
-                continue;
+        let node = node_addr(ms);
+        let (last_ts, mut windows) = self
+            .cursors
+            .remove(&node)
+            .unwrap_or_else(|| (i64::MAX, Vec::new()));
+        let forward = ts >= last_ts && windows.len() == sel.len();
+        let mut parts = Vec::new();
+        if !forward {
+            windows = vec![(0, 0); sel.len()];
+        }
+        for (i, (_, samples)) in sel.iter().enumerate() {
+            let (mut lo, mut hi) = windows[i];
+            if forward {
+                while lo < samples.len() && samples[lo].0 < lo_t {
+                    lo += 1;
+                }
+                hi = hi.max(lo);
+                while hi < samples.len() && samples[hi].0 <= ref_t {
+                    hi += 1;
+                }
+            } else {
+                lo = samples.partition_point(|(t, _)| *t < lo_t);
+                hi = samples.partition_point(|(t, _)| *t <= ref_t);
             }
-            let pts: Vec<(i64, f64)> = samples[lo..hi]
-                .iter()
-                .filter(|(_, v)| !is_stale_marker(*v))
-                .copied()
-                .collect();
-            if !pts.is_empty() {
-                out.push((metric.clone(), pts));
+            windows[i] = (lo, hi);
+            if lo < hi {
+                parts.push((i, lo, hi));
             }
         }
-        out
+        self.cursors.insert(node, (ts, windows));
+        MatrixView { sel, parts }
     }
 
     pub(crate) fn eval(&mut self, e: &Expr, ts: i64) -> Result<Val, QueryError> {
@@ -513,7 +578,7 @@ impl<'a> Evaluator<'a> {
                 ))),
             },
             Expr::VectorSelector(vs) => Ok(Val::Vector(self.eval_vector_selector(vs, ts))),
-            Expr::MatrixSelector(ms) => Ok(Val::Matrix(self.eval_matrix_selector(ms, ts))),
+            Expr::MatrixSelector(ms) => Ok(Val::Matrix(self.matrix_view(ms, ts).to_series())),
             Expr::Aggregate(a) => self.eval_aggregate(a, ts),
             Expr::Binary(b) => self.eval_binary(b, ts),
             Expr::Call(c) => self.eval_call(c, ts),
@@ -675,16 +740,16 @@ impl<'a> Evaluator<'a> {
         op: SetOp,
     ) -> Vec<Sample> {
         let matching = b.modifier.as_ref().and_then(|m| m.matching.clone());
-        let mut rsigs = std::collections::HashSet::new();
+        let mut rsigs = FastSet::default();
         for s in &rhs {
-            rsigs.insert(self.signature(node, 4, &s.metric, matching.as_ref()));
+            rsigs.insert(key(&self.signature(node, 4, &s.metric, matching.as_ref())));
         }
         match op {
             SetOp::And | SetOp::Unless => {
                 let want = matches!(op, SetOp::And);
                 let mut out = Vec::new();
                 for s in lhs {
-                    let sig = self.signature(node, 3, &s.metric, matching.as_ref());
+                    let sig = key(&self.signature(node, 3, &s.metric, matching.as_ref()));
                     if rsigs.contains(&sig) == want {
                         out.push(s);
                     }
@@ -692,13 +757,13 @@ impl<'a> Evaluator<'a> {
                 out
             }
             SetOp::Or => {
-                let mut lsigs = std::collections::HashSet::new();
+                let mut lsigs = FastSet::default();
                 for s in &lhs {
-                    lsigs.insert(self.signature(node, 3, &s.metric, matching.as_ref()));
+                    lsigs.insert(key(&self.signature(node, 3, &s.metric, matching.as_ref())));
                 }
                 let mut out = lhs;
                 for s in rhs {
-                    let sig = self.signature(node, 4, &s.metric, matching.as_ref());
+                    let sig = key(&self.signature(node, 4, &s.metric, matching.as_ref()));
                     if !lsigs.contains(&sig) {
                         out.push(s);
                     }
@@ -770,10 +835,11 @@ impl<'a> Evaluator<'a> {
         } else {
             (lhs, rhs, 3, 4)
         };
-        let mut one_sigs: HashMap<Metric, Sample> = HashMap::with_capacity(one.len());
+        let mut one_sigs: FastMap<usize, Sample> =
+            FastMap::with_capacity_and_hasher(one.len(), Default::default());
         for s in one {
             let sig = self.signature(node, one_tag, &s.metric, matching.as_ref());
-            if let Some(dup) = one_sigs.get(&sig) {
+            if let Some(dup) = one_sigs.get(&key(&sig)) {
                 let side = if one_to_many { "left" } else { "right" };
                 return Err(QueryError::execution(format!(
                     "found duplicate series for the match group {} on the {side} hand-side of the operation: [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
@@ -782,12 +848,12 @@ impl<'a> Evaluator<'a> {
                     format_labels(&dup.metric)
                 )));
             }
-            one_sigs.insert(sig, s);
+            one_sigs.insert(key(&sig), s);
         }
-        let mut matched: HashMap<Metric, std::collections::HashSet<Metric>> = HashMap::new();
+        let mut matched: FastMap<usize, FastSet<usize>> = FastMap::default();
         let mut out = Vec::new();
         for ls in many {
-            let sig = self.signature(node, many_tag, &ls.metric, matching.as_ref());
+            let sig = key(&self.signature(node, many_tag, &ls.metric, matching.as_ref()));
             let Some(rs) = one_sigs.get(&sig) else {
                 continue;
             };
@@ -818,8 +884,8 @@ impl<'a> Evaluator<'a> {
                         "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)",
                     ));
                 }
-                set.insert(metric.clone());
-            } else if !set.insert(metric.clone()) {
+                set.insert(key(&metric));
+            } else if !set.insert(key(&metric)) {
                 return Err(QueryError::execution(
                     "multiple matches for labels: grouping labels must ensure unique matches",
                 ));
@@ -916,9 +982,9 @@ fn check_unique(v: &[Sample]) -> Result<(), QueryError> {
     if v.len() < 2 {
         return Ok(());
     }
-    let mut seen = std::collections::HashSet::with_capacity(v.len());
+    let mut seen = FastSet::with_capacity_and_hasher(v.len(), Default::default());
     for s in v {
-        if !seen.insert(&*s.metric) {
+        if !seen.insert(key(&s.metric)) {
             return Err(QueryError::execution(
                 "vector cannot contain metrics with the same labelset",
             ));
@@ -947,10 +1013,10 @@ fn group_labels(l: &Labels, grouping: Option<&LabelModifier>) -> Labels {
 /// Groups in order of first appearance, as Prometheus reports them.
 fn group_indices(keys: &[Metric]) -> (Vec<Metric>, Vec<usize>) {
     let mut order: Vec<Metric> = Vec::new();
-    let mut idx: HashMap<&Metric, usize> = HashMap::new();
+    let mut idx: FastMap<usize, usize> = FastMap::default();
     let mut of = Vec::with_capacity(keys.len());
     for k in keys {
-        let i = *idx.entry(k).or_insert_with(|| {
+        let i = *idx.entry(key(k)).or_insert_with(|| {
             order.push(k.clone());
             order.len() - 1
         });

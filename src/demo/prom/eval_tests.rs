@@ -504,3 +504,80 @@ fn alerts_endpoint_shape() {
     assert_eq!(v["data"]["groups"][0]["rules"][0]["state"], "firing");
     assert_eq!(v["data"]["groups"][0]["rules"][0]["health"], "ok");
 }
+
+/// Scale check (run with `--ignored`): 3,000 series with 6 hours at 5 s, then the dashboard's
+/// queries as range queries over an hour.
+#[test]
+#[ignore = "slow: a scale check, run on demand"]
+fn scale_check() {
+    let db = Tsdb::new(Duration::from_secs(6 * 3600));
+    let start = std::time::Instant::now();
+    let workloads: Vec<String> = (0..100).map(|i| format!("wl-{i}")).collect();
+    let steps: i64 = std::env::var("KDECK_SCALE_STEPS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(6 * 720);
+    let mut series: Vec<Labels> = Vec::new();
+    for wl in &workloads {
+        for code in ["200", "404", "500", "503"] {
+            for reporter in ["source", "destination"] {
+                series.push(labels(
+                    "istio_requests_total",
+                    &[
+                        ("destination_workload", wl),
+                        ("response_code", code),
+                        ("reporter", reporter),
+                    ],
+                ));
+            }
+        }
+        for le in [
+            "5", "10", "25", "50", "100", "250", "500", "1000", "2500", "5000", "10000", "+Inf",
+        ] {
+            series.push(labels(
+                "istio_request_duration_milliseconds_bucket",
+                &[
+                    ("destination_workload", wl),
+                    ("le", le),
+                    ("reporter", "destination"),
+                ],
+            ));
+        }
+        for p in 0..10 {
+            series.push(labels(
+                "envoy_cluster_outlier_detection_ejections_active",
+                &[("cluster_name", wl), ("pod", &p.to_string())],
+            ));
+        }
+    }
+    let n = series.len();
+    let mut refs: Vec<_> = series.into_iter().map(|l| db.series_ref(l)).collect();
+    let mut vals = vec![0.0; n];
+    for i in 0..steps {
+        for (j, r) in refs.iter_mut().enumerate() {
+            vals[j] += ((i as usize * 7 + j) % 11) as f64;
+            db.append_ref(r, T0 + i * 5000, vals[j]);
+        }
+    }
+    let (samples, bytes) = db.storage_stats();
+    eprintln!(
+        "{n} series, {samples} samples, {:.1} MB ({:.2} B/sample), written in {:?}",
+        bytes as f64 / 1e6,
+        bytes as f64 / samples as f64,
+        start.elapsed()
+    );
+    let end = T0 + (steps - 1) * 5000;
+    for q in [
+        "sum by (destination_workload) (rate(istio_requests_total{reporter=\"destination\",response_code!~\"5.*\"}[1m])) / sum by (destination_workload) (rate(istio_requests_total{reporter=\"destination\"}[1m]))",
+        "histogram_quantile(0.99, sum by (le, destination_workload) (rate(istio_request_duration_milliseconds_bucket[1m])))",
+        "max by (cluster_name) (envoy_cluster_outlier_detection_ejections_active)",
+    ] {
+        let t = std::time::Instant::now();
+        let r = range(&db, q, end - 3_600_000, end, 15_000);
+        assert!(r.is_ok(), "{q}: {r:?}");
+        eprintln!("range 1h/15s: {:?} for {q}", t.elapsed());
+        let t = std::time::Instant::now();
+        assert!(instant(&db, q, end).is_ok());
+        eprintln!("instant: {:?}", t.elapsed());
+    }
+}

@@ -2,12 +2,10 @@
 //! extrapolation and counter resets, `histogram_quantile`'s interpolation over classic `le`
 //! buckets, the `*_over_time` family, and the simple per-sample functions.
 
-use std::rc::Rc;
-
 use promql_parser::parser::{Call, Expr, MatrixSelector};
 use regex::Regex;
 
-use super::eval::{Evaluator, Metric, QueryError, Sample, Series, Val};
+use super::eval::{Evaluator, MatrixView, Metric, QueryError, Sample, Val, key};
 use super::tsdb::{Labels, METRIC_NAME, label_value};
 
 /// Evaluates a function call at `ts`. The name was checked against the supported list.
@@ -27,8 +25,8 @@ pub(crate) fn call(
     let v = match name {
         "time" => Val::Scalar(ts as f64 / 1000.0),
         "vector" => Val::Vector(vec![Sample {
-            metric: Rc::new(Labels::new()),
             v: ev.eval_scalar(arg(0)?, ts)?,
+            metric: ev.intern(Labels::new()),
         }]),
         "scalar" => {
             let v = ev.eval_vector(arg(0)?, ts)?;
@@ -98,7 +96,7 @@ pub(crate) fn call(
             let vec = ev.eval_vector(arg(0)?, ts)?;
             if vec.is_empty() {
                 Val::Vector(vec![Sample {
-                    metric: Rc::new(absent_labels(arg(0)?)),
+                    metric: ev.intern(absent_labels(arg(0)?)),
                     v: 1.0,
                 }])
             } else {
@@ -109,7 +107,7 @@ pub(crate) fn call(
             let (m, _) = matrix_arg(ev, arg(0)?, ts)?;
             if m.is_empty() {
                 Val::Vector(vec![Sample {
-                    metric: Rc::new(absent_labels(arg(0)?)),
+                    metric: ev.intern(absent_labels(arg(0)?)),
                     v: 1.0,
                 }])
             } else {
@@ -309,9 +307,9 @@ fn matrix_arg<'e>(
     ev: &mut Evaluator<'_>,
     e: &'e Expr,
     ts: i64,
-) -> Result<(Vec<Series>, &'e MatrixSelector), QueryError> {
+) -> Result<(MatrixView, &'e MatrixSelector), QueryError> {
     match unwrap_parens(e) {
-        Expr::MatrixSelector(ms) => Ok((ev.eval_matrix_selector(ms, ts), ms)),
+        Expr::MatrixSelector(ms) => Ok((ev.matrix_view(ms, ts), ms)),
         _ => Err(QueryError::bad_data(
             "not supported by kdeck's demo Prometheus: range vectors other than selectors",
         )),
@@ -337,17 +335,17 @@ fn selector_window(ms: &MatrixSelector) -> (i64, i64) {
 fn over_series(
     ev: &mut Evaluator<'_>,
     node: usize,
-    m: Vec<Series>,
+    m: MatrixView,
     drop_name: bool,
     f: impl Fn(&[(i64, f64)]) -> Option<f64>,
 ) -> Val {
-    let mut out = Vec::with_capacity(m.len());
-    for (metric, pts) in m {
-        if let Some(v) = f(&pts) {
+    let mut out = Vec::new();
+    for (metric, pts) in m.iter() {
+        if let Some(v) = f(pts) {
             let metric = if drop_name {
-                ev.drop_name(node, &metric)
+                ev.drop_name(node, metric)
             } else {
-                metric
+                metric.clone()
             };
             out.push(Sample { metric, v });
         }
@@ -587,29 +585,28 @@ fn parse_le(s: &str) -> Option<f64> {
 fn histogram_quantile(ev: &mut Evaluator<'_>, node: usize, q: f64, vec: Vec<Sample>) -> Val {
     // Group buckets by their labels without `le`.
     let mut order: Vec<Metric> = Vec::new();
-    let mut groups: std::collections::HashMap<Metric, Vec<(f64, f64)>> =
-        std::collections::HashMap::new();
+    let mut groups: super::hash::FastMap<usize, Vec<(f64, f64)>> = super::hash::FastMap::default();
     for s in vec {
         let Some(upper) = parse_le(label_value(&s.metric, "le")) else {
             continue;
         };
-        let key = ev.relabel(node, 7, &s.metric, |l| {
+        let group = ev.relabel(node, 7, &s.metric, |l| {
             l.iter().filter(|(k, _)| k != "le").cloned().collect()
         });
         groups
-            .entry(key.clone())
+            .entry(key(&group))
             .or_insert_with(|| {
-                order.push(key);
+                order.push(group);
                 Vec::new()
             })
             .push((upper, s.v));
     }
     let mut out = Vec::with_capacity(order.len());
-    for key in order {
-        let Some(buckets) = groups.remove(&key) else {
+    for group in order {
+        let Some(buckets) = groups.remove(&key(&group)) else {
             continue;
         };
-        let metric = ev.drop_name(node, &key);
+        let metric = ev.drop_name(node, &group);
         out.push(Sample {
             metric,
             v: bucket_quantile(q, buckets),

@@ -8,10 +8,11 @@ pub mod eval;
 mod eval_tests;
 pub mod format;
 mod functions;
+mod hash;
 pub mod http;
 pub mod tsdb;
 
-pub use tsdb::{Labels, Series, Tsdb};
+pub use tsdb::{Labels, Series, SeriesRef, Tsdb};
 
 /// An alerting rule evaluated over the demo TSDB for `/api/v1/alerts`.
 #[derive(Debug, Clone)]

@@ -5,13 +5,14 @@
 //! (for appends) and by metric name (for selection). Retention drops whole chunks, and series
 //! that have no samples left are forgotten.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::RwLock;
 use std::time::Duration;
 
 use promql_parser::label::{MatchOp, Matcher};
 
 use super::chunk::Chunk;
+use super::hash::FastMap;
 
 /// A series' label set, sorted by label name; the metric name is the `__name__` label.
 pub type Labels = Vec<(String, String)>;
@@ -66,11 +67,29 @@ pub struct Series {
     pub samples: VecDeque<(i64, f64)>,
 }
 
+/// A handle to one series for fast repeated appends ([`Tsdb::append_ref`]).
+#[derive(Debug, Clone)]
+pub struct SeriesRef {
+    slot: usize,
+    generation: u64,
+    labels: std::sync::Arc<Labels>,
+}
+
+impl SeriesRef {
+    /// The series' labels.
+    #[must_use]
+    pub fn labels(&self) -> &Labels {
+        &self.labels
+    }
+}
+
 /// One stored series: sealed chunks plus the chunk being appended to.
 #[derive(Debug)]
 struct Stored {
     labels: Labels,
     chunks: Vec<Chunk>,
+    /// Distinguishes this series from earlier occupants of its slot (for [`SeriesRef`]).
+    generation: u64,
 }
 
 impl Stored {
@@ -105,11 +124,12 @@ struct Inner {
     /// Series slots; `None` once a series has expired (its slot is reused).
     series: Vec<Option<Stored>>,
     free: Vec<usize>,
-    by_labels: HashMap<Labels, usize>,
+    by_labels: FastMap<Labels, usize>,
     /// Metric name -> series slots (the postings list every query starts from).
-    by_name: HashMap<String, Vec<usize>>,
+    by_name: FastMap<String, Vec<usize>>,
     /// Newest timestamp seen, which drives retention.
     max_t: i64,
+    next_generation: u64,
     /// Oldest timestamp ever written: when this "Prometheus" started collecting.
     first_t: Option<i64>,
     next_gc_t: i64,
@@ -146,34 +166,75 @@ impl Tsdb {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner> {
+        self.inner
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The slot of the series with these labels, created if new.
+    fn slot_for(inner: &mut Inner, labels: Labels) -> usize {
+        if let Some(i) = inner.by_labels.get(&labels) {
+            return *i;
+        }
+        let name = label_value(&labels, METRIC_NAME).to_string();
+        inner.next_generation += 1;
+        let stored = Stored {
+            labels: labels.clone(),
+            chunks: Vec::new(),
+            generation: inner.next_generation,
+        };
+        let i = if let Some(i) = inner.free.pop() {
+            inner.series[i] = Some(stored);
+            i
+        } else {
+            inner.series.push(Some(stored));
+            inner.series.len() - 1
+        };
+        inner.by_labels.insert(labels, i);
+        inner.by_name.entry(name).or_default().push(i);
+        i
+    }
+
     /// Appends a sample; samples at or before the series' last timestamp are ignored, as
     /// Prometheus ignores out-of-order samples.
     pub fn append(&self, labels: Labels, t_ms: i64, v: f64) {
-        let mut inner = self
-            .inner
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let inner = &mut *inner;
-        let idx = match inner.by_labels.get(&labels) {
-            Some(i) => *i,
-            None => {
-                let name = label_value(&labels, METRIC_NAME).to_string();
-                let stored = Stored {
-                    labels: labels.clone(),
-                    chunks: Vec::new(),
-                };
-                let i = if let Some(i) = inner.free.pop() {
-                    inner.series[i] = Some(stored);
-                    i
-                } else {
-                    inner.series.push(Some(stored));
-                    inner.series.len() - 1
-                };
-                inner.by_labels.insert(labels, i);
-                inner.by_name.entry(name).or_default().push(i);
-                i
-            }
-        };
+        let mut inner = self.write();
+        let idx = Self::slot_for(&mut inner, labels);
+        self.push_sample(&mut inner, idx, t_ms, v);
+    }
+
+    /// A handle for appending to the series with `labels` (created if new) without hashing
+    /// its labels at every sample; for writers that append to the same series repeatedly.
+    #[must_use]
+    pub fn series_ref(&self, labels: Labels) -> SeriesRef {
+        let mut inner = self.write();
+        let slot = Self::slot_for(&mut inner, labels.clone());
+        let generation = inner.series[slot].as_ref().map_or(0, |s| s.generation);
+        SeriesRef {
+            slot,
+            generation,
+            labels: std::sync::Arc::new(labels),
+        }
+    }
+
+    /// Like [`Self::append`], through a handle. If the series expired since the handle was
+    /// made, it is recreated and the handle updated.
+    pub fn append_ref(&self, r: &mut SeriesRef, t_ms: i64, v: f64) {
+        let mut inner = self.write();
+        let current = inner
+            .series
+            .get(r.slot)
+            .and_then(Option::as_ref)
+            .is_some_and(|s| s.generation == r.generation);
+        if !current {
+            r.slot = Self::slot_for(&mut inner, (*r.labels).clone());
+            r.generation = inner.series[r.slot].as_ref().map_or(0, |s| s.generation);
+        }
+        self.push_sample(&mut inner, r.slot, t_ms, v);
+    }
+
+    fn push_sample(&self, inner: &mut Inner, idx: usize, t_ms: i64, v: f64) {
         let Some(Some(series)) = inner.series.get_mut(idx) else {
             return;
         };
@@ -450,6 +511,24 @@ mod tests {
         assert_eq!(samples, 100 * 4320);
         let per_sample = bytes as f64 / samples as f64;
         assert!(per_sample < 2.5, "{per_sample} bytes per sample");
+    }
+
+    #[test]
+    fn series_refs_survive_expiry() {
+        let db = Tsdb::new(Duration::from_secs(60));
+        let mut r = db.series_ref(labels("a", &[]));
+        db.append_ref(&mut r, 0, 1.0);
+        // Another series moves time on; "a" expires and its slot is reused.
+        for i in 1..100 {
+            db.append(labels("b", &[]), i * 5000, 1.0);
+        }
+        db.append(labels("c", &[]), 100 * 5000, 1.0);
+        db.append_ref(&mut r, 100 * 5000, 2.0);
+        let sel = db.select(&[m("=", "__name__", "a")], 0, i64::MAX);
+        assert_eq!(sel.len(), 1);
+        assert_eq!(sel[0].1, vec![(500_000, 2.0)]);
+        let sel = db.select(&[m("=", "__name__", "c")], 0, i64::MAX);
+        assert_eq!(sel[0].1, vec![(500_000, 1.0)]);
     }
 
     #[test]
