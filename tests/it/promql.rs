@@ -434,6 +434,18 @@ const QUERIES: &[&str] = &[
     r#"exp(kube_deployment_spec_replicas) + log2(kube_deployment_spec_replicas) - log10(kube_deployment_spec_replicas)"#,
     r#"sgn(kdeck_test_gauge)"#,
     r#"present_over_time(istio_requests_total{response_code="404"}[5m])"#,
+    // Precedence and associativity, as the parser builds them.
+    r#"-2 ^ 2"#,
+    r#"2 ^ -1"#,
+    r#"-kube_deployment_spec_replicas ^ 2"#,
+    r#"+kube_deployment_spec_replicas"#,
+    r#"1 + 2 * 3 % 4 ^ 2"#,
+    r#"2 ^ 3 ^ 2"#,
+    r#"kube_deployment_spec_replicas - 1 > 1"#,
+    r#"kube_deployment_status_replicas_available > bool 2 == bool 1"#,
+    r#"kube_deployment_spec_replicas and kube_deployment_status_replicas_available > 2 or vector(1)"#,
+    r#"kube_deployment_status_replicas_available unless kube_deployment_status_replicas_available > 2 or kube_deployment_spec_replicas"#,
+    r#"- - kube_deployment_spec_replicas"#,
     // Execution errors must be errors on both sides.
     r#"istio_requests_total + on(reporter) istio_requests_total"#,
     r#"kdeck_workload_info * on(owner) group_left kdeck_workload_info"#,
