@@ -3,7 +3,9 @@
 //! Every element of a rule's result is an alert, `pending` until it has held for the rule's
 //! `for` duration, then `firing`. Prometheus evaluates rules continuously; the demo evaluates
 //! them when asked, so an alert seen for the first time has its start found from history (the
-//! expression re-evaluated backwards at the rule interval), and kept from then on.
+//! expression re-evaluated backwards at the rule interval), and kept from then on. Active
+//! alerts are also written back as `ALERTS{alertname, alertstate, ...} 1` samples, as
+//! Prometheus writes them, so PromQL over `ALERTS` works after an evaluation.
 
 use std::collections::HashMap;
 
@@ -228,6 +230,14 @@ pub fn evaluate(state: &PromState, now_ms: i64) -> Vec<RuleResult> {
             });
         }
         alerts.sort_by(|a, b| a.labels.cmp(&b.labels));
+        // As Prometheus does, record each active alert as an `ALERTS` series.
+        for a in &alerts {
+            let mut l = a.labels.clone();
+            l.push((METRIC_NAME.to_string(), "ALERTS".to_string()));
+            l.push(("alertstate".to_string(), a.state.as_str().to_string()));
+            l.sort();
+            state.tsdb.append(l, now_ms, 1.0);
+        }
         states.active.insert(key, current);
         results.push(RuleResult {
             rule,
@@ -283,6 +293,16 @@ mod tests {
         let r = evaluate(&st, t0 + 1_995_000);
         assert_eq!(r[0].alerts[0].state, AlertState::Firing);
         assert_eq!(r[0].alerts[0].active_at_ms, t0 + 510_000);
+        // Both evaluations left `ALERTS` samples behind.
+        let q = |q: &str| match eval::instant(&st.tsdb, q, t0 + 1_995_000) {
+            Ok(QueryValue::Vector(v)) => v.len(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            q("ALERTS{alertname=\"HighErrors\", alertstate=\"firing\"}"),
+            1
+        );
+        assert_eq!(q("ALERTS{alertstate=\"pending\"}"), 0);
     }
 
     #[test]
