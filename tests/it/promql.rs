@@ -434,6 +434,12 @@ const QUERIES: &[&str] = &[
     r#"exp(kube_deployment_spec_replicas) + log2(kube_deployment_spec_replicas) - log10(kube_deployment_spec_replicas)"#,
     r#"sgn(kdeck_test_gauge)"#,
     r#"present_over_time(istio_requests_total{response_code="404"}[5m])"#,
+    // timestamp(): sample times of selectors, evaluation time otherwise.
+    r#"timestamp(velero_backup_last_successful_timestamp)"#,
+    r#"time() - timestamp(istio_requests_total{response_code="404"})"#,
+    r#"timestamp(sum(kube_deployment_spec_replicas))"#,
+    r#"timestamp((kube_deployment_spec_replicas))"#,
+    r#"timestamp(kube_deployment_spec_replicas offset 1m)"#,
     // Precedence and associativity, as the parser builds them.
     r#"-2 ^ 2"#,
     r#"2 ^ -1"#,

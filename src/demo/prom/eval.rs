@@ -123,6 +123,7 @@ const SUPPORTED_FUNCTIONS: &[&str] = &[
     "sqrt",
     "sum_over_time",
     "time",
+    "timestamp",
     "vector",
 ];
 
@@ -493,6 +494,18 @@ impl<'a> Evaluator<'a> {
     }
 
     fn eval_vector_selector(&mut self, vs: &VectorSelector, ts: i64) -> Vec<Sample> {
+        self.vector_selector_samples(vs, ts)
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect()
+    }
+
+    /// An instant selector's samples at `ts`, with the time each sample was written.
+    pub(crate) fn vector_selector_samples(
+        &mut self,
+        vs: &VectorSelector,
+        ts: i64,
+    ) -> Vec<(Sample, i64)> {
         let sel = self.selection(node_addr(vs), vs, LOOKBACK_MS, false);
         let ref_t = ts - offset_ms(vs.offset.as_ref());
         let mut out = Vec::new();
@@ -505,10 +518,13 @@ impl<'a> Evaluator<'a> {
             if t < ref_t - LOOKBACK_MS || is_stale_marker(v) {
                 continue;
             }
-            out.push(Sample {
-                metric: metric.clone(),
-                v,
-            });
+            out.push((
+                Sample {
+                    metric: metric.clone(),
+                    v,
+                },
+                t,
+            ));
         }
         out
     }

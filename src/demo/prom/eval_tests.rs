@@ -361,7 +361,7 @@ fn unsupported_is_bad_data_never_a_number() {
         "req_total @ 100",
         "predict_linear(req_total[5m], 60)",
         "count_values(\"v\", req_total)",
-        "timestamp(req_total)",
+        "deriv(req_total[5m])",
         "sum(",
         "",
     ] {

@@ -114,6 +114,27 @@ pub(crate) fn call(
                 Val::Vector(Vec::new())
             }
         }
+        "timestamp" => {
+            // Of a selector, the time each sample was written; of anything else, the
+            // evaluation time (Prometheus special-cases selectors the same way).
+            let timed: Vec<(Sample, i64)> = match unwrap_parens(arg(0)?) {
+                Expr::VectorSelector(vs) => ev.vector_selector_samples(vs, ts),
+                other => ev
+                    .eval_vector(other, ts)?
+                    .into_iter()
+                    .map(|s| (s, ts))
+                    .collect(),
+            };
+            Val::Vector(
+                timed
+                    .into_iter()
+                    .map(|(s, t)| Sample {
+                        metric: ev.drop_name(node, &s.metric),
+                        v: t as f64 / 1000.0,
+                    })
+                    .collect(),
+            )
+        }
         "label_replace" => label_replace(ev, node, c, ts)?,
         "label_join" => label_join(ev, node, c, ts)?,
         "histogram_quantile" => {
