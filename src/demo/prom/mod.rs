@@ -1,5 +1,13 @@
 //! The demo cluster's Prometheus: an in-memory TSDB fed by the simulated scraper, a PromQL
 //! evaluator for the subset kdeck uses, and Prometheus' HTTP API shapes.
+//!
+//! - [`tsdb`] stores series in compressed [`chunk`]s and selects them by label matchers;
+//! - [`eval`] (with `functions`) evaluates PromQL with Prometheus 2.x semantics and rejects
+//!   what it does not implement with `bad_data`;
+//! - [`http`] answers `/api/v1/...` with byte-compatible bodies ([`format`]);
+//! - [`alerts`] evaluates [`AlertRule`]s into pending and firing alerts.
+//!
+//! `tests/it/promql.rs` compares all of it with a real Prometheus over the same samples.
 
 pub mod alerts;
 pub mod chunk;
