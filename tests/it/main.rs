@@ -2,6 +2,8 @@
 //! area. Run with `cargo nextest run` or `cargo test`.
 
 mod config_files;
+mod prometheus_server;
+mod promql;
 mod rollout_fixtures;
 mod support;
 mod tmux;

@@ -1,11 +1,26 @@
 //! The demo cluster's Prometheus: an in-memory TSDB fed by the simulated scraper, a PromQL
 //! evaluator for the subset kdeck uses, and Prometheus' HTTP API shapes.
+//!
+//! - [`tsdb`] stores series in compressed [`chunk`]s and selects them by label matchers;
+//! - [`eval`] (with `functions`) evaluates PromQL with Prometheus 2.x semantics and rejects
+//!   what it does not implement with `bad_data`;
+//! - [`http`] answers `/api/v1/...` with byte-compatible bodies ([`format`]);
+//! - [`alerts`] evaluates [`AlertRule`]s into pending and firing alerts.
+//!
+//! `tests/it/promql.rs` compares all of it with a real Prometheus over the same samples.
 
+pub mod alerts;
+pub mod chunk;
 pub mod eval;
+#[cfg(test)]
+mod eval_tests;
+pub mod format;
+mod functions;
+mod hash;
 pub mod http;
 pub mod tsdb;
 
-pub use tsdb::{Labels, Series, Tsdb};
+pub use tsdb::{Labels, Series, SeriesRef, Tsdb};
 
 /// An alerting rule evaluated over the demo TSDB for `/api/v1/alerts`.
 #[derive(Debug, Clone)]
@@ -23,6 +38,8 @@ pub struct AlertRule {
 pub struct PromState {
     pub tsdb: Tsdb,
     pub rules: std::sync::RwLock<Vec<AlertRule>>,
+    /// Alert states kept between evaluations (`pending` since when), per rule.
+    pub alert_states: std::sync::Mutex<alerts::AlertStates>,
 }
 
 impl PromState {
@@ -31,6 +48,7 @@ impl PromState {
         Self {
             tsdb: Tsdb::new(retention),
             rules: std::sync::RwLock::new(Vec::new()),
+            alert_states: std::sync::Mutex::new(alerts::AlertStates::default()),
         }
     }
 }
