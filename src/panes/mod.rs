@@ -24,7 +24,10 @@ use crate::theme::Theme;
 /// section).
 #[must_use]
 pub fn registry() -> Vec<Box<dyn Pane>> {
-    vec![Box::new(clusters::ClustersPane::default())]
+    vec![
+        Box::new(clusters::ClustersPane::default()),
+        Box::new(rollouts::RolloutsPane::default()),
+    ]
 }
 
 /// Which clusters and namespace the panes show.

@@ -179,8 +179,8 @@ pub async fn run<K: Watched>(
         if let Some(f) = &ctx.fields {
             config = config.fields(f);
         }
-        let stream = watcher::watcher(api, config)
-            .map(|r| r.map(|ev| ev.modify(slim_guarded::<K>)));
+        let stream =
+            watcher::watcher(api, config).map(|r| r.map(|ev| ev.modify(slim_guarded::<K>)));
         let mut stream = std::pin::pin!(stream);
         let failure = loop {
             tokio::select! {

@@ -281,7 +281,9 @@ pub mod pods {
                         counts.not_ready += 1;
                         // Crash loops and pull errors first: they will not fix themselves.
                         let rank = match reason.as_str() {
-                            "CrashLoopBackOff" | "ImagePullBackOff" | "ErrImagePull" | "Failed" => 0,
+                            "CrashLoopBackOff" | "ImagePullBackOff" | "ErrImagePull" | "Failed" => {
+                                0
+                            }
                             "Pending" | "ContainerCreating" | "Running" => 2,
                             _ => 1,
                         };
@@ -298,7 +300,11 @@ pub mod pods {
                 }
                 Err(e) => {
                     counts.not_ready += 1;
-                    failing.push((0, e.metadata.name.clone().unwrap_or_default(), "unreadable".into()));
+                    failing.push((
+                        0,
+                        e.metadata.name.clone().unwrap_or_default(),
+                        "unreadable".into(),
+                    ));
                 }
             }
         }

@@ -83,12 +83,22 @@ pub struct MetricsSnapshot {
     pub fetched_at: Option<DateTime<Utc>>,
 }
 
-async fn range(prom: &PromClient, query: &str, end: f64, window: f64, step: f64) -> Result<Vec<(f64, f64)>, String> {
+async fn range(
+    prom: &PromClient,
+    query: &str,
+    end: f64,
+    window: f64,
+    step: f64,
+) -> Result<Vec<(f64, f64)>, String> {
     match prom.query_range(query, end - window, end, step).await {
         Ok(data) => {
             let series = data.series();
             // A query aggregated with sum() yields one series; keep the first otherwise.
-            Ok(series.into_iter().next().map(|s| s.points).unwrap_or_default())
+            Ok(series
+                .into_iter()
+                .next()
+                .map(|s| s.points)
+                .unwrap_or_default())
         }
         Err(e) => Err(e.to_string()),
     }
@@ -159,7 +169,9 @@ impl MetricsPoller {
                 loop {
                     let end = Utc::now().timestamp() as f64;
                     let snap = fetch(&prom, &queries, &target, end, WINDOW_SECS, STEP_SECS).await;
-                    *latest.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(snap);
+                    *latest
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(snap);
                     notifier.notify();
                     tokio::select! {
                         () = cancel.cancelled() => return,
@@ -241,17 +253,17 @@ pub fn shared_range(series: &[SideSeries], threshold: Option<f64>) -> (f64, f64)
         lo = lo.min(v);
         hi = hi.max(v);
     }
-    if lo > hi {
-        (0.0, 1.0)
-    } else {
-        (lo, hi)
-    }
+    if lo > hi { (0.0, 1.0) } else { (lo, hi) }
 }
 
 /// Shapes a query result for tests.
 #[must_use]
 pub fn first_series(data: &PromData) -> Vec<(f64, f64)> {
-    data.series().into_iter().next().map(|s| s.points).unwrap_or_default()
+    data.series()
+        .into_iter()
+        .next()
+        .map(|s| s.points)
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

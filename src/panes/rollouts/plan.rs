@@ -36,12 +36,19 @@ pub const ACTION_NAMES: &[&str] = &[
 ];
 
 fn find<K: Watched>(cluster: &ClusterHandle, ns: &str, name: &str) -> Option<K> {
-    cluster.source::<K>().objects().iter().find_map(|g| match &g.0 {
-        Ok(o) if o.meta().namespace.as_deref() == Some(ns) && o.meta().name.as_deref() == Some(name) => {
-            Some(o.clone())
-        }
-        _ => None,
-    })
+    cluster
+        .source::<K>()
+        .objects()
+        .iter()
+        .find_map(|g| match &g.0 {
+            Ok(o)
+                if o.meta().namespace.as_deref() == Some(ns)
+                    && o.meta().name.as_deref() == Some(name) =>
+            {
+                Some(o.clone())
+            }
+            _ => None,
+        })
 }
 
 fn owned_replica_sets(cluster: &ClusterHandle, uid: &str) -> Vec<ReplicaSet> {
@@ -88,7 +95,10 @@ pub fn plan(action: &ActionCall, row: &RolloutRow, cluster: &ClusterHandle) -> R
     if let Some(problem) = &row.problem
         && row.resource_version.is_none()
     {
-        return Reply::Warn(format!("{}: cannot act on this object: {problem}", action.name));
+        return Reply::Warn(format!(
+            "{}: cannot act on this object: {problem}",
+            action.name
+        ));
     }
     let to_revision = match revision_arg(action) {
         Ok(r) => r,
@@ -100,8 +110,17 @@ pub fn plan(action: &ActionCall, row: &RolloutRow, cluster: &ClusterHandle) -> R
     }
 }
 
-fn plan_rollout(action: &ActionCall, row: &RolloutRow, cluster: &ClusterHandle, to_revision: Option<i64>) -> Reply {
-    let name = if action.name == "rollback" { "undo" } else { action.name.as_str() };
+fn plan_rollout(
+    action: &ActionCall,
+    row: &RolloutRow,
+    cluster: &ClusterHandle,
+    to_revision: Option<i64>,
+) -> Reply {
+    let name = if action.name == "rollback" {
+        "undo"
+    } else {
+        action.name.as_str()
+    };
     let Some(mut act) = RolloutAction::from_name(name) else {
         return Reply::Unhandled;
     };
@@ -199,7 +218,9 @@ fn plan_deployment(
         }
     } else {
         match deployment_requests(act, &d, &ActionInputs::at(Utc::now())) {
-            Ok(r) if r.is_empty() => return Reply::Info(format!("{}: nothing to change", action.name)),
+            Ok(r) if r.is_empty() => {
+                return Reply::Info(format!("{}: nothing to change", action.name));
+            }
             Ok(r) => PlanBuild::Ready(r),
             Err(why) => return Reply::Warn(why),
         }

@@ -93,7 +93,14 @@ pub fn table_rows(rows: &[RolloutRow]) -> Vec<TableRow> {
                 cells: vec![
                     Cell::plain(r.cluster.clone()),
                     Cell::plain(r.namespace.clone()),
-                    Cell::styled(r.name.clone(), if r.needs_attention() { Role::Title } else { Role::Text }),
+                    Cell::styled(
+                        r.name.clone(),
+                        if r.needs_attention() {
+                            Role::Title
+                        } else {
+                            Role::Text
+                        },
+                    ),
                     Cell::styled(
                         match r.kind {
                             WorkloadKind::Rollout => "ro",
@@ -105,9 +112,15 @@ pub fn table_rows(rows: &[RolloutRow]) -> Vec<TableRow> {
                     Cell::styled(status, role),
                     Cell::plain(r.step.map_or_else(|| "-".to_string(), |s| s.to_string())),
                     Cell::plain(weight),
-                    Cell::plain(format!("{}/{}/{}/{}", rc.ready, rc.desired, rc.updated, rc.available)),
+                    Cell::plain(format!(
+                        "{}/{}/{}/{}",
+                        rc.ready, rc.desired, rc.updated, rc.available
+                    )),
                     Cell::plain(images),
-                    Cell::plain(r.step_age.map_or_else(|| "-".into(), |a| short_duration(a.num_seconds()))),
+                    Cell::plain(
+                        r.step_age
+                            .map_or_else(|| "-".into(), |a| short_duration(a.num_seconds())),
+                    ),
                     analysis_cell(r),
                 ],
             }
@@ -118,7 +131,13 @@ pub fn table_rows(rows: &[RolloutRow]) -> Vec<TableRow> {
 /// A row's identity across updates.
 #[must_use]
 pub fn row_key(r: &RolloutRow) -> String {
-    format!("{}/{}/{}/{}", r.cluster, r.namespace, r.name, r.kind.as_str())
+    format!(
+        "{}/{}/{}/{}",
+        r.cluster,
+        r.namespace,
+        r.name,
+        r.kind.as_str()
+    )
 }
 
 fn threshold_for(thresholds: &[PromThreshold], class: MetricClass) -> Option<&PromThreshold> {
@@ -218,15 +237,22 @@ pub fn render_detail(
             theme.style(Role::Text),
         ),
     ])];
-    let mut strat = vec![label("Strategy"), Span::raw(r.strategy.as_str().to_string())];
+    let mut strat = vec![
+        label("Strategy"),
+        Span::raw(r.strategy.as_str().to_string()),
+    ];
     if let Some(step) = r.step {
-        strat.push(Span::styled(format!("   Step {step}"), theme.style(Role::Text)));
+        strat.push(Span::styled(
+            format!("   Step {step}"),
+            theme.style(Role::Text),
+        ));
     }
     if let Some(w) = r.set_weight {
         strat.push(Span::styled(
             format!(
                 "   SetWeight {w}  ActualWeight {}",
-                r.actual_weight.map_or_else(|| "-".into(), |a| a.to_string())
+                r.actual_weight
+                    .map_or_else(|| "-".into(), |a| a.to_string())
             ),
             theme.style(Role::Text),
         ));
@@ -236,7 +262,10 @@ pub fn render_detail(
         header.push(Line::from(vec![
             label(if i == 0 { "Images" } else { "" }),
             Span::raw(img.image.clone()),
-            Span::styled(format!(" ({})", img.tags.join(", ")), theme.style(Role::Accent)),
+            Span::styled(
+                format!(" ({})", img.tags.join(", ")),
+                theme.style(Role::Accent),
+            ),
         ]));
     }
     let rc = r.replicas;
@@ -260,11 +289,17 @@ pub fn render_detail(
             text.push_str(&format!(" for {}", short_duration(f.num_seconds())));
         }
         if let Some(left) = p.resumes_in {
-            text.push_str(&format!(", resumes in {}", short_duration(left.num_seconds())));
+            text.push_str(&format!(
+                ", resumes in {}",
+                short_duration(left.num_seconds())
+            ));
         } else {
             text.push_str(", waiting for promote");
         }
-        header.push(Line::from(vec![label("Paused"), Span::styled(text, theme.style(Role::Warn))]));
+        header.push(Line::from(vec![
+            label("Paused"),
+            Span::styled(text, theme.style(Role::Warn)),
+        ]));
     }
     if let Some(bg) = &d.blue_green {
         header.push(Line::from(vec![
@@ -283,8 +318,16 @@ pub fn render_detail(
                 bg.preview_selector.clone().unwrap_or_else(|| "-".into())
             )),
             Span::styled(
-                if bg.preview_ready { "  ✔ ready" } else { "  ◌ not ready" },
-                theme.style(if bg.preview_ready { Role::Ok } else { Role::Warn }),
+                if bg.preview_ready {
+                    "  ✔ ready"
+                } else {
+                    "  ◌ not ready"
+                },
+                theme.style(if bg.preview_ready {
+                    Role::Ok
+                } else {
+                    Role::Warn
+                }),
             ),
         ]));
     }
@@ -292,7 +335,10 @@ pub fn render_detail(
     // Steps (left) and charts (right).
     let mut steps: Vec<Line> = vec![Line::from(Span::styled("Steps", theme.style(Role::Header)))];
     if d.steps.is_empty() {
-        steps.push(Line::from(Span::styled(" (no canary steps)", theme.style(Role::Muted))));
+        steps.push(Line::from(Span::styled(
+            " (no canary steps)",
+            theme.style(Role::Muted),
+        )));
     }
     for s in &d.steps {
         let (mark, role) = match s.state {
@@ -341,7 +387,10 @@ pub fn render_detail(
             ));
         }
         None => {
-            charts.push(Line::from(Span::styled("canary vs stable", theme.style(Role::Header))));
+            charts.push(Line::from(Span::styled(
+                "canary vs stable",
+                theme.style(Role::Header),
+            )));
             charts.push(Line::from(Span::styled(
                 format!(" {}", metrics_note.unwrap_or("waiting for Prometheus…")),
                 theme.style(Role::Muted),
@@ -351,7 +400,10 @@ pub fn render_detail(
     frame.render_widget(Paragraph::new(charts), mid[1]);
 
     // Tree, analysis, events: the scrollable part.
-    let mut body: Vec<Line> = vec![Line::from(Span::styled("Revisions", theme.style(Role::Header)))];
+    let mut body: Vec<Line> = vec![Line::from(Span::styled(
+        "Revisions",
+        theme.style(Role::Header),
+    ))];
     for rev in &d.revisions {
         for rs in &rev.replica_sets {
             let health_role = match rs.health {
@@ -361,7 +413,10 @@ pub fn render_detail(
                 super::detail::ReplicaSetHealth::ReplicaFailure => Role::Crit,
             };
             body.push(Line::from(vec![
-                Span::styled(format!(" rev {:<3} ", rev.revision), theme.style(Role::Muted)),
+                Span::styled(
+                    format!(" rev {:<3} ", rev.revision),
+                    theme.style(Role::Muted),
+                ),
                 Span::raw(rs.name.clone()),
                 Span::styled(
                     if rs.tags.is_empty() {
@@ -371,18 +426,22 @@ pub fn render_detail(
                     },
                     theme.style(Role::Accent),
                 ),
-                Span::styled(format!("  {}", rs.health.as_str()), theme.style(health_role)),
+                Span::styled(
+                    format!("  {}", rs.health.as_str()),
+                    theme.style(health_role),
+                ),
                 Span::styled(
                     format!("  {}/{} ready", rs.ready, rs.desired.unwrap_or(rs.replicas)),
                     theme.style(Role::Muted),
                 ),
             ]));
             for p in &rs.pods {
-                let role = if p.status == "Running" && p.ready_containers as usize == p.total_containers {
-                    Role::Text
-                } else {
-                    Role::Warn
-                };
+                let role =
+                    if p.status == "Running" && p.ready_containers as usize == p.total_containers {
+                        Role::Text
+                    } else {
+                        Role::Warn
+                    };
                 body.push(Line::from(Span::styled(
                     format!(
                         "     └ {}  {}  ready {}  restarts {}{}",
@@ -390,7 +449,10 @@ pub fn render_detail(
                         p.status,
                         p.ready(),
                         p.restarts,
-                        p.age.map_or_else(String::new, |a| format!("  {}", short_duration(a.num_seconds())))
+                        p.age.map_or_else(String::new, |a| format!(
+                            "  {}",
+                            short_duration(a.num_seconds())
+                        ))
                     ),
                     theme.style(role),
                 )));
@@ -404,12 +466,24 @@ pub fn render_detail(
         }
     }
     body.push(Line::default());
-    body.push(Line::from(Span::styled("Analysis", theme.style(Role::Header))));
+    body.push(Line::from(Span::styled(
+        "Analysis",
+        theme.style(Role::Header),
+    )));
     if d.analysis_runs.is_empty() {
-        body.push(Line::from(Span::styled(" no analysis runs", theme.style(Role::Muted))));
+        body.push(Line::from(Span::styled(
+            " no analysis runs",
+            theme.style(Role::Muted),
+        )));
     }
     for run in d.analysis_runs.iter().take(3) {
-        let role = if run.phase.is_trouble() { Role::Crit } else if run.phase == AnalysisPhase::Successful { Role::Ok } else { Role::Accent };
+        let role = if run.phase.is_trouble() {
+            Role::Crit
+        } else if run.phase == AnalysisPhase::Successful {
+            Role::Ok
+        } else {
+            Role::Accent
+        };
         body.push(Line::from(vec![
             Span::styled(format!(" {} ", run.name), theme.style(Role::Text)),
             Span::styled(run.phase.as_str().to_string(), theme.style(role)),
@@ -420,7 +494,9 @@ pub fn render_detail(
                     run.failed,
                     run.inconclusive,
                     run.error,
-                    run.message.as_ref().map_or_else(String::new, |m| format!("  {m}"))
+                    run.message
+                        .as_ref()
+                        .map_or_else(String::new, |m| format!("  {m}"))
                 ),
                 theme.style(Role::Muted),
             ),
@@ -437,7 +513,11 @@ pub fn render_detail(
                 .iter()
                 .map(|x| x.value.clone().unwrap_or_else(|| x.phase.clone()))
                 .collect();
-            let mrole = if m.phase.is_trouble() { Role::Crit } else { Role::Text };
+            let mrole = if m.phase.is_trouble() {
+                Role::Crit
+            } else {
+                Role::Text
+            };
             body.push(Line::from(vec![
                 Span::styled(format!("   {} ", m.name), theme.style(mrole)),
                 Span::styled(format!("{} ", m.phase.as_str()), theme.style(mrole)),
@@ -447,15 +527,25 @@ pub fn render_detail(
         }
     }
     body.push(Line::default());
-    body.push(Line::from(Span::styled("Events", theme.style(Role::Header))));
+    body.push(Line::from(Span::styled(
+        "Events",
+        theme.style(Role::Header),
+    )));
     if d.events.is_empty() {
-        body.push(Line::from(Span::styled(" no recent events", theme.style(Role::Muted))));
+        body.push(Line::from(Span::styled(
+            " no recent events",
+            theme.style(Role::Muted),
+        )));
     }
     for e in d.events.iter().take(12) {
         let age = e
             .last_seen
             .map_or_else(|| "?".into(), |t| short_duration((now - t).num_seconds()));
-        let role = if e.type_ == "Warning" { Role::Warn } else { Role::Text };
+        let role = if e.type_ == "Warning" {
+            Role::Warn
+        } else {
+            Role::Text
+        };
         body.push(Line::from(vec![
             Span::styled(format!(" {age:>5} "), theme.style(Role::Muted)),
             Span::styled(format!("{:<8}", e.type_), theme.style(role)),
