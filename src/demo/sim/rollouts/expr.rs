@@ -104,13 +104,24 @@ fn tokenize(src: &str) -> Result<Vec<Tok>, String> {
     Ok(out)
 }
 
-struct Parser<'a> {
-    toks: Vec<Tok>,
-    pos: usize,
-    env: &'a ExprValue,
+/// The parsed expression.
+#[derive(Debug, Clone)]
+enum Ast {
+    Lit(ExprValue),
+    Result,
+    Not(Box<Ast>),
+    Neg(Box<Ast>),
+    Bin(&'static str, Box<Ast>, Box<Ast>),
+    Index(Box<Ast>, Box<Ast>),
+    Call(String, Vec<Ast>),
 }
 
-impl Parser<'_> {
+struct Parser {
+    toks: Vec<Tok>,
+    pos: usize,
+}
+
+impl Parser {
     fn peek(&self) -> Option<&Tok> {
         self.toks.get(self.pos)
     }
@@ -133,113 +144,90 @@ impl Parser<'_> {
         }
     }
 
-    // Short-circuiting is not needed for correctness here (no side effects), but an error on
-    // the right of a decided `||`/`&&` must not surface, as in expr-lang.
-    fn or(&mut self) -> Result<ExprValue, String> {
-        let mut left = self.and();
+    fn or(&mut self) -> Result<Ast, String> {
+        let mut left = self.and()?;
         while self.eat_op("||") || self.eat_word("or") {
-            let right = self.and();
-            left = match left {
-                Ok(ExprValue::Bool(true)) => Ok(ExprValue::Bool(true)),
-                Ok(l) => Ok(ExprValue::Bool(truthy(&l)? || truthy(&right?)?)),
-                Err(e) => Err(e),
-            };
+            left = Ast::Bin("||", Box::new(left), Box::new(self.and()?));
         }
-        left
+        Ok(left)
     }
 
-    fn and(&mut self) -> Result<ExprValue, String> {
-        let mut left = self.cmp();
+    fn and(&mut self) -> Result<Ast, String> {
+        let mut left = self.cmp()?;
         while self.eat_op("&&") || self.eat_word("and") {
-            let right = self.cmp();
-            left = match left {
-                Ok(ExprValue::Bool(false)) => Ok(ExprValue::Bool(false)),
-                Ok(l) => Ok(ExprValue::Bool(truthy(&l)? && truthy(&right?)?)),
-                Err(e) => Err(e),
-            };
+            left = Ast::Bin("&&", Box::new(left), Box::new(self.cmp()?));
         }
-        left
+        Ok(left)
     }
 
-    fn cmp(&mut self) -> Result<ExprValue, String> {
+    fn cmp(&mut self) -> Result<Ast, String> {
         let left = self.add()?;
         for op in ["==", "!=", "<=", ">=", "<", ">"] {
             if self.eat_op(op) {
-                let right = self.add()?;
-                return compare(op, &left, &right).map(ExprValue::Bool);
+                return Ok(Ast::Bin(op, Box::new(left), Box::new(self.add()?)));
             }
         }
         Ok(left)
     }
 
-    fn add(&mut self) -> Result<ExprValue, String> {
+    fn add(&mut self) -> Result<Ast, String> {
         let mut left = self.mul()?;
         loop {
             let op = if self.eat_op("+") {
-                '+'
+                "+"
             } else if self.eat_op("-") {
-                '-'
+                "-"
             } else {
                 return Ok(left);
             };
-            let right = self.mul()?;
-            let (a, b) = (num(&left)?, num(&right)?);
-            left = ExprValue::Num(if op == '+' { a + b } else { a - b });
+            left = Ast::Bin(op, Box::new(left), Box::new(self.mul()?));
         }
     }
 
-    fn mul(&mut self) -> Result<ExprValue, String> {
+    fn mul(&mut self) -> Result<Ast, String> {
         let mut left = self.unary()?;
         loop {
             let op = if self.eat_op("*") {
-                '*'
+                "*"
             } else if self.eat_op("/") {
-                '/'
+                "/"
             } else if self.eat_op("%") {
-                '%'
+                "%"
             } else {
                 return Ok(left);
             };
-            let right = self.unary()?;
-            let (a, b) = (num(&left)?, num(&right)?);
-            left = ExprValue::Num(match op {
-                '*' => a * b,
-                '/' => a / b,
-                _ => a % b,
-            });
+            left = Ast::Bin(op, Box::new(left), Box::new(self.unary()?));
         }
     }
 
-    fn unary(&mut self) -> Result<ExprValue, String> {
+    fn unary(&mut self) -> Result<Ast, String> {
         if self.eat_op("!") || self.eat_word("not") {
-            let v = self.unary()?;
-            return Ok(ExprValue::Bool(!truthy(&v)?));
+            return Ok(Ast::Not(Box::new(self.unary()?)));
         }
         if self.eat_op("-") {
-            let v = self.unary()?;
-            return Ok(ExprValue::Num(-num(&v)?));
+            return Ok(Ast::Neg(Box::new(self.unary()?)));
         }
         self.postfix()
     }
 
-    fn postfix(&mut self) -> Result<ExprValue, String> {
+    fn postfix(&mut self) -> Result<Ast, String> {
         let mut v = self.primary()?;
         while self.eat_op("[") {
             let idx = self.or()?;
             if !self.eat_op("]") {
                 return Err("expected ]".to_string());
             }
-            v = index(&v, &idx)?;
+            v = Ast::Index(Box::new(v), Box::new(idx));
         }
         Ok(v)
     }
 
-    fn primary(&mut self) -> Result<ExprValue, String> {
+    fn primary(&mut self) -> Result<Ast, String> {
         let tok = self.peek().cloned().ok_or("unexpected end of expression")?;
         self.pos += 1;
         match tok {
-            Tok::Num(n) => Ok(ExprValue::Num(n)),
-            Tok::Str(s) => Ok(ExprValue::Str(s)),
+            Tok::Num(n) => Ok(Ast::Lit(ExprValue::Num(n))),
+            Tok::Str(s) => Ok(Ast::Lit(ExprValue::Str(s))),
             Tok::Op("(") => {
                 let v = self.or()?;
                 if self.eat_op(")") {
@@ -263,16 +251,64 @@ impl Parser<'_> {
                             }
                         }
                     }
-                    return call(&name, &args);
+                    return Ok(Ast::Call(name, args));
                 }
                 match name.as_str() {
-                    "result" => Ok(self.env.clone()),
-                    "true" => Ok(ExprValue::Bool(true)),
-                    "false" => Ok(ExprValue::Bool(false)),
-                    "nil" => Ok(ExprValue::Nil),
-                    "NaN" => Ok(ExprValue::Num(f64::NAN)),
+                    "result" => Ok(Ast::Result),
+                    "true" => Ok(Ast::Lit(ExprValue::Bool(true))),
+                    "false" => Ok(Ast::Lit(ExprValue::Bool(false))),
+                    "nil" => Ok(Ast::Lit(ExprValue::Nil)),
+                    "NaN" => Ok(Ast::Lit(ExprValue::Num(f64::NAN))),
                     other => Err(format!("unknown name {other}")),
                 }
+            }
+        }
+    }
+}
+
+/// Evaluates a parsed expression; `&&`/`||` short-circuit as in expr-lang.
+fn run(ast: &Ast, env: &ExprValue) -> Result<ExprValue, String> {
+    match ast {
+        Ast::Lit(v) => Ok(v.clone()),
+        Ast::Result => Ok(env.clone()),
+        Ast::Not(a) => Ok(ExprValue::Bool(!truthy(&run(a, env)?)?)),
+        Ast::Neg(a) => Ok(ExprValue::Num(-num(&run(a, env)?)?)),
+        Ast::Index(a, i) => index(&run(a, env)?, &run(i, env)?),
+        Ast::Call(name, args) => {
+            let vals = args
+                .iter()
+                .map(|a| run(a, env))
+                .collect::<Result<Vec<_>, _>>()?;
+            call(name, &vals)
+        }
+        Ast::Bin("||", a, b) => {
+            if truthy(&run(a, env)?)? {
+                Ok(ExprValue::Bool(true))
+            } else {
+                Ok(ExprValue::Bool(truthy(&run(b, env)?)?))
+            }
+        }
+        Ast::Bin("&&", a, b) => {
+            if truthy(&run(a, env)?)? {
+                Ok(ExprValue::Bool(truthy(&run(b, env)?)?))
+            } else {
+                Ok(ExprValue::Bool(false))
+            }
+        }
+        Ast::Bin(op, a, b) => {
+            let (l, r) = (run(a, env)?, run(b, env)?);
+            match *op {
+                "+" | "-" | "*" | "/" | "%" => {
+                    let (x, y) = (num(&l)?, num(&r)?);
+                    Ok(ExprValue::Num(match *op {
+                        "+" => x + y,
+                        "-" => x - y,
+                        "*" => x * y,
+                        "/" => x / y,
+                        _ => x % y,
+                    }))
+                }
+                _ => compare(op, &l, &r).map(ExprValue::Bool),
             }
         }
     }
@@ -373,16 +409,12 @@ fn call(name: &str, args: &[ExprValue]) -> Result<ExprValue, String> {
 /// Evaluates `expr` with `result` bound to the measurement.
 pub fn eval(expr: &str, result: &ExprValue) -> Result<ExprValue, String> {
     let toks = tokenize(expr)?;
-    let mut p = Parser {
-        toks,
-        pos: 0,
-        env: result,
-    };
-    let v = p.or()?;
+    let mut p = Parser { toks, pos: 0 };
+    let ast = p.or()?;
     if p.pos != p.toks.len() {
         return Err(format!("unexpected token at position {}", p.pos));
     }
-    Ok(v)
+    run(&ast, result)
 }
 
 /// Evaluates a condition that must produce a boolean.
