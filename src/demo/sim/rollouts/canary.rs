@@ -112,9 +112,8 @@ fn reconcile_traffic(r: &mut Rec<'_, '_>, c: &Canary) {
     }
     let stable = r.ro.stable_hash().to_string();
     let fully_promoted = stable == r.cur_hash;
-    let weight = if fully_promoted || r.pause.is_aborted(&r.ro) {
-        0
-    } else if r.new_rs().is_none_or(|rs| rs.available == 0) {
+    let no_canary = r.new_rs().is_none_or(|rs| rs.available == 0);
+    let weight = if fully_promoted || r.pause.is_aborted(&r.ro) || no_canary {
         0
     } else {
         let (_, idx) = r.ro.current_step();

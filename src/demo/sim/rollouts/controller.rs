@@ -1261,6 +1261,7 @@ pub fn calculate_phase(ro: &Rollout, st: &Value) -> (&'static str, String) {
 }
 
 /// Updates the Istio VirtualService route weights for a host-split canary.
+#[allow(clippy::too_many_arguments)]
 pub fn set_virtual_service_weights(
     state: &ClusterState,
     kinds: Kinds,
