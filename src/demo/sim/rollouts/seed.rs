@@ -13,7 +13,7 @@
 //! step, pause conditions, conditions); the controller then fills in the rest exactly as it
 //! will keep doing, so the seeded status is the controller's own.
 
-use chrono::{DateTime, Duration as ChronoDuration, Utc};
+use chrono::{DateTime, Duration as ChronoDuration, SubsecRound, Utc};
 use serde_json::{Value, json};
 
 use super::controller::{BLUE_GREEN_PAUSE, CANARY_PAUSE_STEP, Ctx};
@@ -960,8 +960,10 @@ pub fn seed(state: &ClusterState) {
     let Some(kinds) = Kinds::of(state) else {
         return;
     };
+    // Whole seconds, so seeded timestamps and the backfill's 5 s grid line up the same way
+    // on every run.
     let clock = Clock {
-        now: Utc::now(),
+        now: Utc::now().trunc_subsecs(0),
         pace: Pace::new(state.options.speed),
     };
     let istio = state.profile.has(Addon::Istio) && kinds.virtual_services.is_some();
@@ -973,7 +975,7 @@ pub fn seed(state: &ClusterState) {
     seeded.extend(seed_bench(state, kinds, &clock));
     settle(state, kinds, &seeded);
     if istio {
-        traffic::backfill(state, kinds);
+        traffic::backfill(state, kinds, clock.now.timestamp_millis());
         if let Ok(mut rules) = state.prom.rules.write() {
             rules.extend(alert_rules());
         }

@@ -623,10 +623,10 @@ fn vs_weight(state: &ClusterState, kinds: Kinds, ns: &str, vs: &str, canary: &st
         .and_then(|d| d.get("weight").and_then(Value::as_i64))
 }
 
-/// Writes the past hour (every 5 s) from the seeded objects; the canary and preview series
-/// start when their ReplicaSets were created.
-pub fn backfill(state: &ClusterState, kinds: Kinds) {
-    let now = Utc::now().timestamp_millis();
+/// Writes the hour before `now_ms` (every 5 s) from the seeded objects; the canary and
+/// preview series start when their ReplicaSets were created.
+pub fn backfill(state: &ClusterState, kinds: Kinds, now_ms: i64) {
+    let now = now_ms;
     let services = destinations(state, kinds);
     let mut model = Model::new(
         state.options.seed,
