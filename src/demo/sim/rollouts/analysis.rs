@@ -340,10 +340,8 @@ fn step(ctx: &mut RunCtx<'_>, run: &Value, uid: &str, status: &mut Value) -> Opt
             }
             Err(msg) => {
                 meas["phase"] = json!("Error");
+                // Argo keeps no value on an Error measurement.
                 meas["message"] = json!(msg);
-                if !m.value.is_empty() {
-                    meas["value"] = json!(m.value);
-                }
                 bump(&mut r, "error");
                 bump(&mut r, "consecutiveError");
                 r["consecutiveSuccess"] = json!(0);

@@ -67,12 +67,18 @@ pub struct Rec<'c, 'a> {
     pub restarted_at: Option<String>,
     pub requeue: Option<Duration>,
     pub abort_message: String,
+    /// resourceVersion the reconcile read; the status write is skipped (and retried) when a
+    /// client changed the Rollout meanwhile, as a conflict would on a real API server.
+    pub rv: String,
 }
 
 impl<'c, 'a> Rec<'c, 'a> {
     /// Loads a Rollout; `None` when it is gone or has no strategy.
     pub fn load(ctx: &'c mut Ctx<'a>, ns: &str, name: &str) -> Option<Self> {
         let v = ctx.state.store.get_value(ctx.kinds.rollouts, ns, name)?;
+        let rv = str_at(&v, "/metadata/resourceVersion")
+            .unwrap_or_default()
+            .to_string();
         let ro = Rollout::parse(&v)?;
         let collision = int_at(&ro.status, "/collisionCount");
         let cur_hash = util::pod_template_hash(&ro.template, collision);
@@ -94,6 +100,7 @@ impl<'c, 'a> Rec<'c, 'a> {
             restarted_at,
             requeue: None,
             abort_message: String::new(),
+            rv,
         })
     }
 
@@ -241,12 +248,22 @@ impl<'c, 'a> Rec<'c, 'a> {
         }
         self.ro.revision = Some(revision);
         let kinds = self.ctx.kinds;
-        self.ctx
+        let rv = self.rv.clone();
+        let after = self
+            .ctx
             .state
             .store
             .modify(kinds.rollouts, &self.ro.ns, &self.ro.name, |v| {
-                v["metadata"]["annotations"][REVISION_ANNOTATION] = json!(revision.to_string());
+                if str_at(v, "/metadata/resourceVersion") == Some(rv.as_str()) {
+                    v["metadata"]["annotations"][REVISION_ANNOTATION] = json!(revision.to_string());
+                }
             });
+        if let Some(rv) = after
+            .as_ref()
+            .and_then(|v| str_at(v, "/metadata/resourceVersion"))
+        {
+            self.rv = rv.to_string();
+        }
     }
 
     /// Scales a ReplicaSet (and keeps its desired-replicas annotation); true when it changed.
@@ -1053,12 +1070,22 @@ impl<'c, 'a> Rec<'c, 'a> {
             st["message"] = json!(message);
         }
         let kinds = self.ctx.kinds;
+        let rv = self.rv.clone();
+        let mut conflict = false;
         self.ctx
             .state
             .store
             .modify(kinds.rollouts, &self.ro.ns, &self.ro.name, |v| {
-                v["status"] = st;
+                if str_at(v, "/metadata/resourceVersion") == Some(rv.as_str()) {
+                    v["status"] = st;
+                } else {
+                    conflict = true;
+                }
             });
+        if conflict {
+            // Someone wrote in between: start over from what they wrote.
+            self.requeue_after(Duration::from_millis(5));
+        }
     }
 
     /// `CalculatePauseStatus`: abort wins; otherwise pause conditions are carried, removed
