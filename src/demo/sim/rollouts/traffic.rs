@@ -260,9 +260,27 @@ pub struct Model {
     cluster: usize,
     speed: f64,
     anchor_ms: i64,
+    /// Counter values restored from the TSDB, consumed as series sets are built.
     counters: HashMap<Labels, f64>,
+    /// Label sets and values of each destination's series, built once (labels are costly).
+    sets: HashMap<(String, String, &'static str), SeriesSet>,
     last_ejected: i64,
 }
+
+/// The series of one destination as one reporter sees it, in a fixed order: 200, 500,
+/// 503 UO, 503 UH, the duration buckets (+Inf last), sum, count.
+struct SeriesSet {
+    labels: Vec<Labels>,
+    values: Vec<f64>,
+}
+
+const SLOT_OK: usize = 0;
+const SLOT_ERR: usize = 1;
+const SLOT_UO: usize = 2;
+const SLOT_UH: usize = 3;
+const SLOT_BUCKETS: usize = 4;
+const SLOT_SUM: usize = SLOT_BUCKETS + BUCKETS.len() + 1;
+const SLOT_COUNT: usize = SLOT_SUM + 1;
 
 /// Metric names written here; counters among them are restored from the TSDB on start.
 const COUNTERS: &[&str] = &[
@@ -283,6 +301,7 @@ impl Model {
             speed: Pace::new(speed).speed,
             anchor_ms,
             counters: HashMap::new(),
+            sets: HashMap::new(),
             last_ejected: 0,
         }
     }
@@ -377,29 +396,18 @@ impl Model {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn dest_series(
+    fn series_set(
         &mut self,
-        tsdb: &Tsdb,
         svc: &ServiceModel,
         d: &Dest,
-        rps: f64,
-        b: &Breaker,
-        t_ms: i64,
-        dt: f64,
-    ) {
-        let host = format!("{}.{}.svc.cluster.local", d.service_name, svc.ns);
-        let (refused_uo, refused_uh) = if d.ready {
-            (rps * b.overflow, rps * b.no_healthy)
-        } else {
-            (0.0, rps)
-        };
-        let reached = (rps - refused_uo - refused_uh).max(0.0);
-        let errors = reached * d.quality.error_share;
-        let ok = reached - errors;
-        for reporter in ["source", "destination"] {
-            let base = |code: &'static str, flags: &'static str| -> Vec<(&str, String)> {
-                vec![
+        reporter: &'static str,
+    ) -> &mut SeriesSet {
+        let key = (d.service_name.clone(), d.revision.clone(), reporter);
+        let counters = &mut self.counters;
+        self.sets.entry(key).or_insert_with(|| {
+            let host = format!("{}.{}.svc.cluster.local", d.service_name, svc.ns);
+            let base = |code: &str, flags: &str, le: Option<String>| -> Vec<(&str, String)> {
+                let mut v = vec![
                     ("reporter", reporter.to_string()),
                     ("source_workload", svc.source_workload.to_string()),
                     ("source_workload_namespace", svc.source_ns.to_string()),
@@ -412,76 +420,92 @@ impl Model {
                     ("request_protocol", "http".to_string()),
                     ("response_code", code.to_string()),
                     ("response_flags", flags.to_string()),
-                ]
+                ];
+                if let Some(le) = le {
+                    v.push(("le", le));
+                }
+                v
             };
-            let lab = |name: &str, pairs: &[(&str, String)]| {
+            let lab = |name: &str, pairs: Vec<(&str, String)>| {
                 let p: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
                 labels(name, &p)
             };
-            self.add(
-                tsdb,
-                lab("istio_requests_total", &base("200", "-")),
-                t_ms,
-                ok * dt,
-            );
-            self.add(
-                tsdb,
-                lab("istio_requests_total", &base("500", "-")),
-                t_ms,
-                errors * dt,
-            );
-            // Refused requests never reach the server: only the client sidecar sees them.
-            if reporter == "source" && svc.breaker {
-                self.add(
-                    tsdb,
-                    lab("istio_requests_total", &base("503", "UO")),
-                    t_ms,
-                    refused_uo * dt,
-                );
-                self.add(
-                    tsdb,
-                    lab("istio_requests_total", &base("503", "UH")),
-                    t_ms,
-                    refused_uh * dt,
-                );
+            let mut l = vec![
+                lab("istio_requests_total", base("200", "-", None)),
+                lab("istio_requests_total", base("500", "-", None)),
+                lab("istio_requests_total", base("503", "UO", None)),
+                lab("istio_requests_total", base("503", "UH", None)),
+            ];
+            for le in BUCKETS {
+                l.push(lab(
+                    "istio_request_duration_milliseconds_bucket",
+                    base("200", "-", Some(util::go_float(le))),
+                ));
             }
+            l.push(lab(
+                "istio_request_duration_milliseconds_bucket",
+                base("200", "-", Some("+Inf".to_string())),
+            ));
+            l.push(lab(
+                "istio_request_duration_milliseconds_sum",
+                base("200", "-", None),
+            ));
+            l.push(lab(
+                "istio_request_duration_milliseconds_count",
+                base("200", "-", None),
+            ));
+            let values = l
+                .iter()
+                .map(|x| counters.remove(x).unwrap_or(0.0))
+                .collect();
+            SeriesSet { labels: l, values }
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn dest_series(
+        &mut self,
+        tsdb: &Tsdb,
+        svc: &ServiceModel,
+        d: &Dest,
+        rps: f64,
+        b: &Breaker,
+        t_ms: i64,
+        dt: f64,
+    ) {
+        let (refused_uo, refused_uh) = if d.ready {
+            (rps * b.overflow, rps * b.no_healthy)
+        } else {
+            (0.0, rps)
+        };
+        let reached = (rps - refused_uo - refused_uh).max(0.0);
+        let errors = reached * d.quality.error_share;
+        let ok = reached - errors;
+        for reporter in ["source", "destination"] {
             // The client sees its own hop on top of the server's time.
             let extra = if reporter == "source" { 1.8 } else { 0.0 };
             let median = d.quality.median_ms + extra;
             let sigma = d.quality.sigma;
             let n = ok * dt;
-            let base200 = base("200", "-");
-            for le in BUCKETS {
-                let mut l = base200.clone();
-                l.push(("le", util::go_float(le)));
-                self.add(
-                    tsdb,
-                    lab("istio_request_duration_milliseconds_bucket", &l),
-                    t_ms,
-                    n * cdf(le, median, sigma),
-                );
-            }
-            let mut l = base200.clone();
-            l.push(("le", "+Inf".to_string()));
-            self.add(
-                tsdb,
-                lab("istio_request_duration_milliseconds_bucket", &l),
-                t_ms,
-                n,
-            );
             let mean = median * (sigma * sigma / 2.0).exp();
-            self.add(
-                tsdb,
-                lab("istio_request_duration_milliseconds_sum", &base200),
-                t_ms,
-                n * mean,
-            );
-            self.add(
-                tsdb,
-                lab("istio_request_duration_milliseconds_count", &base200),
-                t_ms,
-                n,
-            );
+            let set = self.series_set(svc, d, reporter);
+            let mut add = |slot: usize, inc: f64| {
+                set.values[slot] += inc.max(0.0);
+                tsdb.append(set.labels[slot].clone(), t_ms, set.values[slot]);
+            };
+            add(SLOT_OK, ok * dt);
+            add(SLOT_ERR, errors * dt);
+            // Refused requests never reach the server: only the client sidecar sees them.
+            if reporter == "source" && (svc.breaker || !d.ready) {
+                add(SLOT_UO, refused_uo * dt);
+                add(SLOT_UH, refused_uh * dt);
+            }
+            for (i, le) in BUCKETS.iter().enumerate() {
+                add(SLOT_BUCKETS + i, n * cdf(*le, median, sigma));
+            }
+            add(SLOT_BUCKETS + BUCKETS.len(), n);
+            add(SLOT_SUM, n * mean);
+            add(SLOT_COUNT, n);
         }
     }
 
@@ -623,8 +647,9 @@ fn vs_weight(state: &ClusterState, kinds: Kinds, ns: &str, vs: &str, canary: &st
         .and_then(|d| d.get("weight").and_then(Value::as_i64))
 }
 
-/// Writes the hour before `now_ms` (every 5 s) from the seeded objects; the canary and
-/// preview series start when their ReplicaSets were created.
+/// Writes the hour before `now_ms` from the seeded objects (every 5 s for the last quarter
+/// hour, every 15 s before that, to keep start-up quick); the canary and preview series
+/// start when their ReplicaSets were created.
 pub fn backfill(state: &ClusterState, kinds: Kinds, now_ms: i64) {
     let now = now_ms;
     let services = destinations(state, kinds);
@@ -634,11 +659,12 @@ pub fn backfill(state: &ClusterState, kinds: Kinds, now_ms: i64) {
         state.options.speed,
         now,
     );
-    let step = 5_000;
     let mut t = now - 3_600_000;
+    let mut prev = t - 15_000;
     while t <= now {
-        model.scrape(&state.prom.tsdb, t, step as f64 / 1000.0, &services);
-        t += step;
+        model.scrape(&state.prom.tsdb, t, (t - prev) as f64 / 1000.0, &services);
+        prev = t;
+        t += if now - t > 900_000 { 15_000 } else { 5_000 };
     }
 }
 
