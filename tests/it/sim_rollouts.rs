@@ -703,7 +703,9 @@ async fn bad_release_fails_analysis_and_aborts() {
     let sim = start(cluster(0, 15, 20.0), test_config());
     let ro = sim
         .wait("search", "search-api", "aborted", |r| {
-            phase(r).0 == "Degraded"
+            // Traffic leaves the canary on the pass after the abort, as upstream (traffic
+            // routing is reconciled before analysis).
+            phase(r).0 == "Degraded" && r["status"]["canary"]["weights"]["canary"]["weight"] == 0
         })
         .await;
     let hash = ro["status"]["currentPodHash"].as_str().unwrap().to_string();
