@@ -849,7 +849,7 @@ fn traffic_history_breaker_trips_and_recovers() {
     assert!(monotonic, "counters only grow");
     // An hour: every 15 s, then every 5 s for the last quarter hour.
     assert_eq!(ejections.len(), 180 + 181);
-    assert!(ejections.iter().any(|v| *v > 0.0) && ejections.iter().any(|v| *v == 0.0));
+    assert!(ejections.iter().any(|v| *v > 0.0) && ejections.contains(&0.0));
     // Trips and recovers several times in the hour.
     let trips = ejections
         .windows(2)
@@ -936,20 +936,14 @@ fn validate(schema: &Value, v: &Value, path: &str, errors: &mut Vec<String>) {
                 errors.push(format!("{path}: {v} not in {e:?}"));
             }
         }
-        Some("integer") => {
-            if !(v.is_i64() || v.is_u64()) {
-                errors.push(format!("{path}: want integer, got {v}"));
-            }
+        Some("integer") if !(v.is_i64() || v.is_u64()) => {
+            errors.push(format!("{path}: want integer, got {v}"));
         }
-        Some("number") => {
-            if !v.is_number() {
-                errors.push(format!("{path}: want number, got {v}"));
-            }
+        Some("number") if !v.is_number() => {
+            errors.push(format!("{path}: want number, got {v}"));
         }
-        Some("boolean") => {
-            if !v.is_boolean() {
-                errors.push(format!("{path}: want boolean, got {v}"));
-            }
+        Some("boolean") if !v.is_boolean() => {
+            errors.push(format!("{path}: want boolean, got {v}"));
         }
         _ => {}
     }
@@ -1150,4 +1144,73 @@ fn same_seed_same_scenario() {
     let c = snapshot(&cluster(0, 22, 1.0));
     assert_ne!(a.1, c.1, "another seed plays differently");
     assert!(a.1.len() < 1000, "series count stays modest: {}", a.1.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulated_ci_ships_the_next_release() {
+    let config = SimConfig {
+        ci: true,
+        ..test_config()
+    };
+    let sim = start(cluster(1, 19, 60.0), config);
+    let before = sim.get("shop", "recommendations");
+    assert!(healthy(&before));
+    let image = |r: &Value| {
+        r["spec"]["template"]["spec"]["containers"][0]["image"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    // Healthy for a few simulated minutes, then a new tag arrives and rolls out.
+    let ro = sim
+        .wait("shop", "recommendations", "next release shipped", |r| {
+            image(r) != image(&before)
+        })
+        .await;
+    assert_eq!(image(&ro), "demo.registry.local/recommendations:0.10.0");
+    let ro = sim
+        .wait("shop", "recommendations", "new release promoted", |r| {
+            healthy(r) && r["status"]["currentPodHash"] != before["status"]["currentPodHash"]
+        })
+        .await;
+    assert_eq!(
+        ro["metadata"]["annotations"]["rollout.argoproj.io/revision"],
+        "10"
+    );
+}
+
+#[test]
+fn scale_adds_bench_rollouts_in_load_namespaces() {
+    let state = ClusterState::new(
+        ClusterProfile::standard(1),
+        SimOptions {
+            seed: 3,
+            speed: 1.0,
+            scale: 1000,
+        },
+    );
+    namespaces::seed(&state);
+    for ns in ["load-00", "load-01"] {
+        state
+            .store
+            .insert(t("", "namespaces"), json!({"metadata": {"name": ns}}))
+            .unwrap();
+    }
+    rollouts::seed(&state);
+    let bench: Vec<(String, String)> = state
+        .store
+        .list(rollouts_t(), None)
+        .0
+        .iter()
+        .filter(|o| o.key.name.starts_with("bench-"))
+        .map(|o| (o.key.ns.clone(), o.key.name.clone()))
+        .collect();
+    assert_eq!(bench.len(), 5);
+    assert!(
+        bench.iter().any(|(ns, _)| ns == "load-00") && bench.iter().any(|(ns, _)| ns == "load-01")
+    );
+    for (ns, name) in bench {
+        let ro = state.store.get_value(rollouts_t(), &ns, &name).unwrap();
+        assert!(healthy(&ro), "{ns}/{name}: {:#}", ro["status"]);
+    }
 }

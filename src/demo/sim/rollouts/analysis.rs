@@ -577,6 +577,12 @@ fn assess_run(
         );
     }
     util::set(status, "runSummary", Value::Object(summary));
+    // No metric runs in dry-run mode here; Argo still writes the (empty) summary.
+    util::set(
+        status,
+        "dryRunSummary",
+        json!({"count": 0, "successful": 0, "failed": 0, "inconclusive": 0, "error": 0}),
+    );
     let (phase, message) = if terminating {
         (
             worst.unwrap_or("Successful"),

@@ -19,7 +19,6 @@ use super::util::{
     REVISION_ANNOTATION, SCALE_DOWN_DEADLINE_ANNOTATION, int_at, str_at,
 };
 use crate::demo::ClusterState;
-use crate::demo::api::store::Patch;
 use crate::demo::sim::Pace;
 
 /// Pause reasons (`v1alpha1.PauseReason`).
@@ -1327,16 +1326,4 @@ pub fn set_virtual_service_weights(
             }
         }
     });
-}
-
-/// Merge-patches a Rollout the way a client would (used by the simulated CI and tests).
-pub fn client_patch(state: &ClusterState, kinds: Kinds, ns: &str, name: &str, patch: Value) {
-    let _ = state.store.patch(
-        kinds.rollouts,
-        ns,
-        name,
-        &Patch::Merge(patch),
-        crate::demo::api::store::Subresource::Main,
-        false,
-    );
 }

@@ -712,7 +712,9 @@ fn basic_canary(
     let stable_h = util::pod_template_hash(&stable_t, None);
     let cur_h = util::pod_template_hash(&cur_t, None);
     let healthy = from == to;
-    let started = clock.ago_str(if healthy { 4000.0 } else { 150.0 });
+    // A Healthy one became so shortly before start, so the simulated CI ships its next
+    // release a few minutes into the demo rather than at once.
+    let started = clock.ago_str(if healthy { 100.0 } else { 150.0 });
     let mut conditions = vec![cond(
         "Available",
         "True",
