@@ -62,9 +62,10 @@ fn service_of(query: &str) -> String {
 }
 
 /// A stand-in for the PromQL engine that answers the two AnalysisTemplate queries from the
-/// TSDB the traffic model writes (the increase over the last two samples of each series), so
+/// TSDB the traffic model writes (the increase over the last two samples of each series in
+/// the last minute, as `irate(...[1m])`), so
 /// the controllers can be tested while `eval::instant` is being written.
-fn tsdb_engine(tsdb: &Tsdb, query: &str, _at_ms: i64) -> Result<QueryValue, QueryError> {
+fn tsdb_engine(tsdb: &Tsdb, query: &str, at_ms: i64) -> Result<QueryValue, QueryError> {
     let svc = service_of(query);
     let latency = query.contains("histogram_quantile");
     let (mut ok, mut all) = (0.0, 0.0);
@@ -82,7 +83,8 @@ fn tsdb_engine(tsdb: &Tsdb, query: &str, _at_ms: i64) -> Result<QueryValue, Quer
             return;
         }
         let n = s.samples.len();
-        if n < 2 {
+        // Like irate over [1m]: the last two samples, both inside the window.
+        if n < 2 || s.samples[n - 2].0 < at_ms - 60_000 {
             return;
         }
         let inc = s.samples[n - 1].1 - s.samples[n - 2].1;

@@ -61,6 +61,10 @@ fn healthy_wait(seed: u64, cluster: usize, key: &str, image: &str) -> f64 {
 
 /// Simulated seconds before a fix follows an abort.
 const FIX_AFTER_SECS: f64 = 240.0;
+/// Wall seconds a fix waits at least: the analysis queries take `irate(...[1m])` over the
+/// canary Service, so at high `--speed` the aborted release's last minute of 5xx would
+/// otherwise count against the fix.
+const FIX_AFTER_WALL_SECS: i64 = 70;
 
 pub async fn run(state: Arc<ClusterState>, kinds: Kinds, shutdown: CancellationToken) {
     let pace = Pace::new(state.options.speed);
@@ -108,7 +112,9 @@ pub fn tick(state: &ClusterState, kinds: Kinds, pace: Pace) {
                 .get("abortedAt")
                 .and_then(Value::as_str)
                 .and_then(util::parse_time)
-                .is_some_and(|t| elapsed(t) >= FIX_AFTER_SECS)
+                .is_some_and(|t| {
+                    elapsed(t) >= FIX_AFTER_SECS && (now - t).num_seconds() >= FIX_AFTER_WALL_SECS
+                })
         {
             Some(next_tag(seed, image, true))
         } else {
