@@ -9,7 +9,7 @@ use chrono::Utc;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use super::controller::condition;
+use super::status::condition;
 use super::traffic::release_is_bad;
 use super::util::{self, Kinds, PART_OF_LABEL, PART_OF_VALUE, str_at};
 use crate::demo::ClusterState;

@@ -14,8 +14,10 @@ mod ci;
 pub mod controller;
 pub mod expr;
 pub mod model;
+mod runs;
 mod runtime;
 pub mod seed;
+pub mod status;
 pub mod traffic;
 pub mod util;
 
