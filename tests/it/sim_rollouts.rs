@@ -315,7 +315,11 @@ async fn canary_advances_to_indefinite_pause_then_promote_and_hpa_scaling() {
     // Advances on its own through setWeight 40 and the analysis step, then waits at pause {}.
     let ro = sim
         .wait("shop", "checkout", "paused at pause {}", |r| {
-            step(r) == 5 && phase(r) == ("Paused", "CanaryPauseStep")
+            // The Paused/Progressing conditions follow one pass after the pause condition
+            // (checkPausedConditions reads the stored status), as upstream.
+            step(r) == 5
+                && phase(r) == ("Paused", "CanaryPauseStep")
+                && cond(r, "Paused")["status"] == "True"
         })
         .await;
     assert_eq!(ro["status"]["controllerPause"], true);
