@@ -5,5 +5,6 @@ mod config_files;
 mod prometheus_server;
 mod promql;
 mod rollout_fixtures;
+mod sim_rollouts;
 mod support;
 mod tmux;
