@@ -780,7 +780,6 @@ async fn bad_release_fails_analysis_and_aborts() {
 
 /// The production path: measurements are exactly what `eval::instant` returns over the TSDB.
 #[tokio::test]
-#[ignore = "needs the PromQL engine (crate::demo::prom::eval::instant), written in parallel"]
 async fn analysis_measurement_equals_promql_over_tsdb() {
     let state = cluster(0, 16, 1.0);
     let templates = ro_seed::analysis_templates("search");
