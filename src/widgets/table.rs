@@ -162,9 +162,20 @@ impl TableState {
     }
 }
 
-/// Decides which columns fit in `width` and how wide each is.
+/// Decides which columns fit in `width` and how wide each is: columns are sized to their
+/// content (within min..max), dropped by priority when even their minimums do not fit, and
+/// the widest squeezed first when their content does not.
 #[must_use]
-pub fn fit_columns(columns: &[Column], width: u16) -> Vec<(usize, u16)> {
+pub fn fit_columns(columns: &[Column], width: u16, content: &[u16]) -> Vec<(usize, u16)> {
+    let natural = |i: usize| -> u16 {
+        let title = u16::try_from(columns[i].title.chars().count()).unwrap_or(u16::MAX);
+        content
+            .get(i)
+            .copied()
+            .unwrap_or(columns[i].max)
+            .max(title.min(columns[i].max))
+            .clamp(columns[i].min, columns[i].max)
+    };
     let mut keep: Vec<usize> = (0..columns.len()).collect();
     let need = |keep: &[usize]| -> u16 { keep.iter().map(|&i| columns[i].min + 1).sum::<u16>() };
     while need(&keep) > width {
@@ -178,15 +189,38 @@ pub fn fit_columns(columns: &[Column], width: u16) -> Vec<(usize, u16)> {
         };
         keep.remove(pos);
     }
-    // Share the spare width, up to each column's max, left to right.
-    let mut widths: Vec<(usize, u16)> = keep.iter().map(|&i| (i, columns[i].min)).collect();
-    let mut spare = width.saturating_sub(need(&keep));
-    for (i, w) in &mut widths {
-        let grow = columns[*i].max.saturating_sub(*w).min(spare);
-        *w += grow;
-        spare -= grow;
+    let mut widths: Vec<(usize, u16)> = keep.iter().map(|&i| (i, natural(i))).collect();
+    let total = |w: &[(usize, u16)]| -> u16 { w.iter().map(|(_, x)| x + 1).sum() };
+    // Squeeze the most expendable column first (the one dropped first), one cell at a time.
+    while total(&widths) > width {
+        let Some(slot) = widths
+            .iter_mut()
+            .filter(|(i, w)| *w > columns[*i].min)
+            .max_by_key(|(i, w)| (columns[*i].drop_priority, *w - columns[*i].min))
+        else {
+            break;
+        };
+        slot.1 -= 1;
+    }
+    // Spare room goes to the last column that can grow (the free-text one).
+    let spare = width.saturating_sub(total(&widths));
+    if let Some((i, w)) = widths.iter_mut().rev().find(|(i, w)| *w < columns[*i].max) {
+        *w += spare.min(columns[*i].max - *w);
     }
     widths
+}
+
+/// The widest cell of each column, in characters.
+#[must_use]
+pub fn content_widths(rows: &[TableRow], columns: usize) -> Vec<u16> {
+    let mut out = vec![0u16; columns];
+    for r in rows {
+        for (i, c) in r.cells.iter().enumerate().take(columns) {
+            let w = u16::try_from(c.text.chars().count()).unwrap_or(u16::MAX);
+            out[i] = out[i].max(w);
+        }
+    }
+    out
 }
 
 /// Shortens `text` to `width` characters with an ellipsis.
@@ -222,7 +256,8 @@ pub fn render(
     if inner.height == 0 || inner.width == 0 {
         return;
     }
-    let fitted = fit_columns(columns, inner.width);
+    let content = content_widths(rows, columns.len());
+    let fitted = fit_columns(columns, inner.width, &content);
     let header = Row::new(fitted.iter().map(|(i, w)| {
         TuiCell::from(ellipsize(columns[*i].title, *w as usize)).style(theme.style(Role::Header))
     }));
@@ -326,11 +361,15 @@ mod tests {
             Column::new("B", 10, 10, 2),
             Column::new("C", 10, 10, 1),
         ];
-        assert_eq!(fit_columns(&cols, 40).len(), 3);
-        let narrow = fit_columns(&cols, 25);
+        let content = [20, 10, 10];
+        assert_eq!(fit_columns(&cols, 40, &content).len(), 3);
+        let narrow = fit_columns(&cols, 25, &content);
         assert_eq!(narrow.iter().map(|c| c.0).collect::<Vec<_>>(), vec![0, 2]);
-        let wide = fit_columns(&cols, 50);
+        let wide = fit_columns(&cols, 50, &content);
         assert_eq!(wide[0].1, 20);
+        // Short content keeps columns narrow; the last growable column takes the rest.
+        let short = fit_columns(&cols, 50, &[3, 10, 10]);
+        assert_eq!(short[0].1, 10);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 mod config_files;
 mod prometheus_server;
 mod promql;
+mod render;
 mod rollout_fixtures;
 mod sim_rollouts;
 mod support;

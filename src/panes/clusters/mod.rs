@@ -23,7 +23,7 @@ const COLUMNS: &[Column] = &[
     Column::new("PODS✗", 6, 8, 2),
     Column::new("NS", 3, 4, 5),
     Column::new("ADD-ONS", 14, 14, 3),
-    Column::new("PROBLEMS", 12, 80, 1),
+    Column::new("PROBLEMS", 12, 200, 1),
 ];
 
 /// State of the Clusters pane.

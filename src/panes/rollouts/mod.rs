@@ -185,6 +185,15 @@ impl RolloutsPane {
             }
             states.push((c.context.clone(), worst(ro_src.state(), dp_src.state())));
         }
+        // Stores iterate in no particular order: fix one, then group by attention (stable).
+        rows.sort_by(|a, b| {
+            (&a.cluster, &a.namespace, &a.name, a.kind.as_str()).cmp(&(
+                &b.cluster,
+                &b.namespace,
+                &b.name,
+                b.kind.as_str(),
+            ))
+        });
         sort_by_attention(&mut rows);
         self.rows = rows;
         self.states = states;

@@ -24,8 +24,8 @@ pub const COLUMNS: &[Column] = &[
     Column::new("WEIGHT", 6, 7, 1),
     Column::new("R/D/U/A", 7, 12, 3),
     Column::new("IMAGES", 8, 20, 6),
-    Column::new("AGE", 4, 6, 2),
-    Column::new("ANALYSIS", 10, 40, 1),
+    Column::new("AGE", 5, 6, 2),
+    Column::new("ANALYSIS", 10, 100, 1),
 ];
 
 /// Symbol and theme role of a status (the symbol carries it without colour).
@@ -351,15 +351,19 @@ pub fn render_detail(
             theme.style(role),
         )));
     }
+    let wrapped: usize = header
+        .iter()
+        .map(|l| l.width().div_ceil(area.width.max(1) as usize).max(1))
+        .sum();
     let top = Layout::default()
         .direction(Direction::Vertical)
         .constraints([
-            Constraint::Length(header.len() as u16 + 1),
+            Constraint::Length(u16::try_from(wrapped + 1).unwrap_or(u16::MAX)),
             Constraint::Length((steps.len() as u16).max(8).min(area.height / 2)),
             Constraint::Min(0),
         ])
         .split(area);
-    frame.render_widget(Paragraph::new(header).wrap(Wrap { trim: true }), top[0]);
+    frame.render_widget(Paragraph::new(header).wrap(Wrap { trim: false }), top[0]);
     let mid = Layout::default()
         .direction(Direction::Horizontal)
         .constraints([Constraint::Percentage(40), Constraint::Percentage(60)])
