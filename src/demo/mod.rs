@@ -5,9 +5,16 @@
 //! the same client code. Tests use it as their API server and fault injector.
 
 pub mod api;
+pub mod control;
+pub mod kubeconfig;
+pub mod launcher;
 pub mod prom;
+pub mod prom_port;
 pub mod serve;
 pub mod sim;
+
+pub use api::faults::{FaultAction, Faults};
+pub use launcher::{Demo, DemoCluster, DemoConfig};
 
 use api::registry::{self, Addon};
 use api::store::ObjectStore;
@@ -99,7 +106,7 @@ impl ClusterState {
             .iter()
             .map(|t| profile.has(t.addon))
             .collect();
-        let salt = api::store::mix64(options.seed ^ (profile.index as u64 + 1) * 0x1000_0001);
+        let salt = api::store::mix64(options.seed ^ ((profile.index as u64 + 1) * 0x1000_0001));
         Self {
             store: ObjectStore::new(served, salt),
             prom: PromState::new(std::time::Duration::from_secs(6 * 3600)),
