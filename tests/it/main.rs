@@ -1,4 +1,6 @@
 //! kdeck's integration tests: one binary (one link of the dependency tree) with a module per
 //! area. Run with `cargo nextest run` or `cargo test`.
 
+mod demo_harness;
+mod demo_kubectl;
 mod support;

@@ -57,6 +57,39 @@ pub struct FaultState {
     watch_epoch: watch::Sender<u64>,
     /// Watches started before this epoch end (bumped by "drop watches" only).
     drop_epoch: AtomicU64,
+    stats: Counters,
+}
+
+/// Request counters, so tests can check that a fault was really met.
+#[derive(Debug, Default)]
+struct Counters {
+    requests: AtomicU64,
+    lists: AtomicU64,
+    watches: AtomicU64,
+    gone: AtomicU64,
+    injected_errors: AtomicU64,
+}
+
+/// What the API server of a cluster has answered so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RequestStats {
+    pub requests: u64,
+    pub lists: u64,
+    pub watches: u64,
+    /// Watches answered with a 410 Gone event.
+    pub gone: u64,
+    /// Requests failed by the error-rate fault.
+    pub injected_errors: u64,
+}
+
+/// Which counter a request bumps.
+#[derive(Debug, Clone, Copy)]
+pub enum Counted {
+    Request,
+    List,
+    Watch,
+    Gone,
+    InjectedError,
 }
 
 impl FaultState {
@@ -70,6 +103,30 @@ impl FaultState {
             kind_codes: RwLock::new(HashMap::new()),
             watch_epoch: watch::channel(0).0,
             drop_epoch: AtomicU64::new(0),
+            stats: Counters::default(),
+        }
+    }
+
+    pub fn count(&self, what: Counted) {
+        let c = match what {
+            Counted::Request => &self.stats.requests,
+            Counted::List => &self.stats.lists,
+            Counted::Watch => &self.stats.watches,
+            Counted::Gone => &self.stats.gone,
+            Counted::InjectedError => &self.stats.injected_errors,
+        };
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+
+    #[must_use]
+    pub fn stats(&self) -> RequestStats {
+        let s = &self.stats;
+        RequestStats {
+            requests: s.requests.load(Ordering::Relaxed),
+            lists: s.lists.load(Ordering::Relaxed),
+            watches: s.watches.load(Ordering::Relaxed),
+            gone: s.gone.load(Ordering::Relaxed),
+            injected_errors: s.injected_errors.load(Ordering::Relaxed),
         }
     }
 
@@ -85,7 +142,11 @@ impl FaultState {
             return false;
         }
         let n = self.request_counter.fetch_add(1, Ordering::Relaxed);
-        mix64(self.salt ^ n) % 1000 < u64::from(permille)
+        let fail = mix64(self.salt ^ n) % 1000 < u64::from(permille);
+        if fail {
+            self.count(Counted::InjectedError);
+        }
+        fail
     }
 
     /// The status code a kind is forced to answer with, if any.
@@ -163,6 +224,7 @@ pub struct FaultSnapshot {
     /// `group/resource` (or `resource` for the core group) → forced code.
     pub failed_kinds: Vec<(String, u16)>,
     pub deny_rules: Vec<(u64, DenyRule)>,
+    pub stats: RequestStats,
 }
 
 /// The fault handle of one simulated cluster. Cheap to clone.
@@ -202,6 +264,12 @@ impl Faults {
             cluster,
             listeners,
         }
+    }
+
+    /// What the API server has answered so far.
+    #[must_use]
+    pub fn stats(&self) -> RequestStats {
+        self.state.stats()
     }
 
     /// Ends every open watch stream.
@@ -339,6 +407,7 @@ impl Faults {
             error_rate: f64::from(self.state.error_permille.load(Ordering::Relaxed)) / 1000.0,
             failed_kinds,
             deny_rules: self.authz.rules(),
+            stats: self.state.stats(),
         }
     }
 

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::authz::{self, Attributes, Authz, User};
 use super::discovery;
-use super::faults::FaultState;
+use super::faults::{Counted, FaultState};
 use super::list_watch;
 use super::proto;
 use super::registry::{self, Addon, ResourceType, TypeId};
@@ -187,6 +187,7 @@ impl ApiServer {
         }
         let (parts, body) = req.into_parts();
         let route = routes::parse(parts.uri.path());
+        self.faults.count(Counted::Request);
         if route == Route::Health {
             return status::respond(200, "text/plain; charset=utf-8", "ok");
         }
@@ -323,8 +324,14 @@ impl ApiServer {
             return review(&ctx, verb);
         }
         match (ctx.path.subresource.as_deref(), verb) {
-            (None, "list") => list_watch::list(&ctx).await,
-            (None, "watch") => list_watch::watch(&ctx),
+            (None, "list") => {
+                self.faults.count(Counted::List);
+                list_watch::list(&ctx).await
+            }
+            (None, "watch") => {
+                self.faults.count(Counted::Watch);
+                list_watch::watch(&ctx)
+            }
             (None, "get") => resources::get(&ctx),
             (None, "create") => resources::create(&ctx),
             (None, "update") => resources::update(&ctx, super::store::Subresource::Main),

@@ -34,7 +34,7 @@ use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 use tokio::time::{Instant, Interval};
 use tokio_util::sync::CancellationToken;
 
-use super::faults::FaultState;
+use super::faults::{Counted, FaultState};
 use super::handler::ReqCtx;
 use super::paging::ContinueToken;
 use super::registry::{ResourceType, TypeId};
@@ -432,6 +432,7 @@ pub fn watch(ctx: &ReqCtx) -> Result<Response<Body>, ApiError> {
             stream.rx = Some(rx);
         }
         Err(gone) => {
+            server.faults.count(Counted::Gone);
             let status = serde_json::to_vec(&gone.to_status()).unwrap_or_default();
             stream.final_line = Some(event_line("ERROR", &status));
         }

@@ -398,10 +398,7 @@ impl ObjectStore {
 
     /// Atomically returns the events after `rv` and a receiver for everything later, or
     /// 410 Gone when `rv` is older than the retained history.
-    pub fn subscribe_from(
-        &self,
-        rv: u64,
-    ) -> ApiResult<Subscription> {
+    pub fn subscribe_from(&self, rv: u64) -> ApiResult<Subscription> {
         let inner = self.lock();
         if rv < inner.compacted_rv {
             return Err(ApiError::gone(format!(
