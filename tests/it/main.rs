@@ -2,5 +2,6 @@
 //! area. Run with `cargo nextest run` or `cargo test`.
 
 mod demo_harness;
+mod demo_kube_client;
 mod demo_kubectl;
 mod support;

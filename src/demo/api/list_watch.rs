@@ -276,7 +276,11 @@ struct WatchStream {
 impl WatchStream {
     /// The next chunk of the stream, or `None` when it ends.
     async fn next_chunk(&mut self) -> Option<Bytes> {
-        if self.done {
+        if self.done
+            || !self
+                .faults
+                .watch_may_continue(self.scope.type_id, self.epoch)
+        {
             return None;
         }
         let now = Utc::now();
@@ -331,6 +335,8 @@ impl WatchStream {
                 }
             };
             tokio::select! {
+                // Faults first: once a fault is set, no further event may slip out.
+                biased;
                 () = self.shutdown.cancelled() => return None,
                 changed = self.signal.changed() => {
                     if changed.is_err() {
@@ -341,6 +347,10 @@ impl WatchStream {
                 () = bookmark_tick => return self.bookmark(),
                 received = rx.recv() => match received {
                     Ok(ev) => {
+                        // A fault set while this event was published wins over the event.
+                        if !self.faults.watch_may_continue(self.scope.type_id, self.epoch) {
+                            return None;
+                        }
                         if let Some(line) = event_for(&self.scope, &ev, Utc::now()) {
                             return Some(line);
                         }
@@ -356,6 +366,12 @@ impl WatchStream {
     /// Flushes events already published, then a bookmark at the store's version: read the
     /// version first, since every event up to it is in the channel by then.
     fn bookmark(&mut self) -> Option<Bytes> {
+        if !self
+            .faults
+            .watch_may_continue(self.scope.type_id, self.epoch)
+        {
+            return None;
+        }
         let rv = self.cluster.store.current_rv();
         let rx = self.rx.as_mut()?;
         let now = Utc::now();
