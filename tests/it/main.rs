@@ -2,6 +2,7 @@
 //! area. Run with `cargo nextest run` or `cargo test`.
 
 mod demo_harness;
+mod demo_http;
 mod demo_kube_client;
 mod demo_kubectl;
 mod support;
