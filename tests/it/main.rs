@@ -5,4 +5,5 @@ mod demo_harness;
 mod demo_http;
 mod demo_kube_client;
 mod demo_kubectl;
+mod schema;
 mod support;
