@@ -838,3 +838,60 @@ async fn prometheus_port_and_service_proxy_reach_the_prometheus_api() {
         StatusCode::FORBIDDEN
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_namespace_deletes_what_it_holds() {
+    let t = TestDemo::start(1).await;
+    t.ensure_namespace(0, "it-doomed");
+    let mut cm = configmap("it-inside", "x");
+    cm["metadata"]["namespace"] = json!("it-doomed");
+    t.insert(0, cm);
+    t.insert(0, configmap("it-outside", "x"));
+    let resp = http()
+        .delete(format!("{}/api/v1/namespaces/it-doomed", t.url(0)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let store = &t.cluster(0).state.store;
+    assert!(
+        store
+            .get(kind("", "configmaps"), "it-doomed", "it-inside")
+            .is_none()
+    );
+    assert!(
+        store
+            .get(kind("", "configmaps"), NS, "it-outside")
+            .is_some()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watcher_that_falls_behind_is_cut_off() {
+    let t = TestDemo::start(1).await;
+    let store = &t.cluster(0).state.store;
+    // Keep memory small: the history is not what this test is about.
+    store.set_history_capacity(100);
+    let url = format!(
+        "{}/api/v1/namespaces/{NS}/configmaps?watch=1&resourceVersion={}",
+        t.url(0),
+        store.current_rv()
+    );
+    let mut w = WatchReader::open(&url).await;
+    // Far more events than the broadcast buffer holds, while the client reads nothing: TCP
+    // back-pressure stops the server's stream and its receiver lags.
+    let payload = "x".repeat(2048);
+    let total = 20_000;
+    for i in 0..total {
+        t.insert(0, configmap("it-hot", &format!("{i}{payload}")));
+    }
+    let mut received = 0;
+    while let Some(ev) = w.next().await {
+        assert_eq!(ev["type"], if received == 0 { "ADDED" } else { "MODIFIED" });
+        received += 1;
+    }
+    assert!(
+        received < total,
+        "the stream ended early, after {received} of {total} events"
+    );
+}

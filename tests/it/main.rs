@@ -5,5 +5,6 @@ mod demo_harness;
 mod demo_http;
 mod demo_kube_client;
 mod demo_kubectl;
+mod demo_serve;
 mod schema;
 mod support;

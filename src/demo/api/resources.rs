@@ -6,7 +6,7 @@ use http::Response;
 use serde_json::{Value, json};
 
 use super::handler::ReqCtx;
-use super::registry::ScalePaths;
+use super::registry::{self, ScalePaths};
 use super::selectors::{FieldSelector, LabelSelector, Selectors};
 use super::status::{self, Body};
 use super::store::{ApiError, Patch, Subresource};
@@ -147,10 +147,30 @@ fn check_delete_preconditions(ctx: &ReqCtx) -> Result<(), ApiError> {
 
 pub fn delete(ctx: &ReqCtx) -> Result<Response<Body>, ApiError> {
     check_delete_preconditions(ctx)?;
+    let dry_run = ctx.query.dry_run();
     let deleted = ctx
         .store()
-        .delete(ctx.type_id, ctx.ns(), ctx.name(), ctx.query.dry_run())?;
+        .delete(ctx.type_id, ctx.ns(), ctx.name(), dry_run)?;
+    if ctx.t.group.is_empty() && ctx.t.plural == "namespaces" && !dry_run {
+        empty_namespace(ctx, ctx.name());
+    }
     Ok(ctx.object_response(200, deleted))
+}
+
+/// What the namespace controller does after a namespace is deleted: delete everything in it
+/// (at once here, where a real cluster shows the namespace `Terminating` meanwhile).
+fn empty_namespace(ctx: &ReqCtx, ns: &str) {
+    let store = ctx.store();
+    for (id, t) in registry::RESOURCE_TYPES.iter().enumerate() {
+        if !t.namespaced || t.create_only || !store.serves(id) {
+            continue;
+        }
+        let (objects, _) = store.list(id, Some(ns));
+        for o in objects {
+            // Gone already (garbage-collected with its owner) is fine.
+            let _ = store.delete(id, ns, &o.key.name, false);
+        }
+    }
 }
 
 /// Deletes every object of the kind (in the namespace) that matches the selectors; answers
