@@ -136,21 +136,16 @@ impl Demo {
                 options: server.clone(),
                 shutdown: shutdown.clone(),
             });
-            // Leaked once per cluster for the listener's error messages; a handful of bytes.
-            let api_what: &'static str =
-                Box::leak(format!("Kubernetes API of {name}").into_boxed_str());
-            let prom_what: &'static str =
-                Box::leak(format!("Prometheus of {name}").into_boxed_str());
             let api_listener = Listener::start(
                 loopback(port(config.base_port, 1 + 2 * i)?),
-                api_what,
+                format!("Kubernetes API of {name}"),
                 api,
                 shutdown,
             )
             .await?;
             let prom_listener = Listener::start(
                 loopback(port(config.base_port, 2 + 2 * i)?),
-                prom_what,
+                format!("Prometheus of {name}"),
                 Arc::new(PromHandler {
                     cluster: state.clone(),
                 }),

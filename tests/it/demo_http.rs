@@ -854,11 +854,13 @@ async fn deleting_a_namespace_deletes_what_it_holds() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     let store = &t.cluster(0).state.store;
-    assert!(
+    crate::demo_harness::eventually("the namespace's contents are deleted", || async {
         store
             .get(kind("", "configmaps"), "it-doomed", "it-inside")
             .is_none()
-    );
+            .then_some(())
+    })
+    .await;
     assert!(
         store
             .get(kind("", "configmaps"), NS, "it-outside")

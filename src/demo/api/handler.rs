@@ -337,7 +337,7 @@ impl ApiServer {
             (None, "update") => resources::update(&ctx, super::store::Subresource::Main),
             (None, "patch") => resources::patch(&ctx, super::store::Subresource::Main),
             (None, "delete") => resources::delete(&ctx),
-            (None, "deletecollection") => resources::delete_collection(&ctx),
+            (None, "deletecollection") => resources::delete_collection(&ctx).await,
             (Some("status"), _) if t.status_subresource => match verb {
                 "get" => resources::get(&ctx),
                 "update" => resources::update(&ctx, super::store::Subresource::Status),

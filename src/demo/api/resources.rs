@@ -10,6 +10,7 @@ use super::registry::{self, ScalePaths};
 use super::selectors::{FieldSelector, LabelSelector, Selectors};
 use super::status::{self, Body};
 use super::store::{ApiError, Patch, Subresource};
+use crate::demo::ClusterState;
 
 fn not_found(ctx: &ReqCtx) -> ApiError {
     ApiError::not_found(ctx.type_id, ctx.name())
@@ -152,15 +153,19 @@ pub fn delete(ctx: &ReqCtx) -> Result<Response<Body>, ApiError> {
         .store()
         .delete(ctx.type_id, ctx.ns(), ctx.name(), dry_run)?;
     if ctx.t.group.is_empty() && ctx.t.plural == "namespaces" && !dry_run {
-        empty_namespace(ctx, ctx.name());
+        // Like the namespace controller, empty it in the background: each store delete scans
+        // for dependents, so this is CPU work that must not hold up an async worker.
+        let cluster = ctx.server.cluster.clone();
+        let ns = ctx.name().to_string();
+        tokio::task::spawn_blocking(move || empty_namespace(&cluster, &ns));
     }
     Ok(ctx.object_response(200, deleted))
 }
 
-/// What the namespace controller does after a namespace is deleted: delete everything in it
-/// (at once here, where a real cluster shows the namespace `Terminating` meanwhile).
-fn empty_namespace(ctx: &ReqCtx, ns: &str) {
-    let store = ctx.store();
+/// Deletes everything in a deleted namespace (a real cluster shows the namespace
+/// `Terminating` meanwhile; here it is gone at once and its contents follow shortly).
+fn empty_namespace(cluster: &ClusterState, ns: &str) {
+    let store = &cluster.store;
     for (id, t) in registry::RESOURCE_TYPES.iter().enumerate() {
         if !t.namespaced || t.create_only || !store.serves(id) {
             continue;
@@ -175,25 +180,29 @@ fn empty_namespace(ctx: &ReqCtx, ns: &str) {
 
 /// Deletes every object of the kind (in the namespace) that matches the selectors; answers
 /// the list of deleted objects.
-pub fn delete_collection(ctx: &ReqCtx) -> Result<Response<Body>, ApiError> {
+pub async fn delete_collection(ctx: &ReqCtx) -> Result<Response<Body>, ApiError> {
     let selectors = Selectors {
         labels: LabelSelector::parse(ctx.query.get("labelSelector").unwrap_or_default())?,
         fields: FieldSelector::parse(ctx.query.get("fieldSelector").unwrap_or_default(), ctx.t)?,
     };
-    let ns = ctx.path.namespace.as_deref();
-    let (page, _) = ctx
-        .store()
-        .list_page(ctx.type_id, ns, None, usize::MAX, |o| selectors.matches(o));
-    let mut items = Vec::new();
-    for obj in page {
-        // Already gone (e.g. garbage-collected with an owner deleted just before) is fine.
-        if let Ok(v) =
-            ctx.store()
-                .delete(ctx.type_id, &obj.key.ns, &obj.key.name, ctx.query.dry_run())
-        {
-            items.push(ctx.at_version(v));
-        }
-    }
+    let cluster = ctx.server.cluster.clone();
+    let ns = ctx.path.namespace.clone();
+    let type_id = ctx.type_id;
+    let dry_run = ctx.query.dry_run();
+    // CPU work proportional to the cluster (see `delete`): off the async workers.
+    let deleted = tokio::task::spawn_blocking(move || {
+        let store = &cluster.store;
+        let (page, _) = store.list_page(type_id, ns.as_deref(), None, usize::MAX, |o| {
+            selectors.matches(o)
+        });
+        page.iter()
+            // Already gone (garbage-collected with an owner deleted just before) is fine.
+            .filter_map(|o| store.delete(type_id, &o.key.ns, &o.key.name, dry_run).ok())
+            .collect::<Vec<_>>()
+    })
+    .await
+    .map_err(|e| ApiError::new(500, "InternalError", format!("delete failed: {e}")))?;
+    let items: Vec<Value> = deleted.into_iter().map(|v| ctx.at_version(v)).collect();
     let list = json!({
         "kind": format!("{}List", ctx.t.kind),
         "apiVersion": ctx.api_version(),

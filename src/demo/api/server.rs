@@ -41,7 +41,8 @@ struct Running {
 /// A listener on a fixed loopback address that can go down and come back.
 pub struct Listener {
     addr: SocketAddr,
-    what: &'static str,
+    /// What listens, for error messages (e.g. "Kubernetes API of demo-us-east").
+    what: String,
     handler: Arc<dyn Handler>,
     /// Cancelled when the whole demo shuts down.
     shutdown: CancellationToken,
@@ -69,11 +70,12 @@ impl Listener {
     /// Binds and starts serving.
     pub async fn start(
         addr: SocketAddr,
-        what: &'static str,
+        what: impl Into<String>,
         handler: Arc<dyn Handler>,
         shutdown: &CancellationToken,
     ) -> anyhow::Result<Arc<Self>> {
-        let socket = bind(addr, what).await?;
+        let what = what.into();
+        let socket = bind(addr, &what).await?;
         let addr = socket.local_addr()?;
         let listener = Arc::new(Self {
             addr,
@@ -118,7 +120,7 @@ impl Listener {
         if running.is_some() {
             return Ok(());
         }
-        let socket = bind(self.addr, self.what).await?;
+        let socket = bind(self.addr, &self.what).await?;
         *running = Some(self.spawn(socket));
         Ok(())
     }
