@@ -3,6 +3,10 @@
 //!
 //! kdeck cannot tell a demo cluster from a real one: it reaches it through a kubeconfig and
 //! the same client code. Tests use it as their API server and fault injector.
+//!
+//! Entry point: [`Demo::start`] (in [`launcher`]) with a [`DemoConfig`]; each
+//! [`DemoCluster`] exposes its state, addresses and [`Faults`]. `kdeck demo serve` ([`serve`])
+//! runs the same launcher as a process, with the JSON fault API of [`control`].
 
 pub mod api;
 pub mod control;
@@ -13,7 +17,9 @@ pub mod prom_port;
 pub mod serve;
 pub mod sim;
 
+pub use api::authz::DenyRule;
 pub use api::faults::{FaultAction, Faults};
+pub use api::handler::ServerOptions;
 pub use launcher::{Demo, DemoCluster, DemoConfig};
 
 use api::registry::{self, Addon};
