@@ -3,12 +3,25 @@
 //!
 //! kdeck cannot tell a demo cluster from a real one: it reaches it through a kubeconfig and
 //! the same client code. Tests use it as their API server and fault injector.
+//!
+//! Entry point: [`Demo::start`] (in [`launcher`]) with a [`DemoConfig`]; each
+//! [`DemoCluster`] exposes its state, addresses and [`Faults`]. `kdeck demo serve` ([`serve`])
+//! runs the same launcher as a process, with the JSON fault API of [`control`].
 
 pub mod api;
+pub mod control;
 pub mod dashboard;
+pub mod kubeconfig;
+pub mod launcher;
 pub mod prom;
+pub mod prom_port;
 pub mod serve;
 pub mod sim;
+
+pub use api::authz::DenyRule;
+pub use api::faults::{FaultAction, Faults};
+pub use api::handler::ServerOptions;
+pub use launcher::{Demo, DemoCluster, DemoConfig};
 
 use api::registry::{self, Addon};
 use api::store::ObjectStore;
@@ -100,7 +113,7 @@ impl ClusterState {
             .iter()
             .map(|t| profile.has(t.addon))
             .collect();
-        let salt = api::store::mix64(options.seed ^ (profile.index as u64 + 1) * 0x1000_0001);
+        let salt = api::store::mix64(options.seed ^ ((profile.index as u64 + 1) * 0x1000_0001));
         Self {
             store: ObjectStore::new(served, salt),
             prom: PromState::new(std::time::Duration::from_secs(6 * 3600)),

@@ -2,10 +2,60 @@
 
 use crate::cli::DemoServeArgs;
 
+use super::{Demo, DemoConfig, SimOptions};
+
 /// Starts the simulator, writes the kubeconfig, prints the addresses, waits for a signal.
 pub async fn run(args: &DemoServeArgs) -> anyhow::Result<()> {
-    anyhow::bail!(
-        "the demo simulator is not built yet (asked for {} clusters)",
-        args.clusters
-    )
+    anyhow::ensure!(args.clusters >= 1, "--clusters must be at least 1");
+    anyhow::ensure!(
+        args.speed.is_finite() && args.speed > 0.0,
+        "--speed must be a positive number"
+    );
+    let demo = Demo::start(DemoConfig {
+        clusters: args.clusters,
+        base_port: args.port,
+        options: SimOptions {
+            seed: args.seed,
+            speed: args.speed,
+            scale: args.scale,
+        },
+        kubeconfig_out: args.kubeconfig_out.clone(),
+    })
+    .await?;
+    let width = demo
+        .clusters()
+        .iter()
+        .map(|c| c.name.len())
+        .max()
+        .unwrap_or(0);
+    for c in demo.clusters() {
+        println!(
+            "{:<width$}  kubernetes {}  prometheus {}",
+            c.name,
+            c.api_url(),
+            c.prom_url()
+        );
+    }
+    println!("kubeconfig {}", demo.kubeconfig_path().display());
+    println!("control    {}", demo.control_url());
+    wait_for_signal().await?;
+    demo.shutdown().await;
+    Ok(())
+}
+
+#[cfg(unix)]
+async fn wait_for_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r?,
+        _ = term.recv() => {}
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signal() -> anyhow::Result<()> {
+    tokio::signal::ctrl_c().await?;
+    Ok(())
 }

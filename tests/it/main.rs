@@ -2,10 +2,16 @@
 //! area. Run with `cargo nextest run` or `cargo test`.
 
 mod config_files;
+mod demo_harness;
+mod demo_http;
+mod demo_kube_client;
+mod demo_kubectl;
+mod demo_serve;
 mod prometheus_server;
 mod promql;
 mod render;
 mod rollout_fixtures;
+mod schema;
 mod sim_rollouts;
 mod support;
 mod tmux;

@@ -46,10 +46,10 @@ pub fn yaml_files_under(rel: &str) -> Vec<String> {
             let p = e.path();
             if p.is_dir() {
                 walk(&p, base, out);
-            } else if p.extension().is_some_and(|x| x == "yaml") {
-                if let Ok(r) = p.strip_prefix(base) {
-                    out.push(r.to_string_lossy().into_owned());
-                }
+            } else if p.extension().is_some_and(|x| x == "yaml")
+                && let Ok(r) = p.strip_prefix(base)
+            {
+                out.push(r.to_string_lossy().into_owned());
             }
         }
     }

@@ -229,6 +229,9 @@ fn qualified(type_id: TypeId) -> String {
 /// Result of a write.
 pub type ApiResult<T = Value> = Result<T, ApiError>;
 
+/// What [`ObjectStore::subscribe_from`] returns: the events to replay, then the live receiver.
+pub type Subscription = (Vec<Arc<WatchEvent>>, broadcast::Receiver<Arc<WatchEvent>>);
+
 const DEFAULT_HISTORY: usize = 50_000;
 const BROADCAST_CAPACITY: usize = 8_192;
 
@@ -395,10 +398,7 @@ impl ObjectStore {
 
     /// Atomically returns the events after `rv` and a receiver for everything later, or
     /// 410 Gone when `rv` is older than the retained history.
-    pub fn subscribe_from(
-        &self,
-        rv: u64,
-    ) -> ApiResult<(Vec<Arc<WatchEvent>>, broadcast::Receiver<Arc<WatchEvent>>)> {
+    pub fn subscribe_from(&self, rv: u64) -> ApiResult<Subscription> {
         let inner = self.lock();
         if rv < inner.compacted_rv {
             return Err(ApiError::gone(format!(
@@ -553,10 +553,11 @@ impl ObjectStore {
         let mut obj = Value::Object(map);
         obj["apiVersion"] = Value::String(t.api_version());
         obj["kind"] = Value::String(t.kind.to_string());
-        if t.status_subresource && !keep_status {
-            if let Some(m) = obj.as_object_mut() {
-                m.remove("status");
-            }
+        if t.status_subresource
+            && !keep_status
+            && let Some(m) = obj.as_object_mut()
+        {
+            m.remove("status");
         }
         if dry_run {
             obj["metadata"]["resourceVersion"] = Value::String(String::new());
