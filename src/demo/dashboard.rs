@@ -3,21 +3,43 @@
 
 use std::path::{Path, PathBuf};
 
+use super::{Demo, DemoConfig, SimOptions};
 use crate::cli::RunArgs;
 
 /// The running in-process demo.
 #[derive(Debug)]
-pub struct DemoGuard;
+pub struct DemoGuard(Demo);
 
 impl DemoGuard {
     /// Stops the simulated clusters.
-    pub async fn shutdown(self) {}
+    pub async fn shutdown(self) {
+        self.0.shutdown().await;
+    }
+
+    #[must_use]
+    pub fn demo(&self) -> &Demo {
+        &self.0
+    }
 }
 
-/// Starts the demo clusters and writes their kubeconfig under `state_dir`.
+/// Starts two demo clusters on free loopback ports and writes their kubeconfig under
+/// `state_dir` (so `kubectl --kubeconfig` can look at the same clusters).
 pub async fn start_for_dashboard(
-    _args: &RunArgs,
-    _state_dir: &Path,
+    args: &RunArgs,
+    state_dir: &Path,
 ) -> anyhow::Result<(PathBuf, DemoGuard)> {
-    anyhow::bail!("the demo simulator is being integrated")
+    std::fs::create_dir_all(state_dir)?;
+    let kubeconfig = state_dir.join("demo-kubeconfig.yaml");
+    let demo = Demo::start(DemoConfig {
+        clusters: 2,
+        base_port: 0,
+        options: SimOptions {
+            seed: 1,
+            speed: args.demo_speed,
+            scale: args.demo_scale,
+        },
+        kubeconfig_out: kubeconfig.clone(),
+    })
+    .await?;
+    Ok((kubeconfig, DemoGuard(demo)))
 }
