@@ -16,23 +16,32 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(async {
-        match cli.command {
-            Some(Command::Demo(DemoCommand::Serve(args))) => kdeck::demo::serve::run(&args).await,
-            Some(Command::Rollout { name }) => {
-                run_dashboard(
-                    &cli.run,
-                    StartTarget {
-                        rollout: Some(name),
-                    },
-                )
-                .await
+    // A panic is caught here so the runtime can be shut down without waiting for the
+    // terminal-input thread (the panic hook has already restored the terminal and printed).
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        runtime.block_on(async {
+            match cli.command {
+                Some(Command::Demo(DemoCommand::Serve(args))) => {
+                    kdeck::demo::serve::run(&args).await
+                }
+                Some(Command::Rollout { name }) => {
+                    run_dashboard(
+                        &cli.run,
+                        StartTarget {
+                            rollout: Some(name),
+                        },
+                    )
+                    .await
+                }
+                None => run_dashboard(&cli.run, StartTarget::default()).await,
             }
-            None => run_dashboard(&cli.run, StartTarget::default()).await,
-        }
-    });
-    // Background tasks (watches, the demo) must not keep the process alive.
+        })
+    }));
+    // Background tasks (watches, the demo, the input thread) must not keep the process alive.
     runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    let Ok(result) = result else {
+        return std::process::ExitCode::from(101);
+    };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) if e.is::<StartupError>() => {

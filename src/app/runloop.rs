@@ -45,6 +45,11 @@ where
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut next_frame = Instant::now();
     let mut settle_until: Option<Instant> = None;
+    // Test hook: proves the terminal is restored when kdeck panics mid-run.
+    let panic_after: Option<u64> = std::env::var("KDECK_TEST_PANIC_AFTER_FRAMES")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let mut frames: u64 = 0;
     loop {
         let now = Instant::now();
         if settle_until.is_some_and(|t| now >= t) {
@@ -55,6 +60,12 @@ where
             app.update_models();
             terminal.draw(|f| app.render(f))?;
             next_frame = Instant::now() + FRAME_INTERVAL;
+            frames += 1;
+            if panic_after.is_some_and(|n| frames >= n) {
+                panic!(
+                    "test panic requested by KDECK_TEST_PANIC_AFTER_FRAMES after {frames} frames"
+                );
+            }
         }
         if app.quit {
             return Ok(ExitReason::Quit);

@@ -29,7 +29,8 @@ impl Tmux {
         );
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("tmux.sock");
-        let mut env_prefix = String::from("env TERM=xterm-256color");
+        // `exec` so the pane's process is kdeck itself (signals reach it directly).
+        let mut env_prefix = String::from("exec env TERM=xterm-256color");
         for (k, v) in env {
             env_prefix.push_str(&format!(" {k}={}", shell_quote(v)));
         }
@@ -85,6 +86,11 @@ impl Tmux {
         self.tmux(&["display-message", "-p", "-t", "t", fmt])
             .trim()
             .to_string()
+    }
+
+    /// The pid of the program in the pane.
+    pub fn pid(&self) -> String {
+        self.format("#{pane_pid}")
     }
 
     /// Whether the program has exited, and with what status.

@@ -135,15 +135,26 @@ fn status(input: &ClusterInput, clock: Clock) -> (String, Role) {
                 .max_by_key(|s| s.severity())
                 .cloned()
                 .unwrap_or(SourceState::Connecting);
-            let ms = latency.as_millis();
+            let ms = latency_text(*latency);
             match worst {
-                SourceState::Live { .. } => (format!("● live {ms}ms"), Role::Ok),
+                SourceState::Live { .. } => (format!("● live {ms}"), Role::Ok),
                 other => (
-                    format!("{} {} · api {ms}ms", other.symbol(), other.label(clock)),
+                    format!("{} {} · api {ms}", other.symbol(), other.label(clock)),
                     other.role(),
                 ),
             }
         }
+    }
+}
+
+/// API round-trip time: tenths below 10 ms (loopback and LAN), whole milliseconds above.
+#[must_use]
+pub fn latency_text(d: std::time::Duration) -> String {
+    let ms = d.as_secs_f64() * 1000.0;
+    if ms < 10.0 {
+        format!("{ms:.1}ms")
+    } else {
+        format!("{ms:.0}ms")
     }
 }
 

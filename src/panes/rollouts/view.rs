@@ -201,6 +201,37 @@ fn metric_lines<'a>(
     lines
 }
 
+/// Shortens the numbers in a measured value (`[0.992379596444355]` → `[0.9924]`); other text
+/// is kept as written.
+#[must_use]
+pub fn compact_numbers(value: &str) -> String {
+    let mut out = String::new();
+    let mut token = String::new();
+    let flush = |token: &mut String, out: &mut String| {
+        if !token.is_empty() {
+            match token.parse::<f64>() {
+                Ok(v) if token.contains('.') && v.is_finite() => {
+                    let s = format!("{v:.4}");
+                    let s = s.trim_end_matches('0').trim_end_matches('.');
+                    out.push_str(s);
+                }
+                _ => out.push_str(token),
+            }
+            token.clear();
+        }
+    };
+    for ch in value.chars() {
+        if ch.is_ascii_digit() || ch == '.' || ch == '-' || ch == 'e' || ch == 'E' {
+            token.push(ch);
+        } else {
+            flush(&mut token, &mut out);
+            out.push(ch);
+        }
+    }
+    flush(&mut token, &mut out);
+    out
+}
+
 fn ratio(v: f64) -> String {
     format!("{v:.3}")
 }
@@ -515,7 +546,11 @@ pub fn render_detail(
             let values: Vec<String> = m
                 .recent
                 .iter()
-                .map(|x| x.value.clone().unwrap_or_else(|| x.phase.clone()))
+                .map(|x| {
+                    x.value
+                        .as_deref()
+                        .map_or_else(|| x.phase.clone(), compact_numbers)
+                })
                 .collect();
             let mrole = if m.phase.is_trouble() {
                 Role::Crit
@@ -565,4 +600,17 @@ pub fn render_detail(
         ]));
     }
     frame.render_widget(Paragraph::new(body).scroll((scroll, 0)), top[2]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::compact_numbers;
+
+    #[test]
+    fn measured_values_are_shortened() {
+        assert_eq!(compact_numbers("[0.992379596444355]"), "[0.9924]");
+        assert_eq!(compact_numbers("[0.5, 12.0000001]"), "[0.5, 12]");
+        assert_eq!(compact_numbers("NaN"), "NaN");
+        assert_eq!(compact_numbers("[3]"), "[3]");
+    }
 }

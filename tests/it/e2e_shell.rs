@@ -1,0 +1,331 @@
+//! End to end: the real kdeck binary in a real terminal (tmux) against the demo cluster run
+//! as a separate process (`kdeck demo serve`): both clusters with node counts, help, rows
+//! going stale when the demo is killed and recovering when it is restarted, quitting and
+//! restoring the terminal; signals, bad input, exec-plugin stderr, small terminals.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::tmux::{Tmux, kdeck_bin, shell_quote};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// A base port with the next `n` ports free too.
+pub fn free_base_port(n: u16) -> u16 {
+    let seed = std::process::id() as u16;
+    for attempt in 0..200u16 {
+        let base = 20_000 + (seed.wrapping_mul(7).wrapping_add(attempt * 97)) % 30_000;
+        if (0..n).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
+            return base;
+        }
+    }
+    panic!("no free port range found");
+}
+
+/// `kdeck demo serve` as a child process.
+pub struct DemoProcess {
+    child: Child,
+    pub base: u16,
+    pub kubeconfig: PathBuf,
+}
+
+impl DemoProcess {
+    pub fn start(base: u16, kubeconfig: &Path, extra: &[&str]) -> Self {
+        let child = Command::new(kdeck_bin())
+            .args(["demo", "serve", "--kubeconfig-out"])
+            .arg(kubeconfig)
+            .args(["--port", &base.to_string()])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn kdeck demo serve");
+        let deadline = Instant::now() + WAIT;
+        let clusters: u16 = extra
+            .iter()
+            .position(|a| *a == "--clusters")
+            .and_then(|i| extra.get(i + 1))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(2);
+        // Ready when the last cluster's API port answers.
+        while std::net::TcpStream::connect(("127.0.0.1", base + 1 + 2 * (clusters - 1))).is_err() {
+            assert!(Instant::now() < deadline, "demo serve did not come up");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Self {
+            child,
+            base,
+            kubeconfig: kubeconfig.to_path_buf(),
+        }
+    }
+
+    /// Kills it without warning, like a crashed API server.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for DemoProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn kdeck_cmd(args: &str) -> String {
+    format!("{} {args}", shell_quote(&kdeck_bin().display().to_string()))
+}
+
+/// The table row of a context on the Clusters pane.
+fn row<'a>(screen: &'a str, context: &str) -> Option<&'a str> {
+    screen
+        .lines()
+        .find(|l| l.contains(context) && l.contains('│'))
+}
+
+fn nodes_cell_ok(line: &str) -> bool {
+    // NODES is "ready/total" with at least one node.
+    line.split_whitespace().any(|w| {
+        w.split_once('/')
+            .is_some_and(|(a, b)| a.parse::<u32>().is_ok() && b.parse::<u32>().is_ok_and(|b| b > 0))
+    })
+}
+
+#[test]
+fn clusters_stale_when_demo_dies_and_recover_when_it_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    let base = free_base_port(5);
+    let mut demo = DemoProcess::start(base, &kubeconfig, &[]);
+    let config = dir.path().join("cfg");
+    let t = Tmux::start(
+        &kdeck_cmd(&format!(
+            "--kubeconfig {} --all-contexts",
+            kubeconfig.display()
+        )),
+        120,
+        40,
+        &[("KDECK_CONFIG", config.to_str().unwrap())],
+    );
+    let screen = t.wait_for("both clusters live with node counts", WAIT, |s| {
+        ["demo-us-east", "demo-eu-west"]
+            .iter()
+            .all(|c| row(s, c).is_some_and(|l| l.contains("● live") && nodes_cell_ok(l)))
+    });
+    assert!(
+        t.alternate_screen(),
+        "kdeck should draw on the alternate screen"
+    );
+    // The second cluster lacks Velero and Istio.
+    let west = row(&screen, "demo-eu-west").unwrap();
+    assert!(west.contains("RO CD -- --"), "{west}");
+
+    t.send(&["?"]);
+    t.wait_text("Help · keymap default", WAIT);
+    t.send(&["Escape"]);
+    t.wait_for("help closed", WAIT, |s| !s.contains("Help · keymap"));
+
+    demo.kill();
+    t.wait_for("rows marked stale", Duration::from_secs(30), |s| {
+        ["demo-us-east", "demo-eu-west"]
+            .iter()
+            .all(|c| row(s, c).is_some_and(|l| l.contains("stale since")))
+    });
+    // The last data stays on screen while stale.
+    let stale = t.screen();
+    assert!(
+        nodes_cell_ok(row(&stale, "demo-us-east").unwrap()),
+        "{stale}"
+    );
+
+    let _demo = DemoProcess::start(base, &kubeconfig, &[]);
+    t.wait_for("rows live again", Duration::from_secs(90), |s| {
+        ["demo-us-east", "demo-eu-west"]
+            .iter()
+            .all(|c| row(s, c).is_some_and(|l| l.contains("● live")))
+    });
+
+    t.send(&["q"]);
+    assert_eq!(t.wait_exit(WAIT), 0);
+    assert!(
+        !t.alternate_screen(),
+        "terminal left on the alternate screen"
+    );
+}
+
+#[test]
+fn signals_restore_the_terminal() {
+    for sig in ["TERM", "HUP"] {
+        let dir = tempfile::tempdir().unwrap();
+        let t = Tmux::start(
+            &kdeck_cmd("--demo"),
+            100,
+            30,
+            &[("KDECK_CONFIG", dir.path().to_str().unwrap())],
+        );
+        t.wait_text("demo-us-east", WAIT);
+        assert!(t.alternate_screen());
+        let pid = t.pid();
+        let status = Command::new("kill")
+            .args([&format!("-{sig}"), &pid])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        t.wait_exit(WAIT);
+        assert!(
+            !t.alternate_screen(),
+            "SIG{sig} left the alternate screen on"
+        );
+    }
+}
+
+#[test]
+fn panic_restores_the_terminal_and_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = Tmux::start(
+        &kdeck_cmd("--demo"),
+        100,
+        30,
+        &[
+            ("KDECK_CONFIG", dir.path().to_str().unwrap()),
+            ("KDECK_TEST_PANIC_AFTER_FRAMES", "3"),
+            ("RUST_BACKTRACE", "0"),
+        ],
+    );
+    let status = t.wait_exit(WAIT);
+    assert_ne!(status, 0);
+    assert!(!t.alternate_screen(), "panic left the alternate screen on");
+    let screen = t.screen();
+    assert!(
+        screen.contains("panicked"),
+        "the panic message should be visible: {screen}"
+    );
+}
+
+#[test]
+fn bad_kubeconfig_is_one_line_and_the_terminal_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad");
+    std::fs::write(&bad, "clusters: [ {").unwrap();
+    let out = Command::new(kdeck_bin())
+        .arg("--kubeconfig")
+        .arg(&bad)
+        .env("KDECK_CONFIG", dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with(&format!("kdeck: cannot use kubeconfig {}", bad.display())),
+        "{err}"
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "nothing may be drawn: {:?}",
+        out.stdout
+    );
+
+    let good = dir.path().join("good");
+    std::fs::write(
+        &good,
+        "apiVersion: v1\nkind: Config\ncurrent-context: a\nclusters:\n- name: c\n  cluster: {server: 'https://127.0.0.1:1'}\nusers:\n- name: u\n  user: {token: x}\ncontexts:\n- name: a\n  context: {cluster: c, user: u}\n",
+    )
+    .unwrap();
+    let out = Command::new(kdeck_bin())
+        .args(["--context", "nope", "--kubeconfig"])
+        .arg(&good)
+        .env("KDECK_CONFIG", dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "kdeck: unknown context \"nope\" (available: a)"
+    );
+    // No reachable cluster and no flags: say so and point at the demo.
+    let out = Command::new(kdeck_bin())
+        .arg("--kubeconfig")
+        .arg(&good)
+        .env("KDECK_CONFIG", dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no cluster is reachable") && err.contains("kdeck --demo"),
+        "{err}"
+    );
+}
+
+#[test]
+fn exec_plugin_stderr_never_reaches_the_screen() {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    let base = free_base_port(5);
+    let _demo = DemoProcess::start(base, &kubeconfig, &["--clusters", "1"]);
+    let plugin = dir.path().join("get-token");
+    std::fs::write(
+        &plugin,
+        "#!/bin/sh\necho 'SMEAR-FROM-PLUGIN please log in' >&2\necho '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"demo-admin\"}}'\n",
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let server = format!("http://127.0.0.1:{}", base + 1);
+    let exec_config = dir.path().join("exec-kubeconfig");
+    std::fs::write(
+        &exec_config,
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: x\nclusters:\n- name: c\n  cluster: {{server: '{server}'}}\nusers:\n- name: u\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: {}\n      interactiveMode: IfAvailable\ncontexts:\n- name: x\n  context: {{cluster: c, user: u}}\n",
+            plugin.display()
+        ),
+    )
+    .unwrap();
+    let t = Tmux::start(
+        &kdeck_cmd(&format!("--kubeconfig {}", exec_config.display())),
+        120,
+        40,
+        &[("KDECK_CONFIG", dir.path().join("cfg").to_str().unwrap())],
+    );
+    t.wait_for("cluster live through the exec plugin", WAIT, |s| {
+        row(s, " x ").is_some_and(|l| l.contains("● live"))
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let screen = t.screen();
+    assert!(
+        !screen.contains("SMEAR"),
+        "plugin stderr smeared the screen:\n{screen}"
+    );
+    t.send(&["q"]);
+    t.wait_exit(WAIT);
+}
+
+#[test]
+fn small_terminals_degrade_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = Tmux::start(
+        &kdeck_cmd("--demo"),
+        80,
+        24,
+        &[("KDECK_CONFIG", dir.path().to_str().unwrap())],
+    );
+    let screen = t.wait_for("clusters at 80x24", WAIT, |s| {
+        row(s, "demo-us-east").is_some_and(|l| l.contains("live"))
+    });
+    assert!(
+        screen.contains("CONTEXT") && screen.contains("NODES"),
+        "{screen}"
+    );
+    t.resize(50, 12);
+    t.wait_text("terminal too small", WAIT);
+    t.resize(100, 30);
+    t.wait_for("back to the table", WAIT, |s| s.contains("CONTEXT"));
+    t.send(&["q"]);
+    assert_eq!(t.wait_exit(WAIT), 0);
+}
