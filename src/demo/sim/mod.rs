@@ -6,11 +6,17 @@
 //! reaches clients as a real watch event. They react to store events (like real
 //! controllers) and to timers paced by [`Pace`], never by scanning everything on every tick.
 
+pub mod clock;
+pub mod controller;
+pub mod events;
+pub mod fields;
+pub mod kinds;
 pub mod namespaces;
 pub mod pace;
 pub mod platform;
 pub mod rng;
 pub mod rollouts;
+pub mod scrape;
 pub mod workloads;
 
 use std::sync::Arc;

@@ -1,4 +1,4 @@
-//! (to be written)
+//! (in progress)
 
 use std::sync::Arc;
 
