@@ -216,13 +216,10 @@ impl Exporter for KubeStateMetrics {
         for n in all {
             node_series(g, &n.key.name, Some(&n.value()));
         }
-        // Pods in load namespaces are parsed only when they have restarted: a non-empty
-        // `lastState` in the stored bytes says so without parsing ten thousand pods.
+        // Pods of `load-*` namespaces get series only once an event shows them restarting,
+        // so a resync never parses thousands of pods.
         let (all, _) = state.store.list(k.pod, None);
-        for p in all {
-            if is_load(&p.key.ns) && !p.json.windows(14).any(|w| w == b"\"lastState\":{\"") {
-                continue;
-            }
+        for p in all.iter().filter(|p| !is_load(&p.key.ns)) {
             self.pod(g, &p.key.ns, &p.key.name, Some(&p.value()));
         }
     }

@@ -107,14 +107,20 @@ fn image_id(image: &str) -> String {
 }
 
 fn container_id(pod: &Value, container: &str, restarts: i64) -> String {
+    container_id_for(
+        fields::namespace(pod),
+        fields::name(pod),
+        container,
+        restarts,
+    )
+}
+
+/// The runtime's id of a container instance (one per restart).
+#[must_use]
+pub fn container_id_for(ns: &str, pod: &str, container: &str, restarts: i64) -> String {
     format!(
         "containerd://{}",
-        hex64(&format!(
-            "{}/{}/{}/{container}/{restarts}",
-            fields::namespace(pod),
-            fields::name(pod),
-            fields::uid(pod)
-        ))
+        hex64(&format!("{ns}/{pod}/{container}/{restarts}"))
     )
 }
 

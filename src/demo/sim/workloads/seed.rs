@@ -52,6 +52,28 @@ fn run_pod(
     pod
 }
 
+/// Gives a copy of a started pod its own name, node, addresses and container ids.
+fn place(state: &ClusterState, pod: &mut Value, name: &str, node: &NodeInfo, ready: bool) {
+    let ns = fields::namespace(pod).to_string();
+    let ip = pods::pod_ip(state.profile.index, &ns, name);
+    pod["metadata"]["name"] = json!(name);
+    pod["spec"]["nodeName"] = json!(node.name);
+    pod["status"]["hostIP"] = json!(node.ip);
+    pod["status"]["hostIPs"] = json!([{ "ip": node.ip }]);
+    pod["status"]["podIP"] = json!(ip);
+    pod["status"]["podIPs"] = json!([{ "ip": ip }]);
+    if let Some(statuses) = pod["status"]["containerStatuses"].as_array_mut() {
+        for c in statuses {
+            let container = fields::str_at(c, "/name").to_string();
+            c["containerID"] = json!(pods::container_id_for(&ns, name, &container, 0));
+        }
+    }
+    if !ready {
+        let started = clock::at(pod, "/status/startTime").unwrap_or_else(clock::now);
+        pods::mark_not_ready(pod, started);
+    }
+}
+
 /// Puts an inserted pod into CrashLoopBackOff with `c.restarts` restarts, and records the
 /// BackOff event history the kubelet would have left.
 fn crash_pod(state: &ClusterState, ns: &str, name: &str, c: CrashLoop, now: DateTime<Utc>) {
@@ -125,21 +147,28 @@ pub fn deployment(
                 .pointer("/spec/template")
                 .cloned()
                 .unwrap_or_else(|| json!({}));
+            // One pod walked through start-up, then copied per replica: seeding thousands of
+            // pods stays cheap.
+            let proto = nodes.first().map(|n| {
+                run_pod(
+                    state,
+                    build::pod(&rs, &rs_template, &rs_name, *at),
+                    n,
+                    *at,
+                    true,
+                )
+            });
             for p in 0..replicas {
                 let pod_name =
                     build::pod_name(seed, &rs_name, |n| state.store.get(k.pod, &ns, n).is_some());
-                let Some(node) = nodes::pick(nodes, &ns, &pod_name) else {
+                let (Some(node), Some(proto)) =
+                    (nodes::pick(nodes, &ns, &pod_name), proto.as_ref())
+                else {
                     continue;
                 };
-                let started = *at + ChronoDuration::seconds(4 * p);
                 let crashing = crash.filter(|c| c.pod_index == p);
-                let pod = run_pod(
-                    state,
-                    build::pod(&rs, &rs_template, &pod_name, started),
-                    node,
-                    started,
-                    crashing.is_none(),
-                );
+                let mut pod = proto.clone();
+                place(state, &mut pod, &pod_name, node, crashing.is_none());
                 if state.store.insert(k.pod, pod).is_ok()
                     && let Some(c) = crashing
                 {

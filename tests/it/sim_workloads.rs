@@ -1,0 +1,765 @@
+//! The demo cluster's simulated workloads and platform add-ons, driven in-process: seeded
+//! state is consistent, controllers move it (scaling, rolling updates, crash loops, HPAs,
+//! Argo CD syncs, Velero backups), metrics agree with objects, and the same seed gives the
+//! same scenario.
+
+mod schema;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kdeck::demo::api::registry::{self, TypeId};
+use kdeck::demo::api::store::{Patch, Subresource};
+use kdeck::demo::sim::{self, kinds::kinds};
+use kdeck::demo::{ClusterProfile, ClusterState, SimOptions};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+/// A seeded cluster (not yet running).
+fn seeded(index: usize, speed: f64, scale: usize) -> Arc<ClusterState> {
+    let state = Arc::new(ClusterState::new(
+        ClusterProfile::standard(index),
+        SimOptions {
+            seed: 7,
+            speed,
+            scale,
+        },
+    ));
+    sim::seed(&state);
+    state
+}
+
+/// A seeded cluster with its controllers running until the guard drops.
+struct Running {
+    state: Arc<ClusterState>,
+    shutdown: CancellationToken,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+fn running(index: usize, speed: f64) -> Running {
+    let state = seeded(index, speed, 0);
+    let shutdown = CancellationToken::new();
+    sim::spawn(&state, &shutdown);
+    Running { state, shutdown }
+}
+
+/// Polls `f` every 50 ms until it returns `Some`, or panics with `what` after `limit`.
+async fn eventually<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(start.elapsed() < limit, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+const LONG: Duration = Duration::from_secs(60);
+
+fn get(state: &ClusterState, t: TypeId, ns: &str, name: &str) -> Option<Value> {
+    state.store.get_value(t, ns, name)
+}
+
+fn list(state: &ClusterState, t: TypeId, ns: Option<&str>) -> Vec<Value> {
+    state
+        .store
+        .list(t, ns)
+        .0
+        .iter()
+        .map(|o| o.value())
+        .collect()
+}
+
+fn i(v: &Value, ptr: &str) -> i64 {
+    v.pointer(ptr).and_then(Value::as_i64).unwrap_or(0)
+}
+
+fn s<'a>(v: &'a Value, ptr: &str) -> &'a str {
+    v.pointer(ptr).and_then(Value::as_str).unwrap_or_default()
+}
+
+fn condition<'a>(v: &'a Value, type_: &str) -> Option<&'a Value> {
+    v.pointer("/status/conditions")?
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == type_)
+}
+
+fn owned_by<'a>(items: &'a [Value], uid: &str) -> Vec<&'a Value> {
+    items
+        .iter()
+        .filter(|o| {
+            o.pointer("/metadata/ownerReferences/0/uid")
+                .and_then(Value::as_str)
+                == Some(uid)
+        })
+        .collect()
+}
+
+fn pod_ready(p: &Value) -> bool {
+    p.pointer("/metadata/deletionTimestamp").is_none()
+        && condition(p, "Ready").is_some_and(|c| c["status"] == "True")
+}
+
+fn merge(state: &ClusterState, t: TypeId, ns: &str, name: &str, patch: Value) -> Value {
+    state
+        .store
+        .patch(t, ns, name, &Patch::Merge(patch), Subresource::Main, false)
+        .unwrap_or_else(|e| panic!("patch {ns}/{name}: {e}"))
+}
+
+/// The latest sample of the series with exactly these labels (besides `__name__`).
+fn latest(state: &ClusterState, name: &str, labels: &[(&str, &str)]) -> Option<(i64, f64)> {
+    let want = kdeck::demo::prom::tsdb::labels(name, labels);
+    let mut out = None;
+    state.prom.tsdb.for_each_series(|s| {
+        if s.labels == want {
+            out = s.samples.back().copied();
+        }
+    });
+    out
+}
+
+// ---------------------------------------------------------------- workloads
+
+#[test]
+fn seeded_workloads_are_consistent() {
+    let state = seeded(0, 1.0, 0);
+    let k = kinds();
+    let pods = list(&state, k.pod, None);
+    for d in list(&state, k.deployment, None) {
+        let ns = s(&d, "/metadata/namespace");
+        let name = s(&d, "/metadata/name");
+        let rss = list(&state, k.replicaset, Some(ns));
+        let owned = owned_by(&rss, s(&d, "/metadata/uid"));
+        assert!(!owned.is_empty(), "{ns}/{name} has no ReplicaSet");
+        let replicas = i(&d, "/spec/replicas");
+        let mine: Vec<&Value> = owned
+            .iter()
+            .flat_map(|rs| owned_by(&pods, s(rs, "/metadata/uid")))
+            .collect();
+        assert_eq!(mine.len() as i64, replicas, "{ns}/{name} pods");
+        let ready = mine.iter().filter(|p| pod_ready(p)).count() as i64;
+        assert_eq!(i(&d, "/status/readyReplicas"), ready, "{ns}/{name} ready");
+        assert_eq!(
+            i(&d, "/status/updatedReplicas"),
+            replicas,
+            "{ns}/{name} updated"
+        );
+        assert_eq!(
+            i(&d, "/status/observedGeneration"),
+            i(&d, "/metadata/generation")
+        );
+        for rs in &owned {
+            assert!(!s(rs, "/metadata/labels/pod-template-hash").is_empty());
+            assert!(
+                !s(
+                    rs,
+                    "/metadata/annotations/deployment.kubernetes.io~1revision"
+                )
+                .is_empty()
+            );
+            assert_eq!(rs["metadata"]["ownerReferences"][0]["controller"], true);
+        }
+        assert!(condition(&d, "Available").is_some() && condition(&d, "Progressing").is_some());
+    }
+    let frontend = get(&state, k.deployment, "shop", "frontend").unwrap();
+    assert_eq!(i(&frontend, "/spec/replicas"), 3);
+    let catalog = get(&state, k.deployment, "shop", "catalog").unwrap();
+    assert_eq!(i(&catalog, "/status/availableReplicas"), 1);
+    assert_eq!(
+        condition(&catalog, "Progressing").unwrap()["reason"],
+        "ProgressDeadlineExceeded"
+    );
+    let crashing: Vec<&Value> = pods
+        .iter()
+        .filter(|p| s(p, "/status/containerStatuses/0/state/waiting/reason") == "CrashLoopBackOff")
+        .collect();
+    assert_eq!(crashing.len(), 1);
+    assert!(s(crashing[0], "/metadata/name").starts_with("catalog-"));
+    assert!(i(crashing[0], "/status/containerStatuses/0/restartCount") > 10);
+    let indexer_pods: Vec<String> = list(&state, k.pod, Some("search"))
+        .iter()
+        .map(|p| s(p, "/metadata/name").to_string())
+        .collect();
+    assert_eq!(indexer_pods, ["indexer-0", "indexer-1", "indexer-2"]);
+    let prom_svc = get(&state, k.service, "monitoring", "prometheus").unwrap();
+    assert_eq!(prom_svc["spec"]["ports"][0]["port"], 9090);
+    // Every scheduled pod is on a Ready worker.
+    let nodes = list(&state, k.node, None);
+    assert!((4..=6).contains(&nodes.len()));
+    for p in &pods {
+        let node = s(p, "/spec/nodeName");
+        let n = nodes
+            .iter()
+            .find(|n| s(n, "/metadata/name") == node)
+            .unwrap();
+        assert_eq!(condition(n, "Ready").unwrap()["status"], "True", "{node}");
+    }
+}
+
+#[test]
+fn second_cluster_lacks_velero_and_has_a_not_ready_node() {
+    let state = seeded(1, 1.0, 0);
+    let k = kinds();
+    assert!(list(&state, k.deployment, Some("velero")).is_empty());
+    assert!(list(&state, k.schedule, None).is_empty());
+    let not_ready = list(&state, k.node, None)
+        .into_iter()
+        .filter(|n| condition(n, "Ready").is_some_and(|c| c["status"] != "True"))
+        .count();
+    assert_eq!(not_ready, 1);
+    assert!(
+        list(&state, k.node, None)
+            .iter()
+            .all(|n| n["status"]["nodeInfo"]["kubeletVersion"] == "v1.31.6")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scaled_deployment_gets_ready_pods_and_status() {
+    let c = running(0, 50.0);
+    let k = kinds();
+    merge(
+        &c.state,
+        k.deployment,
+        "shop",
+        "cart",
+        json!({"spec": {"replicas": 5}}),
+    );
+    let d = eventually(LONG, "cart at 5 available", || {
+        let d = get(&c.state, k.deployment, "shop", "cart")?;
+        (i(&d, "/status/availableReplicas") == 5 && i(&d, "/status/readyReplicas") == 5)
+            .then_some(d)
+    })
+    .await;
+    assert_eq!(i(&d, "/status/updatedReplicas"), 5);
+    assert_eq!(i(&d, "/status/replicas"), 5);
+    assert_eq!(
+        i(&d, "/status/observedGeneration"),
+        i(&d, "/metadata/generation")
+    );
+    let avail = condition(&d, "Available").unwrap();
+    assert_eq!(
+        (avail["status"].as_str(), avail["reason"].as_str()),
+        (Some("True"), Some("MinimumReplicasAvailable"))
+    );
+    let pods: Vec<Value> = list(&c.state, k.pod, Some("shop"))
+        .into_iter()
+        .filter(|p| s(p, "/metadata/name").starts_with("cart-"))
+        .collect();
+    assert_eq!(pods.len(), 5);
+    assert!(
+        pods.iter()
+            .all(|p| p["status"]["phase"] == "Running" && pod_ready(p))
+    );
+    assert!(
+        pods.iter()
+            .all(|p| !s(p, "/status/podIP").is_empty() && !s(p, "/spec/nodeName").is_empty())
+    );
+    // Events: the scale-up and the pod creations.
+    let events = list(&c.state, k.event, Some("shop"));
+    assert!(events.iter().any(|e| e["reason"] == "ScalingReplicaSet"
+        && s(e, "/message").contains("from 2 to 5")));
+    assert!(events.iter().any(|e| e["reason"] == "SuccessfulCreate"));
+
+    // Scale down: surplus pods terminate and go away.
+    merge(
+        &c.state,
+        k.deployment,
+        "shop",
+        "cart",
+        json!({"spec": {"replicas": 1}}),
+    );
+    eventually(LONG, "cart down to 1 pod", || {
+        let pods = list(&c.state, k.pod, Some("shop"))
+            .into_iter()
+            .filter(|p| s(p, "/metadata/name").starts_with("cart-"))
+            .count();
+        let d = get(&c.state, k.deployment, "shop", "cart")?;
+        (pods == 1 && i(&d, "/status/availableReplicas") == 1 && i(&d, "/status/replicas") == 1)
+            .then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn template_change_rolls_out_a_new_replicaset() {
+    let c = running(0, 50.0);
+    let k = kinds();
+    let before = get(&c.state, k.deployment, "payments", "ledger").unwrap();
+    let old_rev: i64 = s(
+        &before,
+        "/metadata/annotations/deployment.kubernetes.io~1revision",
+    )
+    .parse()
+    .unwrap();
+    merge(
+        &c.state,
+        k.deployment,
+        "payments",
+        "ledger",
+        json!({"spec": {"template": {"spec": {"containers": [{
+            "name": "ledger", "image": "registry.example.com/payments/ledger:3.3.0",
+            "ports": [{"name": "grpc", "containerPort": 9090, "protocol": "TCP"}]}]}}}}),
+    );
+    let d = eventually(LONG, "ledger rolled out", || {
+        let d = get(&c.state, k.deployment, "payments", "ledger")?;
+        let done = i(&d, "/status/observedGeneration") == i(&d, "/metadata/generation")
+            && i(&d, "/status/updatedReplicas") == 2
+            && i(&d, "/status/availableReplicas") == 2
+            && i(&d, "/status/replicas") == 2
+            && condition(&d, "Progressing")?["reason"] == "NewReplicaSetAvailable";
+        done.then_some(d)
+    })
+    .await;
+    let rev: i64 = s(
+        &d,
+        "/metadata/annotations/deployment.kubernetes.io~1revision",
+    )
+    .parse()
+    .unwrap();
+    assert_eq!(rev, old_rev + 1);
+    let rss = list(&c.state, k.replicaset, Some("payments"));
+    let owned = owned_by(&rss, s(&d, "/metadata/uid"));
+    let active: Vec<&&Value> = owned
+        .iter()
+        .filter(|r| i(r, "/spec/replicas") > 0)
+        .collect();
+    assert_eq!(active.len(), 1);
+    assert!(s(active[0], "/spec/template/spec/containers/0/image").ends_with(":3.3.0"));
+    eventually(LONG, "old ledger pods gone", || {
+        let pods = list(&c.state, k.pod, Some("payments"));
+        (pods.len() == 2
+            && pods
+                .iter()
+                .all(|p| s(p, "/spec/containers/0/image").ends_with(":3.3.0")))
+        .then_some(())
+    })
+    .await;
+    let events = list(&c.state, k.event, Some("payments"));
+    assert!(
+        events
+            .iter()
+            .any(|e| e["reason"] == "ScalingReplicaSet"
+                && s(e, "/message").starts_with("Scaled down"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicaset_without_a_deployment_gets_pods() {
+    let c = running(0, 50.0);
+    let k = kinds();
+    let rs = json!({
+        "metadata": {"name": "checkout-6c9f7", "namespace": "shop",
+            "labels": {"app": "checkout", "rollouts-pod-template-hash": "6c9f7"}},
+        "spec": {"replicas": 3,
+            "selector": {"matchLabels": {"app": "checkout", "rollouts-pod-template-hash": "6c9f7"}},
+            "template": {"metadata": {"labels": {"app": "checkout", "rollouts-pod-template-hash": "6c9f7"}},
+                "spec": {"containers": [{"name": "checkout", "image": "registry.example.com/shop/checkout:4.0.0"}]}}},
+    });
+    c.state
+        .store
+        .create(k.replicaset, "shop", rs, false)
+        .unwrap();
+    let rs = eventually(LONG, "orphan RS ready", || {
+        let rs = get(&c.state, k.replicaset, "shop", "checkout-6c9f7")?;
+        (i(&rs, "/status/readyReplicas") == 3 && i(&rs, "/status/availableReplicas") == 3)
+            .then_some(rs)
+    })
+    .await;
+    assert_eq!(i(&rs, "/status/replicas"), 3);
+    let pods = list(&c.state, k.pod, Some("shop"));
+    let mine = owned_by(&pods, s(&rs, "/metadata/uid"));
+    assert_eq!(mine.len(), 3);
+    assert!(
+        mine.iter()
+            .all(|p| p["metadata"]["labels"]["rollouts-pod-template-hash"] == "6c9f7")
+    );
+    // Scale to zero: pods go away and status follows.
+    merge(
+        &c.state,
+        k.replicaset,
+        "shop",
+        "checkout-6c9f7",
+        json!({"spec": {"replicas": 0}}),
+    );
+    eventually(LONG, "orphan RS scaled to zero", || {
+        let rs = get(&c.state, k.replicaset, "shop", "checkout-6c9f7")?;
+        let left = owned_by(
+            &list(&c.state, k.pod, Some("shop")),
+            s(&rs, "/metadata/uid"),
+        )
+        .len();
+        (left == 0 && i(&rs, "/status/replicas") == 0).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crash_looping_pod_keeps_restarting() {
+    let c = running(0, 100.0);
+    let k = kinds();
+    let find = |state: &ClusterState| {
+        list(state, k.pod, Some("shop")).into_iter().find(|p| {
+            s(p, "/metadata/name").starts_with("catalog-")
+                && p.pointer("/status/containerStatuses/0/lastState/terminated")
+                    .is_some()
+        })
+    };
+    let pod = find(&c.state).unwrap();
+    let name = s(&pod, "/metadata/name").to_string();
+    let before = i(&pod, "/status/containerStatuses/0/restartCount");
+    eventually(LONG, "restart count grows twice", || {
+        let p = get(&c.state, k.pod, "shop", &name)?;
+        (i(&p, "/status/containerStatuses/0/restartCount") >= before + 2).then_some(())
+    })
+    .await;
+    let backoff = list(&c.state, k.event, Some("shop"))
+        .into_iter()
+        .find(|e| e["reason"] == "BackOff" && e["involvedObject"]["name"] == name.as_str())
+        .unwrap();
+    assert_eq!(backoff["type"], "Warning");
+    assert!(i(&backoff, "/count") > 1);
+    // The pod never becomes Ready, and the Deployment keeps one unavailable.
+    let d = get(&c.state, k.deployment, "shop", "catalog").unwrap();
+    assert_eq!(i(&d, "/status/availableReplicas"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hpas_follow_load_within_limits_and_pin_at_max() {
+    let c = running(0, 50.0);
+    let k = kinds();
+    // Frontend: over a couple of load periods, replicas move and stay within 2..10, and the
+    // Deployment follows the HPA's desired count.
+    let mut seen = std::collections::BTreeSet::new();
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(20) && seen.len() < 2 {
+        let hpa = get(&c.state, k.hpa, "shop", "frontend").unwrap();
+        let desired = i(&hpa, "/status/desiredReplicas");
+        assert!((2..=10).contains(&desired), "{desired}");
+        let active = condition(&hpa, "ScalingActive").unwrap();
+        assert_eq!(active["reason"], "ValidMetricFound");
+        assert_eq!(condition(&hpa, "AbleToScale").unwrap()["status"], "True");
+        seen.insert(desired);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(seen.len() >= 2, "frontend HPA never moved: {seen:?}");
+    eventually(LONG, "frontend deployment follows its HPA", || {
+        let hpa = get(&c.state, k.hpa, "shop", "frontend")?;
+        let d = get(&c.state, k.deployment, "shop", "frontend")?;
+        (i(&d, "/spec/replicas") == i(&hpa, "/status/desiredReplicas")
+            && i(&hpa, "/status/currentReplicas") == i(&d, "/spec/replicas"))
+        .then_some(())
+    })
+    .await;
+    let events = list(&c.state, k.event, Some("shop"));
+    assert!(
+        events
+            .iter()
+            .any(|e| e["reason"] == "SuccessfulRescale"
+                && s(e, "/message").starts_with("New size: "))
+    );
+
+    // Indexer: pinned at max.
+    let hpa = get(&c.state, k.hpa, "search", "indexer").unwrap();
+    let limited = condition(&hpa, "ScalingLimited").unwrap();
+    assert_eq!(
+        (limited["status"].as_str(), limited["reason"].as_str()),
+        (Some("True"), Some("TooManyReplicas"))
+    );
+    assert_eq!(
+        i(&hpa, "/status/desiredReplicas"),
+        i(&hpa, "/spec/maxReplicas")
+    );
+    assert!(
+        i(
+            &hpa,
+            "/status/currentMetrics/0/resource/current/averageUtilization"
+        ) > 70
+    );
+
+    // Lowering frontend's max pins it there.
+    merge(
+        &c.state,
+        k.hpa,
+        "shop",
+        "frontend",
+        json!({"spec": {"minReplicas": 1, "maxReplicas": 1}}),
+    );
+    eventually(LONG, "frontend pinned at 1", || {
+        let hpa = get(&c.state, k.hpa, "shop", "frontend")?;
+        let d = get(&c.state, k.deployment, "shop", "frontend")?;
+        let lim = condition(&hpa, "ScalingLimited")?;
+        (i(&d, "/spec/replicas") == 1
+            && lim["status"] == "True"
+            && lim["reason"] == "TooManyReplicas")
+            .then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hpa_on_a_missing_rollout_reports_failed_get_scale_then_scales_it() {
+    let c = running(0, 50.0);
+    let k = kinds();
+    if get(&c.state, k.rollout, "shop", "checkout").is_some() {
+        c.state
+            .store
+            .delete(k.rollout, "shop", "checkout", false)
+            .unwrap();
+    }
+    let hpa = eventually(LONG, "checkout HPA reports FailedGetScale", || {
+        let hpa = get(&c.state, k.hpa, "shop", "checkout")?;
+        let able = condition(&hpa, "AbleToScale")?;
+        (able["status"] == "False" && able["reason"] == "FailedGetScale").then_some(hpa)
+    })
+    .await;
+    assert!(
+        s(condition(&hpa, "AbleToScale").unwrap(), "/message")
+            .contains("rollouts.argoproj.io \"checkout\" not found")
+    );
+    // Once the Rollout exists, the HPA scales it through spec.replicas.
+    c.state
+        .store
+        .create(
+            k.rollout,
+            "shop",
+            json!({"metadata": {"name": "checkout"}, "spec": {"replicas": 1,
+            "selector": {"matchLabels": {"app": "checkout"}},
+            "template": {"metadata": {"labels": {"app": "checkout"}}, "spec": {"containers": [
+                {"name": "checkout", "image": "registry.example.com/shop/checkout:4.0.0",
+                 "resources": {"requests": {"cpu": "200m"}}}]}},
+            "strategy": {"canary": {"steps": [{"setWeight": 20}]}}}}),
+            false,
+        )
+        .unwrap();
+    eventually(LONG, "checkout rollout scaled by its HPA", || {
+        let ro = get(&c.state, k.rollout, "shop", "checkout")?;
+        let hpa = get(&c.state, k.hpa, "shop", "checkout")?;
+        let replicas = i(&ro, "/spec/replicas");
+        ((2..=8).contains(&replicas) && condition(&hpa, "AbleToScale")?["status"] == "True")
+            .then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_agree_with_objects() {
+    let c = running(0, 20.0);
+    let k = kinds();
+    // History is there from the start.
+    let mut frontend_samples = 0;
+    c.state.prom.tsdb.for_each_series(|s| {
+        if s.labels.contains(&("deployment".into(), "frontend".into()))
+            && s.labels
+                .contains(&("__name__".into(), "kube_deployment_spec_replicas".into()))
+        {
+            frontend_samples = s.samples.len();
+        }
+    });
+    assert!(frontend_samples >= 200, "{frontend_samples}");
+    merge(
+        &c.state,
+        k.deployment,
+        "shop",
+        "cart",
+        json!({"spec": {"replicas": 4}}),
+    );
+    eventually(LONG, "cart metrics at 4", || {
+        let d = get(&c.state, k.deployment, "shop", "cart")?;
+        let spec = latest(
+            &c.state,
+            "kube_deployment_spec_replicas",
+            &[("namespace", "shop"), ("deployment", "cart")],
+        )?
+        .1;
+        let avail = latest(
+            &c.state,
+            "kube_deployment_status_replicas_available",
+            &[("namespace", "shop"), ("deployment", "cart")],
+        )?
+        .1;
+        (spec == 4.0
+            && i(&d, "/spec/replicas") == 4
+            && avail == i(&d, "/status/availableReplicas") as f64
+            && avail == 4.0)
+            .then_some(())
+    })
+    .await;
+    // HPA series match the HPA object at the same moment it is read.
+    eventually(LONG, "hpa metrics match", || {
+        let hpa = get(&c.state, k.hpa, "search", "indexer")?;
+        let l = [
+            ("namespace", "search"),
+            ("horizontalpodautoscaler", "indexer"),
+        ];
+        let cur = latest(
+            &c.state,
+            "kube_horizontalpodautoscaler_status_current_replicas",
+            &l,
+        )?
+        .1;
+        let max = latest(
+            &c.state,
+            "kube_horizontalpodautoscaler_spec_max_replicas",
+            &l,
+        )?
+        .1;
+        (cur == i(&hpa, "/status/currentReplicas") as f64 && max == 3.0).then_some(())
+    })
+    .await;
+    // Restart counters never go down.
+    c.state.prom.tsdb.for_each_series(|s| {
+        if s.labels.contains(&(
+            "__name__".into(),
+            "kube_pod_container_status_restarts_total".into(),
+        )) {
+            let values: Vec<f64> = s.samples.iter().map(|(_, v)| *v).collect();
+            assert!(
+                values.windows(2).all(|w| w[1] >= w[0]),
+                "counter went down: {:?}",
+                s.labels
+            );
+        }
+    });
+    let nodes = list(&c.state, k.node, None);
+    let node = s(&nodes[1], "/metadata/name");
+    let ready = latest(
+        &c.state,
+        "kube_node_status_condition",
+        &[("node", node), ("condition", "Ready"), ("status", "true")],
+    )
+    .unwrap();
+    assert_eq!(ready.1, 1.0);
+    let rules = c.state.prom.rules.read().unwrap();
+    for name in [
+        "KubePodCrashLooping",
+        "KubeHpaMaxedOut",
+        "VeleroBackupStale",
+    ] {
+        assert!(rules.iter().any(|r| r.name == name), "missing rule {name}");
+    }
+}
+
+#[test]
+fn scale_ten_thousand_seeds_ten_thousand_extra_pods() {
+    let start = Instant::now();
+    let state = seeded(0, 1.0, 10_000);
+    let took = start.elapsed();
+    let k = kinds();
+    let load_pods = state
+        .store
+        .list(k.pod, None)
+        .0
+        .iter()
+        .filter(|p| p.key.ns.starts_with("load-"))
+        .count();
+    assert_eq!(load_pods, 10_000);
+    let load_deploys = state
+        .store
+        .list(k.deployment, None)
+        .0
+        .iter()
+        .filter(|p| p.key.ns.starts_with("load-"))
+        .count();
+    assert_eq!(load_deploys, 500);
+    let load_hpas = state
+        .store
+        .list(k.hpa, None)
+        .0
+        .iter()
+        .filter(|p| p.key.ns.starts_with("load-"))
+        .count();
+    assert_eq!(load_hpas, 50);
+    let apps = state
+        .store
+        .list(k.application, Some("argocd"))
+        .0
+        .iter()
+        .filter(|a| a.key.name.starts_with("load-"))
+        .count();
+    assert_eq!(apps, 50);
+    assert!(get(&state, k.namespace, "", "load-09").is_some());
+    // Generous: an unoptimized build on a shared machine.
+    assert!(took < Duration::from_secs(60), "seeding took {took:?}");
+    eprintln!("seeded --scale 10000 in {took:?}");
+}
+
+#[test]
+fn same_seed_gives_the_same_scenario() {
+    // Backup names carry the cron's minute: retry if the two seeds straddle a minute.
+    for _ in 0..3 {
+        let minute = chrono::Utc::now().format("%H%M").to_string();
+        let a = seeded(0, 1.0, 200);
+        let b = seeded(0, 1.0, 200);
+        if chrono::Utc::now().format("%H%M").to_string() != minute {
+            continue;
+        }
+        for (ti, t) in registry::RESOURCE_TYPES.iter().enumerate() {
+            if t.create_only {
+                continue;
+            }
+            let names = |s: &ClusterState| -> Vec<(String, String, Value)> {
+                s.store
+                    .list(ti, None)
+                    .0
+                    .iter()
+                    .map(|o| {
+                        let v = o.value();
+                        (
+                            o.key.ns.clone(),
+                            o.key.name.clone(),
+                            v.get("spec").cloned().unwrap_or(Value::Null),
+                        )
+                    })
+                    .collect()
+            };
+            assert_eq!(names(&a), names(&b), "{} differ", t.plural);
+        }
+        let other = seeded(1, 1.0, 0);
+        assert_ne!(
+            list(&a, kinds().pod, Some("shop")).len() + list(&a, kinds().node, None).len(),
+            0
+        );
+        assert_ne!(
+            list(&other, kinds().node, None).len(),
+            list(&a, kinds().node, None).len()
+        );
+        return;
+    }
+    panic!("could not seed twice within one minute");
+}
+
+#[test]
+fn seeded_custom_resources_validate_against_upstream_crds() {
+    let state = seeded(0, 1.0, 0);
+    let k = kinds();
+    let checks = [
+        (k.application, "argo-cd/crds/application-crd.yaml"),
+        (k.backup, "velero/crds/velero.io_backups.yaml"),
+        (k.schedule, "velero/crds/velero.io_schedules.yaml"),
+        (k.restore, "velero/crds/velero.io_restores.yaml"),
+        (k.bsl, "velero/crds/velero.io_backupstoragelocations.yaml"),
+    ];
+    for (t, crd) in checks {
+        let schema = schema::load(crd);
+        let items = list(&state, t, None);
+        assert!(!items.is_empty(), "no {crd} objects seeded");
+        for item in items {
+            let errors = schema::validate(&schema, &item);
+            assert!(
+                errors.is_empty(),
+                "{} {}: {errors:#?}",
+                crd,
+                s(&item, "/metadata/name")
+            );
+        }
+    }
+}
