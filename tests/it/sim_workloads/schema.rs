@@ -43,11 +43,14 @@ fn walk(schema: &Value, v: &Value, path: &str, errors: &mut Vec<String>, root: b
                 errors.push(format!("{path}: want object, got {v}"));
                 return;
             };
-            for req in schema["required"].as_array().into_iter().flatten() {
-                if let Some(r) = req.as_str() {
-                    if !map.contains_key(r) {
-                        errors.push(format!("{path}.{r}: required"));
-                    }
+            for r in schema["required"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
+                if !map.contains_key(r) {
+                    errors.push(format!("{path}.{r}: required"));
                 }
             }
             let props = schema["properties"].as_object();
@@ -89,29 +92,23 @@ fn walk(schema: &Value, v: &Value, path: &str, errors: &mut Vec<String>, root: b
                 errors.push(format!("{path}: want string, got {v}"));
                 return;
             };
-            if let Some(allowed) = schema["enum"].as_array() {
-                if !allowed.iter().any(|a| a == v) {
-                    errors.push(format!("{path}: {s:?} not in {allowed:?}"));
-                }
+            if let Some(allowed) = schema["enum"].as_array()
+                && !allowed.iter().any(|a| a == v)
+            {
+                errors.push(format!("{path}: {s:?} not in {allowed:?}"));
             }
             if schema["format"] == "date-time" && chrono::DateTime::parse_from_rfc3339(s).is_err() {
                 errors.push(format!("{path}: {s:?} is not a date-time"));
             }
         }
-        Some("integer") => {
-            if !(v.is_i64() || v.is_u64()) {
-                errors.push(format!("{path}: want integer, got {v}"));
-            }
+        Some("integer") if !(v.is_i64() || v.is_u64()) => {
+            errors.push(format!("{path}: want integer, got {v}"));
         }
-        Some("number") => {
-            if !v.is_number() {
-                errors.push(format!("{path}: want number, got {v}"));
-            }
+        Some("number") if !v.is_number() => {
+            errors.push(format!("{path}: want number, got {v}"));
         }
-        Some("boolean") => {
-            if !v.is_boolean() {
-                errors.push(format!("{path}: want boolean, got {v}"));
-            }
+        Some("boolean") if !v.is_boolean() => {
+            errors.push(format!("{path}: want boolean, got {v}"));
         }
         _ => {}
     }
