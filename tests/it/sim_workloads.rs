@@ -763,3 +763,499 @@ fn seeded_custom_resources_validate_against_upstream_crds() {
         }
     }
 }
+
+// ---------------------------------------------------------------- Argo CD
+
+fn app(state: &ClusterState, name: &str) -> Value {
+    get(state, kinds().application, "argocd", name).unwrap()
+}
+
+#[test]
+fn seeded_applications_tell_the_story() {
+    let state = seeded(0, 1.0, 0);
+    let payments = app(&state, "payments");
+    assert_eq!(payments["status"]["sync"]["status"], "OutOfSync");
+    let drifted: Vec<&Value> = payments["status"]["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["status"] == "OutOfSync")
+        .collect();
+    assert_eq!(drifted.len(), 1);
+    assert_eq!(
+        (drifted[0]["kind"].as_str(), drifted[0]["name"].as_str()),
+        (Some("Deployment"), Some("ledger"))
+    );
+    let last = payments["status"]["history"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_ne!(payments["status"]["sync"]["revision"], last["revision"]);
+    assert_eq!(payments["status"]["operationState"]["phase"], "Succeeded");
+
+    let shop = app(&state, "shop");
+    assert_eq!(shop["status"]["health"]["status"], "Degraded");
+    assert_eq!(shop["status"]["sync"]["status"], "Synced");
+    let catalog = shop["status"]["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["kind"] == "Deployment" && r["name"] == "catalog")
+        .unwrap();
+    assert_eq!(catalog["health"]["status"], "Degraded");
+    assert!(
+        shop["status"]["summary"]["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i == "registry.example.com/shop/frontend:1.8.2")
+    );
+    assert_eq!(
+        shop["status"]["operationState"]["operation"]["initiatedBy"]["automated"],
+        true
+    );
+
+    for name in ["search", "platform-monitoring", "velero"] {
+        let a = app(&state, name);
+        assert_eq!(a["status"]["sync"]["status"], "Synced", "{name}");
+        assert_eq!(a["status"]["health"]["status"], "Healthy", "{name}");
+    }
+    let monitoring = app(&state, "platform-monitoring");
+    assert!(
+        monitoring["status"]["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["kind"] == "StatefulSet" && r["name"] == "prometheus")
+    );
+    // No Velero app where Velero is not installed.
+    let eu = seeded(1, 1.0, 0);
+    assert!(get(&eu, kinds().application, "argocd", "velero").is_none());
+    assert!(get(&eu, kinds().application, "argocd", "payments").is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writing_operation_sync_syncs_an_out_of_sync_app() {
+    let c = running(0, 50.0);
+    let k = kinds();
+    let before = app(&c.state, "payments");
+    assert_eq!(before["status"]["sync"]["status"], "OutOfSync");
+    let head = before["status"]["sync"]["revision"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let history_len = before["status"]["history"].as_array().unwrap().len();
+    let image_before = s(
+        &get(&c.state, k.deployment, "payments", "ledger").unwrap(),
+        "/spec/template/spec/containers/0/image",
+    )
+    .to_string();
+    // As `kubectl patch --type merge` would.
+    merge(
+        &c.state,
+        k.application,
+        "argocd",
+        "payments",
+        json!({"operation": {
+        "initiatedBy": {"username": "oncall@example.com"},
+        "sync": {"revision": head, "prune": false, "syncStrategy": {"hook": {}}}}}),
+    );
+    let running = eventually(LONG, "operation running", || {
+        let a = app(&c.state, "payments");
+        (a["status"]["operationState"]["phase"] == "Running").then_some(a)
+    })
+    .await;
+    assert_eq!(
+        running["status"]["operationState"]["operation"]["initiatedBy"]["username"],
+        "oncall@example.com"
+    );
+    assert!(!s(&running, "/status/operationState/startedAt").is_empty());
+    let done = eventually(LONG, "operation succeeded", || {
+        let a = app(&c.state, "payments");
+        (a["status"]["operationState"]["phase"] == "Succeeded" && a.get("operation").is_none())
+            .then_some(a)
+    })
+    .await;
+    assert_eq!(done["status"]["sync"]["status"], "Synced");
+    assert!(
+        done["status"]["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["status"] == "Synced")
+    );
+    let history = done["status"]["history"].as_array().unwrap();
+    assert_eq!(history.len(), history_len + 1);
+    assert_eq!(history.last().unwrap()["revision"], head.as_str());
+    assert_eq!(
+        history.last().unwrap()["initiatedBy"]["username"],
+        "oncall@example.com"
+    );
+    assert_eq!(
+        done["status"]["operationState"]["syncResult"]["revision"],
+        head.as_str()
+    );
+    assert!(!s(&done, "/status/operationState/finishedAt").is_empty());
+    let results = done["status"]["operationState"]["syncResult"]["resources"]
+        .as_array()
+        .unwrap();
+    assert!(
+        results.iter().any(|r| r["kind"] == "Deployment"
+            && s(r, "/message") == "deployment.apps/ledger configured")
+    );
+    // The sync applied the new commit: the ledger Deployment rolls to the next image.
+    let d = eventually(LONG, "ledger rolled to the synced image", || {
+        let d = get(&c.state, k.deployment, "payments", "ledger")?;
+        (i(&d, "/status/observedGeneration") == i(&d, "/metadata/generation")
+            && i(&d, "/status/updatedReplicas") == 2
+            && i(&d, "/status/availableReplicas") == 2)
+            .then_some(d)
+    })
+    .await;
+    assert_ne!(
+        s(&d, "/spec/template/spec/containers/0/image"),
+        image_before
+    );
+    let events = list(&c.state, k.event, Some("argocd"));
+    assert!(
+        events
+            .iter()
+            .any(|e| e["reason"] == "OperationCompleted"
+                && e["involvedObject"]["name"] == "payments")
+    );
+    let schema = schema::load("argo-cd/crds/application-crd.yaml");
+    assert_eq!(
+        schema::validate(&schema, &app(&c.state, "payments")),
+        Vec::<String>::new()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_annotation_is_consumed() {
+    let c = running(0, 50.0);
+    let k = kinds();
+    let before = s(&app(&c.state, "shop"), "/status/reconciledAt").to_string();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    merge(
+        &c.state,
+        k.application,
+        "argocd",
+        "shop",
+        json!({"metadata": {"annotations": {"argocd.argoproj.io/refresh": "hard"}}}),
+    );
+    let a = eventually(LONG, "refresh annotation removed", || {
+        let a = app(&c.state, "shop");
+        a.pointer("/metadata/annotations/argocd.argoproj.io~1refresh")
+            .is_none()
+            .then_some(a)
+    })
+    .await;
+    assert!(
+        s(&a, "/status/reconciledAt") > before.as_str(),
+        "{} vs {before}",
+        s(&a, "/status/reconciledAt")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn self_healing_app_drifts_and_syncs_itself_back() {
+    let c = running(0, 100.0);
+    let k = kinds();
+    let history_len = app(&c.state, "search")["status"]["history"]
+        .as_array()
+        .unwrap()
+        .len();
+    eventually(LONG, "search drifts OutOfSync", || {
+        let a = app(&c.state, "search");
+        (a["status"]["sync"]["status"] == "OutOfSync").then_some(())
+    })
+    .await;
+    let cm = get(&c.state, k.configmap, "search", "indexer-config").unwrap();
+    assert!(
+        cm["data"]
+            .as_object()
+            .unwrap()
+            .values()
+            .any(|v| v == "edited-live")
+    );
+    let healed = eventually(LONG, "search self-heals", || {
+        let a = app(&c.state, "search");
+        (a["status"]["sync"]["status"] == "Synced"
+            && a["status"]["history"].as_array()?.len() > history_len
+            && a.get("operation").is_none())
+        .then_some(a)
+    })
+    .await;
+    assert_eq!(
+        healed["status"]["operationState"]["operation"]["initiatedBy"]["automated"],
+        true
+    );
+    assert_eq!(healed["status"]["operationState"]["phase"], "Succeeded");
+    let cm = get(&c.state, k.configmap, "search", "indexer-config").unwrap();
+    assert_eq!(cm["data"]["INDEX_REFRESH_INTERVAL"], "30s");
+}
+
+// ---------------------------------------------------------------- Velero
+
+fn backups_of(state: &ClusterState, schedule: &str) -> Vec<Value> {
+    list(state, kinds().backup, Some("velero"))
+        .into_iter()
+        .filter(|b| b["metadata"]["labels"]["velero.io/schedule-name"] == schedule)
+        .collect()
+}
+
+#[test]
+fn stale_schedule_has_no_recent_successful_backup() {
+    let state = seeded(0, 1.0, 0);
+    let now = chrono::Utc::now();
+    let last_success = |schedule: &str| {
+        backups_of(&state, schedule)
+            .iter()
+            .filter(|b| b["status"]["phase"] == "Completed")
+            .filter_map(|b| {
+                chrono::DateTime::parse_from_rfc3339(s(b, "/status/completionTimestamp")).ok()
+            })
+            .max()
+    };
+    // Offsite runs every 6 h; its newest success is far older than that.
+    let offsite = last_success("search-offsite-6h").unwrap();
+    assert!((now - offsite.with_timezone(&chrono::Utc)).num_hours() >= 6 * 4);
+    let failed: Vec<Value> = backups_of(&state, "search-offsite-6h")
+        .into_iter()
+        .filter(|b| b["status"]["phase"] == "Failed")
+        .collect();
+    assert!(!failed.is_empty());
+    assert!(
+        failed
+            .iter()
+            .all(|b| s(b, "/status/failureReason").contains("AccessDenied"))
+    );
+    // A healthy schedule's newest success is within its period.
+    let frequent = last_success("shop-config-5m").unwrap();
+    assert!((now - frequent.with_timezone(&chrono::Utc)).num_minutes() <= 10);
+    // Metrics say the same.
+    let t = latest(
+        &state,
+        "velero_backup_last_successful_timestamp",
+        &[("schedule", "search-offsite-6h")],
+    )
+    .unwrap();
+    assert_eq!(t.1, offsite.timestamp() as f64);
+    assert_eq!(
+        latest(
+            &state,
+            "velero_backup_last_status",
+            &[("schedule", "search-offsite-6h")]
+        )
+        .unwrap()
+        .1,
+        0.0
+    );
+    let failures = latest(
+        &state,
+        "velero_backup_failure_total",
+        &[("schedule", "search-offsite-6h")],
+    )
+    .unwrap()
+    .1;
+    assert_eq!(failures, failed.len() as f64);
+    let bsl = get(&state, kinds().bsl, "velero", "secondary").unwrap();
+    assert_eq!(bsl["status"]["phase"], "Unavailable");
+    assert!(s(&bsl, "/status/message").contains("AccessDenied"));
+    assert_eq!(
+        get(&state, kinds().bsl, "velero", "default").unwrap()["status"]["phase"],
+        "Available"
+    );
+    let hourly = backups_of(&state, "apps-hourly");
+    assert!(hourly.len() >= 23);
+    assert!(
+        hourly
+            .iter()
+            .any(|b| b["status"]["phase"] == "PartiallyFailed" && i(b, "/status/errors") > 0)
+    );
+    for b in &hourly {
+        let name = s(b, "/metadata/name");
+        assert!(
+            name.len() == "apps-hourly-".len() + 14 && name.ends_with("0000"),
+            "{name}"
+        );
+    }
+    assert!(!list(&state, kinds().restore, Some("velero")).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schedule_cron_creates_backups_that_run_to_completion() {
+    let c = running(0, 50.0);
+    let k = kinds();
+    let before: Vec<String> = backups_of(&c.state, "apps-hourly")
+        .iter()
+        .map(|b| s(b, "/metadata/name").to_string())
+        .collect();
+    let success_before = latest(
+        &c.state,
+        "velero_backup_success_total",
+        &[("schedule", "apps-hourly")],
+    )
+    .map_or(0.0, |x| x.1);
+    let partial_before = latest(
+        &c.state,
+        "velero_backup_partial_failure_total",
+        &[("schedule", "apps-hourly")],
+    )
+    .map_or(0.0, |x| x.1);
+    // The last run was two hours ago: the cron is due, so the schedule fires now (once).
+    let two_hours_ago = (chrono::Utc::now() - chrono::Duration::hours(2))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    merge(
+        &c.state,
+        k.schedule,
+        "velero",
+        "apps-hourly",
+        json!({"status": {"lastBackup": two_hours_ago}}),
+    );
+    let fresh = eventually(LONG, "schedule created a backup", || {
+        backups_of(&c.state, "apps-hourly")
+            .into_iter()
+            .find(|b| !before.contains(&s(b, "/metadata/name").to_string()))
+    })
+    .await;
+    let name = s(&fresh, "/metadata/name").to_string();
+    let stamp = name.strip_prefix("apps-hourly-").unwrap();
+    assert_eq!(stamp.len(), 14);
+    assert!(stamp.chars().all(|ch| ch.is_ascii_digit()));
+    let schedule = get(&c.state, k.schedule, "velero", "apps-hourly").unwrap();
+    assert_eq!(fresh["spec"], schedule["spec"]["template"]);
+    assert!(s(&schedule, "/status/lastBackup") > two_hours_ago.as_str());
+    let done = eventually(LONG, "scheduled backup finished", || {
+        let b = get(&c.state, k.backup, "velero", &name)?;
+        matches!(s(&b, "/status/phase"), "Completed" | "PartiallyFailed").then_some(b)
+    })
+    .await;
+    assert!(
+        !s(&done, "/status/startTimestamp").is_empty()
+            && !s(&done, "/status/completionTimestamp").is_empty()
+    );
+    assert!(!s(&done, "/status/expiration").is_empty());
+    assert_eq!(
+        i(&done, "/status/progress/itemsBackedUp"),
+        i(&done, "/status/progress/totalItems")
+    );
+    // Exactly one backup per due run: no catch-up of missed runs.
+    assert_eq!(
+        backups_of(&c.state, "apps-hourly").len(),
+        before.len() + 1 - expired(&before, &c.state)
+    );
+    // The counter of its outcome went up by one.
+    let metric = if done["status"]["phase"] == "Completed" {
+        "velero_backup_success_total"
+    } else {
+        "velero_backup_partial_failure_total"
+    };
+    let base = if metric == "velero_backup_success_total" {
+        success_before
+    } else {
+        partial_before
+    };
+    eventually(LONG, "velero counter follows", || {
+        let v = latest(&c.state, metric, &[("schedule", "apps-hourly")])?.1;
+        (v == base + 1.0).then_some(())
+    })
+    .await;
+    let schema = schema::load("velero/crds/velero.io_backups.yaml");
+    assert_eq!(schema::validate(&schema, &done), Vec::<String>::new());
+}
+
+/// How many of `names` have been garbage-collected since.
+fn expired(names: &[String], state: &ClusterState) -> usize {
+    names
+        .iter()
+        .filter(|n| get(state, kinds().backup, "velero", n).is_none())
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_created_backup_and_restore_complete() {
+    let c = running(0, 50.0);
+    let k = kinds();
+    // `velero backup create --from-schedule cluster-daily` builds this.
+    let schedule = get(&c.state, k.schedule, "velero", "cluster-daily").unwrap();
+    let name = format!(
+        "cluster-daily-{}",
+        chrono::Utc::now().format("%Y%m%d%H%M%S")
+    );
+    c.state
+        .store
+        .create(
+            k.backup,
+            "velero",
+            json!({
+                "metadata": {"name": name, "labels": {"velero.io/schedule-name": "cluster-daily"}},
+                "spec": schedule["spec"]["template"],
+            }),
+            false,
+        )
+        .unwrap();
+    let b = eventually(LONG, "client backup completes", || {
+        let b = get(&c.state, k.backup, "velero", &name)?;
+        matches!(s(&b, "/status/phase"), "Completed" | "PartiallyFailed").then_some(b)
+    })
+    .await;
+    assert_eq!(
+        b["metadata"]["labels"]["velero.io/storage-location"],
+        "default"
+    );
+    // A backup to the broken location fails with a reason.
+    c.state
+        .store
+        .create(
+            k.backup,
+            "velero",
+            json!({"metadata": {"name": "offsite-now"},
+            "spec": {"storageLocation": "secondary", "includedNamespaces": ["search"]}}),
+            false,
+        )
+        .unwrap();
+    let failed = eventually(LONG, "offsite backup fails", || {
+        let b = get(&c.state, k.backup, "velero", "offsite-now")?;
+        (b["status"]["phase"] == "Failed").then_some(b)
+    })
+    .await;
+    assert!(s(&failed, "/status/failureReason").contains("secondary"));
+    // A restore from the new backup completes; one from a missing backup fails validation.
+    c.state
+        .store
+        .create(
+            k.restore,
+            "velero",
+            json!({"metadata": {"name": "restore-now"},
+            "spec": {"backupName": name, "includedNamespaces": ["payments"]}}),
+            false,
+        )
+        .unwrap();
+    c.state
+        .store
+        .create(
+            k.restore,
+            "velero",
+            json!({"metadata": {"name": "restore-nothing"},
+            "spec": {"backupName": "no-such-backup"}}),
+            false,
+        )
+        .unwrap();
+    let r = eventually(LONG, "restore completes", || {
+        let r = get(&c.state, k.restore, "velero", "restore-now")?;
+        (r["status"]["phase"] == "Completed").then_some(r)
+    })
+    .await;
+    assert_eq!(
+        i(&r, "/status/progress/itemsRestored"),
+        i(&r, "/status/progress/totalItems")
+    );
+    let bad = get(&c.state, k.restore, "velero", "restore-nothing").unwrap();
+    assert_eq!(bad["status"]["phase"], "FailedValidation");
+    let schema = schema::load("velero/crds/velero.io_restores.yaml");
+    assert_eq!(schema::validate(&schema, &r), Vec::<String>::new());
+}
