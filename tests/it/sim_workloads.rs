@@ -353,6 +353,126 @@ async fn template_change_rolls_out_a_new_replicaset() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paused_deployment_holds_its_rollout_until_resumed() {
+    let c = running(0, 50.0);
+    let k = kinds();
+    merge(
+        &c.state,
+        k.deployment,
+        "shop",
+        "cart",
+        json!({"spec": {"paused": true}}),
+    );
+    merge(
+        &c.state,
+        k.deployment,
+        "shop",
+        "cart",
+        json!({"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": "2025-01-01T00:00:00Z"}}}}}),
+    );
+    let d = eventually(LONG, "paused condition", || {
+        let d = get(&c.state, k.deployment, "shop", "cart")?;
+        (condition(&d, "Progressing")?["reason"] == "DeploymentPaused"
+            && i(&d, "/status/observedGeneration") == i(&d, "/metadata/generation"))
+        .then_some(d)
+    })
+    .await;
+    assert_eq!(condition(&d, "Progressing").unwrap()["status"], "Unknown");
+    let rs_count = || {
+        owned_by(
+            &list(&c.state, k.replicaset, Some("shop")),
+            s(&d, "/metadata/uid"),
+        )
+        .len()
+    };
+    let paused_count = rs_count();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        rs_count(),
+        paused_count,
+        "a paused Deployment must not roll"
+    );
+    merge(
+        &c.state,
+        k.deployment,
+        "shop",
+        "cart",
+        json!({"spec": {"paused": false}}),
+    );
+    eventually(LONG, "resumed rollout completes", || {
+        let d = get(&c.state, k.deployment, "shop", "cart")?;
+        (rs_count() == paused_count + 1
+            && condition(&d, "Progressing")?["reason"] == "NewReplicaSetAvailable"
+            && i(&d, "/status/updatedReplicas") == 2
+            && i(&d, "/status/availableReplicas") == 2)
+            .then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statefulset_scales_in_ordinal_order() {
+    let c = running(0, 50.0);
+    let k = kinds();
+    merge(
+        &c.state,
+        k.statefulset,
+        "monitoring",
+        "prometheus",
+        json!({"spec": {"replicas": 3}}),
+    );
+    let sts = eventually(LONG, "prometheus at 3 ready", || {
+        let s = get(&c.state, k.statefulset, "monitoring", "prometheus")?;
+        (i(&s, "/status/readyReplicas") == 3).then_some(s)
+    })
+    .await;
+    assert_eq!(
+        sts["status"]["currentRevision"],
+        sts["status"]["updateRevision"]
+    );
+    let names: Vec<String> = list(&c.state, k.pod, Some("monitoring"))
+        .iter()
+        .map(|p| s(p, "/metadata/name").to_string())
+        .filter(|n| n.starts_with("prometheus-"))
+        .collect();
+    assert_eq!(names, ["prometheus-0", "prometheus-1", "prometheus-2"]);
+    // prometheus-2 was created only after prometheus-1 was Ready.
+    let created = |n: &str| {
+        s(
+            &get(&c.state, k.pod, "monitoring", n).unwrap(),
+            "/metadata/creationTimestamp",
+        )
+        .to_string()
+    };
+    let p1_ready = condition(
+        &get(&c.state, k.pod, "monitoring", "prometheus-1").unwrap(),
+        "Ready",
+    )
+    .unwrap()["lastTransitionTime"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(created("prometheus-2") >= p1_ready);
+    merge(
+        &c.state,
+        k.statefulset,
+        "monitoring",
+        "prometheus",
+        json!({"spec": {"replicas": 1}}),
+    );
+    eventually(LONG, "prometheus back to 1", || {
+        let left = list(&c.state, k.pod, Some("monitoring"))
+            .iter()
+            .filter(|p| s(p, "/metadata/name").starts_with("prometheus-"))
+            .count();
+        let s = get(&c.state, k.statefulset, "monitoring", "prometheus")?;
+        (left == 1 && i(&s, "/status/replicas") == 1).then_some(())
+    })
+    .await;
+    assert!(get(&c.state, k.pod, "monitoring", "prometheus-0").is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicaset_without_a_deployment_gets_pods() {
     let c = running(0, 50.0);
     let k = kinds();
@@ -1258,4 +1378,34 @@ async fn client_created_backup_and_restore_complete() {
     assert_eq!(bad["status"]["phase"], "FailedValidation");
     let schema = schema::load("velero/crds/velero.io_restores.yaml");
     assert_eq!(schema::validate(&schema, &r), Vec::<String>::new());
+}
+
+/// CPU time this process has used (user + system), from /proc.
+fn cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// A measurement more than a test: run with `--ignored` on a quiet machine.
+#[ignore = "measures CPU use; run explicitly"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_controllers_at_scale_use_little_cpu() {
+    let state = seeded(0, 1.0, 10_000);
+    let shutdown = CancellationToken::new();
+    let start = cpu_time().unwrap();
+    sim::spawn(&state, &shutdown);
+    // Let the first resync of every controller finish.
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    let settled = cpu_time().unwrap();
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    let idle = cpu_time().unwrap() - settled;
+    shutdown.cancel();
+    eprintln!(
+        "first resync: {:?} CPU; idle: {:?} CPU over 20 s",
+        settled - start,
+        idle
+    );
+    assert!(idle < Duration::from_secs(4), "idle CPU {idle:?} over 20 s");
 }
