@@ -13,6 +13,7 @@ pub mod build;
 pub mod catalog;
 pub mod deployments;
 pub mod hpa;
+pub mod hpa_algorithm;
 pub mod hpa_history;
 pub mod kubelet;
 pub mod metrics;

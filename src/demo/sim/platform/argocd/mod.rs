@@ -8,7 +8,9 @@
 
 pub mod apps;
 pub mod controller;
+pub mod drift;
 pub mod health;
+pub mod operations;
 
 use std::sync::Arc;
 
@@ -54,7 +56,7 @@ pub fn seed(state: &ClusterState) {
             continue;
         };
         if app.drift == Drift::NewCommit {
-            controller::seed_drift(state, &stored, app.drift);
+            drift::seed_drift(state, &stored, app.drift);
         }
     }
 }
