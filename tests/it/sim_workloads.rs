@@ -502,6 +502,21 @@ async fn replicaset_without_a_deployment_gets_pods() {
         mine.iter()
             .all(|p| p["metadata"]["labels"]["rollouts-pod-template-hash"] == "6c9f7")
     );
+    // A deleted pod is replaced by one with a new name.
+    let victim = s(mine[0], "/metadata/name").to_string();
+    c.state.store.delete(k.pod, "shop", &victim, false).unwrap();
+    eventually(LONG, "replacement pod ready", || {
+        let rs = get(&c.state, k.replicaset, "shop", "checkout-6c9f7")?;
+        let pods = list(&c.state, k.pod, Some("shop"));
+        let mine = owned_by(&pods, s(&rs, "/metadata/uid"));
+        (mine.len() == 3
+            && mine
+                .iter()
+                .all(|p| pod_ready(p) && s(p, "/metadata/name") != victim)
+            && i(&rs, "/status/readyReplicas") == 3)
+            .then_some(())
+    })
+    .await;
     // Scale to zero: pods go away and status follows.
     merge(
         &c.state,

@@ -71,6 +71,12 @@ pub fn from_unix(secs: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(secs, 0).single().unwrap_or_default()
 }
 
+/// `t` with seconds and below cleared.
+#[must_use]
+pub fn floor_minute(t: DateTime<Utc>) -> DateTime<Utc> {
+    from_unix(t.timestamp() - t.timestamp().rem_euclid(60))
+}
+
 /// A Go-style duration (`24h0m0s`, `72h`, `10m`, `1m30s`) in seconds.
 #[must_use]
 pub fn parse_go_duration(s: &str) -> Option<f64> {
@@ -116,5 +122,6 @@ mod tests {
         assert_eq!(parse_go_duration("5x"), None);
         assert_eq!(parse_go_duration("10"), None);
         assert!((secs_between(t, plus(t, 2.5)) - 2.5).abs() < 1e-9);
+        assert_eq!(fmt(floor_minute(t)), "2023-11-14T22:13:00Z");
     }
 }

@@ -342,17 +342,17 @@ pub fn pod(owner: &Value, template: &Value, name: &str, created: DateTime<Utc>) 
 }
 
 /// A name for a ReplicaSet's next pod, like `generateName` but reproducible: derived from
-/// the seed, the ReplicaSet and an attempt counter, skipping names `taken` reports as used.
+/// the seed, the ReplicaSet and an attempt counter `next` (advanced past the name returned, so
+/// a deleted pod's name is not handed out again), skipping names `taken` reports as used.
 #[must_use]
-pub fn pod_name(seed: u64, rs_name: &str, taken: impl Fn(&str) -> bool) -> String {
+pub fn pod_name(seed: u64, rs_name: &str, next: &mut u64, taken: impl Fn(&str) -> bool) -> String {
     let base = mix64(seed ^ fnv64(rs_name.as_bytes()));
-    let mut n: u64 = 0;
     loop {
-        let candidate = format!("{rs_name}-{}", random_suffix(base.wrapping_add(n)));
+        let candidate = format!("{rs_name}-{}", random_suffix(base.wrapping_add(*next)));
+        *next += 1;
         if !taken(&candidate) {
             return candidate;
         }
-        n += 1;
     }
 }
 
@@ -399,10 +399,16 @@ mod tests {
 
     #[test]
     fn pod_names_are_reproducible_and_skip_taken_ones() {
-        let first = pod_name(7, "web-abc", |_| false);
-        assert_eq!(first, pod_name(7, "web-abc", |_| false));
-        let second = pod_name(7, "web-abc", |n| n == first);
+        let first = pod_name(7, "web-abc", &mut 0, |_| false);
+        assert_eq!(first, pod_name(7, "web-abc", &mut 0, |_| false));
+        let second = pod_name(7, "web-abc", &mut 0, |n| n == first);
         assert_ne!(first, second);
         assert!(second.starts_with("web-abc-"));
+        // Advancing the counter never hands out the same name twice.
+        let mut next = 0;
+        let a = pod_name(7, "web-abc", &mut next, |_| false);
+        let b = pod_name(7, "web-abc", &mut next, |_| false);
+        assert_ne!(a, b);
+        assert_eq!(next, 2);
     }
 }

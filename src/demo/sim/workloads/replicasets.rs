@@ -85,9 +85,10 @@ fn deletion_rank(p: &OwnedPod) -> (u8, u8, u8, i64, std::cmp::Reverse<String>) {
     )
 }
 
-/// Brings one ReplicaSet's pods to `spec.replicas` and writes its status. Returns when to
-/// look again (pods becoming available after `minReadySeconds`).
-pub fn sync(state: &ClusterState, ns: &str, name: &str) -> Option<Duration> {
+/// Brings one ReplicaSet's pods to `spec.replicas` and writes its status. `next_name` is the
+/// ReplicaSet's pod-name counter (see [`build::pod_name`]). Returns when to look again (pods
+/// becoming available after `minReadySeconds`).
+pub fn sync(state: &ClusterState, ns: &str, name: &str, next_name: &mut u64) -> Option<Duration> {
     let k = kinds();
     let rs = state.store.get_value(k.replicaset, ns, name)?;
     let now = clock::now();
@@ -104,7 +105,7 @@ pub fn sync(state: &ClusterState, ns: &str, name: &str) -> Option<Duration> {
         let mut made: HashSet<String> = HashSet::new();
         let seed = state.options.seed ^ (state.profile.index as u64).wrapping_mul(0x9E37);
         for _ in active..desired {
-            let pod_name = build::pod_name(seed, name, |n| {
+            let pod_name = build::pod_name(seed, name, next_name, |n| {
                 made.contains(n) || state.store.get(k.pod, ns, n).is_some()
             });
             let pod = build::pod(&rs, &template, &pod_name, now);
@@ -211,6 +212,8 @@ pub fn write_status(
 pub struct ReplicaSetController {
     /// ReplicaSet uid → key, so pod events find their owner.
     by_uid: HashMap<String, ObjKey>,
+    /// Pod-name counter per ReplicaSet (starting past the pods it had when first seen).
+    next_name: HashMap<ObjKey, u64>,
 }
 
 impl Reconciler for ReplicaSetController {
@@ -246,6 +249,12 @@ impl Reconciler for ReplicaSetController {
     }
 
     fn reconcile(&mut self, state: &ClusterState, key: &Key) -> Option<Duration> {
-        sync(state, &key.1.ns, &key.1.name)
+        let next = self.next_name.entry(key.1.clone()).or_insert_with(|| {
+            state
+                .store
+                .get(kinds().replicaset, &key.1.ns, &key.1.name)
+                .map_or(0, |rs| owned_pods(state, &key.1.ns, &rs.uid).len() as u64)
+        });
+        sync(state, &key.1.ns, &key.1.name, next)
     }
 }

@@ -158,9 +158,11 @@ pub fn deployment(
                     true,
                 )
             });
+            let mut next_name = 0;
             for p in 0..replicas {
-                let pod_name =
-                    build::pod_name(seed, &rs_name, |n| state.store.get(k.pod, &ns, n).is_some());
+                let pod_name = build::pod_name(seed, &rs_name, &mut next_name, |n| {
+                    state.store.get(k.pod, &ns, n).is_some()
+                });
                 let (Some(node), Some(proto)) =
                     (nodes::pick(nodes, &ns, &pod_name), proto.as_ref())
                 else {
@@ -176,7 +178,7 @@ pub fn deployment(
                 }
             }
         }
-        replicasets::sync(state, &ns, &rs_name);
+        replicasets::sync(state, &ns, &rs_name, &mut 0);
     }
     // The status the controller last wrote, so the first sync sees no progress.
     let ready = replicas - i64::from(crash.is_some_and(|c| c.pod_index < replicas));

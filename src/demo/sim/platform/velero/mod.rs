@@ -139,7 +139,8 @@ pub fn seed(state: &ClusterState) {
 
 fn seed_manual_backup(state: &ClusterState, now: DateTime<Utc>) {
     let k = kinds();
-    let at = now - ChronoDuration::minutes(317);
+    // Whole minutes, so names do not depend on the second seeding happened in.
+    let at = clock::floor_minute(now - ChronoDuration::minutes(317));
     let name = format!("payments-pre-migration-{}", at.format("%Y%m%d%H%M%S"));
     let mut b = json!({
         "metadata": {
@@ -180,7 +181,7 @@ fn seed_restores(state: &ClusterState, restorable: &[(String, DateTime<Utc>)], n
             continue;
         };
         let started = (*fired + ChronoDuration::minutes(35 + 20 * i as i64))
-            .min(now - ChronoDuration::minutes(5));
+            .min(clock::floor_minute(now - ChronoDuration::minutes(5)));
         let name = format!("{backup}-{}", started.format("%Y%m%d%H%M%S"));
         let items = 600 + i as i64 * 7;
         let _ = state.store.insert(k.restore, json!({
