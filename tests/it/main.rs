@@ -14,5 +14,6 @@ mod render;
 mod rollout_fixtures;
 mod schema;
 mod sim_rollouts;
+mod sim_workloads;
 mod support;
 mod tmux;

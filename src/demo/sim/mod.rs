@@ -5,12 +5,23 @@
 //! Controllers write through the same object store the API server reads, so every change
 //! reaches clients as a real watch event. They react to store events (like real
 //! controllers) and to timers paced by [`Pace`], never by scanning everything on every tick.
+//!
+//! Shared helpers for any simulated controller: [`controller`] (the event-driven reconcile
+//! loop with per-key timers), [`events`] (Kubernetes Events with folding and pruning),
+//! [`scrape`] (metric exporters fed by store events, scraped into the TSDB), [`clock`],
+//! [`fields`] and [`kinds`].
 
+pub mod clock;
+pub mod controller;
+pub mod events;
+pub mod fields;
+pub mod kinds;
 pub mod namespaces;
 pub mod pace;
 pub mod platform;
 pub mod rng;
 pub mod rollouts;
+pub mod scrape;
 pub mod workloads;
 
 use std::sync::Arc;
