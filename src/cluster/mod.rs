@@ -78,6 +78,9 @@ pub struct ClusterInfo {
     pub readonly: bool,
 }
 
+/// A view-scoped source and the token that stops its watch.
+type ScopedSource = (Arc<dyn Any + Send + Sync>, CancellationToken);
+
 /// One watched cluster.
 pub struct ClusterHandle {
     pub context: String,
@@ -89,7 +92,7 @@ pub struct ClusterHandle {
     refresh: tokio_watch::Sender<u64>,
     sources: Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
     /// Watches started for one view (e.g. one object's events), stopped when it closes.
-    scoped: Mutex<HashMap<String, (Arc<dyn Any + Send + Sync>, CancellationToken)>>,
+    scoped: Mutex<HashMap<String, ScopedSource>>,
     prometheus: Mutex<Option<PromClient>>,
     notifier: Notifier,
     cancel: CancellationToken,

@@ -4,7 +4,7 @@
 //! restoring the terminal; signals, bad input, exec-plugin stderr, small terminals.
 
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -27,8 +27,6 @@ pub fn free_base_port(n: u16) -> u16 {
 /// `kdeck demo serve` as a child process.
 pub struct DemoProcess {
     child: Child,
-    pub base: u16,
-    pub kubeconfig: PathBuf,
 }
 
 impl DemoProcess {
@@ -54,11 +52,7 @@ impl DemoProcess {
             assert!(Instant::now() < deadline, "demo serve did not come up");
             std::thread::sleep(Duration::from_millis(100));
         }
-        Self {
-            child,
-            base,
-            kubeconfig: kubeconfig.to_path_buf(),
-        }
+        Self { child }
     }
 
     /// Kills it without warning, like a crashed API server.

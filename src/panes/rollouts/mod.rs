@@ -291,7 +291,7 @@ impl RolloutsPane {
                     last_seen: e.last_seen(),
                 })
                 .collect();
-            evs.sort_by(|a, b| b.last_seen.cmp(&a.last_seen));
+            evs.sort_by_key(|e| std::cmp::Reverse(e.last_seen));
             evs
         };
         let in_ns = |ns: Option<&str>| ns == Some(key.namespace.as_str());

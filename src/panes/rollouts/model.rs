@@ -1529,7 +1529,7 @@ mod tests {
             .as_mut()
             .unwrap()
             .duration = None;
-        let rollouts = vec![
+        let rollouts = [
             named("healthy-1", healthy.clone()),
             named("progressing", progressing),
             named("timed-pause", paused),

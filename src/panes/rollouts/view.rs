@@ -241,7 +241,7 @@ fn millis(v: f64) -> String {
 }
 
 /// Everything the detail view draws; `metrics` is `None` without a Prometheus answer yet.
-#[allow(clippy::too_many_lines)]
+#[allow(clippy::too_many_lines, clippy::too_many_arguments)]
 pub fn render_detail(
     frame: &mut Frame,
     area: Rect,
