@@ -368,8 +368,13 @@ mod tests {
         let wide = fit_columns(&cols, 50, &content);
         assert_eq!(wide[0].1, 20);
         // Short content keeps columns narrow; the last growable column takes the rest.
+        let cols = [
+            Column::new("A", 10, 20, 0),
+            Column::new("B", 10, 10, 2),
+            Column::new("C", 10, 30, 1),
+        ];
         let short = fit_columns(&cols, 50, &[3, 10, 10]);
-        assert_eq!(short[0].1, 10);
+        assert_eq!(short, vec![(0, 10), (1, 10), (2, 27)]);
     }
 
     #[test]
