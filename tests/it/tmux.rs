@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 /// A tmux server with one session running a command.
 pub struct Tmux {
     socket: PathBuf,
+    status_file: PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -29,11 +30,17 @@ impl Tmux {
         );
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("tmux.sock");
-        // `exec` so the pane's process is kdeck itself (signals reach it directly).
-        let mut env_prefix = String::from("exec env TERM=xterm-256color");
+        let status_file = dir.path().join("exit-status");
+        let mut env_prefix = String::from("env TERM=xterm-256color");
         for (k, v) in env {
             env_prefix.push_str(&format!(" {k}={}", shell_quote(v)));
         }
+        // The exit status is written by the wrapping shell: tmux 3.3 sometimes misses the
+        // SIGCHLD of a pane process and never reports `pane_dead_status`.
+        let script = format!(
+            "{env_prefix} {cmd}; echo $? > {}",
+            shell_quote(&status_file.display().to_string())
+        );
         let status = Command::new("tmux")
             .arg("-S")
             .arg(&socket)
@@ -41,11 +48,15 @@ impl Tmux {
             .arg(width.to_string())
             .arg("-y")
             .arg(height.to_string())
-            .arg(format!("{env_prefix} {cmd}"))
+            .arg(format!("sh -c {}", shell_quote(&script)))
             .status()
             .unwrap();
         assert!(status.success(), "tmux new-session failed");
-        let t = Self { socket, _dir: dir };
+        let t = Self {
+            socket,
+            status_file,
+            _dir: dir,
+        };
         t.tmux(&["set-option", "-t", "t", "remain-on-exit", "on"]);
         t
     }
@@ -88,18 +99,23 @@ impl Tmux {
             .to_string()
     }
 
-    /// The pid of the program in the pane.
+    /// The pid of the program in the pane (the child of the wrapping shell).
     pub fn pid(&self) -> String {
-        self.format("#{pane_pid}")
+        let shell = self.format("#{pane_pid}");
+        let out = Command::new("pgrep").args(["-P", &shell]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_string()
     }
 
-    /// Whether the program has exited, and with what status.
+    /// The program's exit status once it has exited (128+N when killed by signal N).
     pub fn exit_status(&self) -> Option<i32> {
-        if self.format("#{pane_dead}") == "1" {
-            self.format("#{pane_dead_status}").parse().ok()
-        } else {
-            None
-        }
+        std::fs::read_to_string(&self.status_file)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
     }
 
     /// Whether the terminal is in the alternate screen (a TUI is drawing).
