@@ -21,9 +21,11 @@ fn main() -> std::process::ExitCode {
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         runtime.block_on(async {
             match cli.command {
-                Some(Command::Demo(DemoCommand::Serve(args))) => {
-                    kdeck::demo::serve::run(&args).await
-                }
+                // The simulator's own failures (bad arguments, ports in use) are usage
+                // errors: one line, exit code 2.
+                Some(Command::Demo(DemoCommand::Serve(args))) => kdeck::demo::serve::run(&args)
+                    .await
+                    .map_err(|e| anyhow::Error::new(StartupError(format!("{e:#}")))),
                 Some(Command::Rollout { name }) => {
                     run_dashboard(
                         &cli.run,
