@@ -7,6 +7,7 @@ mod demo_http;
 mod demo_kube_client;
 mod demo_kubectl;
 mod demo_serve;
+mod e2e_rollouts;
 mod e2e_shell;
 mod prometheus_server;
 mod promql;

@@ -1,0 +1,330 @@
+//! End to end: an SRE acts on a canary from the keyboard. The real kdeck binary in tmux,
+//! against a demo cluster whose simulated Argo Rollouts controller reacts to what kdeck
+//! sends: a paused canary at the top, promote (with confirm) advancing it on screen, abort,
+//! retry, `--readonly` refusing with nothing changed, `kdeck rollout NAME` opening the detail
+//! view, and the audit log recording every attempt.
+
+use std::time::{Duration, Instant};
+
+use kdeck::demo::api::registry;
+use kdeck::demo::api::store::{Patch, Subresource};
+use kdeck::demo::{Demo, DemoConfig, SimOptions};
+use serde_json::{Value, json};
+
+use crate::tmux::{Tmux, kdeck_bin, shell_quote};
+
+const WAIT: Duration = Duration::from_secs(60);
+const NS: &str = "e2e";
+
+/// A demo (in this process, on its own runtime) with a test rollout `e2e/web` paused at an
+/// indefinite pause step.
+struct Fixture {
+    rt: tokio::runtime::Runtime,
+    demo: Option<Demo>,
+    dir: tempfile::TempDir,
+}
+
+fn rollout_type() -> usize {
+    registry::find("argoproj.io", "rollouts").unwrap()
+}
+
+impl Fixture {
+    fn start() -> Self {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let demo = rt
+            .block_on(Demo::start(DemoConfig {
+                clusters: 1,
+                base_port: 0,
+                options: SimOptions {
+                    seed: 7,
+                    speed: 4.0,
+                    scale: 0,
+                },
+                kubeconfig_out: dir.path().join("kubeconfig"),
+            }))
+            .unwrap();
+        let f = Self {
+            rt,
+            demo: Some(demo),
+            dir,
+        };
+        f.create_paused_canary();
+        f
+    }
+
+    fn store(&self) -> &kdeck::demo::api::store::ObjectStore {
+        &self.demo.as_ref().unwrap().clusters()[0].state.store
+    }
+
+    fn kubeconfig(&self) -> String {
+        self.dir.path().join("kubeconfig").display().to_string()
+    }
+
+    fn config_dir(&self) -> std::path::PathBuf {
+        self.dir.path().join("cfg")
+    }
+
+    fn rollout(&self) -> Value {
+        self.store().get_value(rollout_type(), NS, "web").unwrap()
+    }
+
+    fn wait_rollout(&self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let r = self.rollout();
+            if pred(&r) {
+                return r;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}: {r:#}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Ships a first revision, then a second, so the canary stops at `pause: {}`.
+    fn create_paused_canary(&self) {
+        let ns_type = registry::find("", "namespaces").unwrap();
+        self.store()
+            .insert(
+                ns_type,
+                json!({"metadata": {"name": NS}, "status": {"phase": "Active"}}),
+            )
+            .unwrap();
+        let rollout = json!({
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "Rollout",
+            "metadata": {"name": "web", "namespace": NS},
+            "spec": {
+                "replicas": 4,
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {
+                    "metadata": {"labels": {"app": "web"}},
+                    "spec": {"containers": [{"name": "web", "image": "registry.example.com/web:1.0.0"}]}
+                },
+                "strategy": {"canary": {"steps": [
+                    {"setWeight": 20}, {"pause": {}}, {"setWeight": 50}, {"pause": {}}
+                ]}}
+            }
+        });
+        self.store()
+            .create(rollout_type(), NS, rollout, false)
+            .unwrap();
+        self.wait_rollout("first revision healthy", |r| {
+            r.pointer("/status/phase").and_then(Value::as_str) == Some("Healthy")
+        });
+        let patch = Patch::Merge(json!({"spec": {"template": {"spec": {"containers": [
+            {"name": "web", "image": "registry.example.com/web:1.1.0"}
+        ]}}}}));
+        self.store()
+            .patch(rollout_type(), NS, "web", &patch, Subresource::Main, false)
+            .unwrap();
+        self.wait_rollout("canary paused at step 1", |r| {
+            r.pointer("/status/currentStepIndex")
+                .and_then(Value::as_i64)
+                == Some(1)
+                && r.pointer("/status/pauseConditions/0/reason")
+                    .and_then(Value::as_str)
+                    == Some("CanaryPauseStep")
+        });
+    }
+
+    fn tmux(&self, args: &str) -> Tmux {
+        let cmd = format!(
+            "{} --kubeconfig {} {args}",
+            shell_quote(&kdeck_bin().display().to_string()),
+            shell_quote(&self.kubeconfig())
+        );
+        let cfg = self.config_dir();
+        Tmux::start(&cmd, 120, 40, &[("KDECK_CONFIG", cfg.to_str().unwrap())])
+    }
+
+    fn audit(&self) -> Vec<Value> {
+        let path = self.config_dir().join("state").join("audit.log");
+        std::fs::read_to_string(&path)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        if let Some(d) = self.demo.take() {
+            self.rt.block_on(d.shutdown());
+        }
+    }
+}
+
+fn web_row(screen: &str) -> Option<&str> {
+    screen
+        .lines()
+        .find(|l| l.contains(" web ") && l.contains('│') && !l.contains("Rollout e2e"))
+}
+
+/// Data rows of the Rollouts table, top to bottom.
+fn data_rows(screen: &str) -> Vec<&str> {
+    let lines: Vec<&str> = screen.lines().collect();
+    let Some(header) = lines
+        .iter()
+        .position(|l| l.contains("STATUS") && l.contains("NAME"))
+    else {
+        return Vec::new();
+    };
+    lines[header + 1..]
+        .iter()
+        .take_while(|l| l.starts_with('│') && l.trim_matches(|c| c == '│' || c == ' ').len() > 0)
+        .copied()
+        .collect()
+}
+
+fn confirm(t: &Tmux, action: &str) {
+    t.wait_text(&format!("Confirm: {action}"), WAIT);
+    t.wait_text("✔ allowed", WAIT);
+    t.send(&["y"]);
+    t.wait_for("the dialog to close", WAIT, |s| !s.contains("Confirm:"));
+}
+
+#[test]
+fn promote_abort_retry_from_the_keyboard() {
+    let f = Fixture::start();
+    let t = f.tmux("");
+    t.send(&["2"]);
+    let screen = t.wait_for("the paused canary", WAIT, |s| {
+        web_row(s).is_some_and(|r| r.contains("‖ Paused") && r.contains("1/4"))
+    });
+    // What needs a human comes first: every row above web is also waiting for one.
+    let rows = data_rows(&screen);
+    let pos = rows.iter().position(|r| r.contains(" web ")).unwrap();
+    assert!(
+        rows[..=pos].iter().all(|r| r.contains("‖ Paused")),
+        "paused rows should lead:\n{screen}"
+    );
+
+    // Select it through the filter, then promote.
+    t.send(&["/"]);
+    t.type_text("web");
+    t.send(&["Enter"]);
+    t.wait_for("only web listed", WAIT, |s| data_rows(s).len() == 1);
+    let rv_before = f.rollout()["metadata"]["resourceVersion"].clone();
+    t.send(&["p"]);
+    confirm(&t, "promote");
+    t.wait_text("✔ promote Rollout e2e/web", WAIT);
+    t.wait_for("web advanced to the next pause", WAIT, |s| {
+        web_row(s).is_some_and(|r| r.contains("3/4") && r.contains("‖ Paused"))
+    });
+    let r = f.rollout();
+    assert_ne!(r["metadata"]["resourceVersion"], rv_before);
+    assert_eq!(
+        r.pointer("/status/currentStepIndex")
+            .and_then(Value::as_i64),
+        Some(3)
+    );
+
+    // Abort, then retry.
+    t.send(&["a"]);
+    confirm(&t, "abort");
+    t.wait_for("web aborted", WAIT, |s| {
+        web_row(s).is_some_and(|r| r.contains("✖ Aborted"))
+    });
+    assert_eq!(f.rollout().pointer("/status/abort"), Some(&json!(true)));
+    t.send(&["R"]);
+    confirm(&t, "retry");
+    t.wait_for("web retried back to its first pause", WAIT, |s| {
+        web_row(s).is_some_and(|r| !r.contains("Aborted") && r.contains("1/4"))
+    });
+    assert_ne!(f.rollout().pointer("/status/abort"), Some(&json!(true)));
+
+    // Retry is refused on a rollout that is not aborted: the reason, no dialog.
+    t.send(&["R"]);
+    t.wait_text("only an aborted rollout can be retried", WAIT);
+    assert!(!t.screen().contains("Confirm:"));
+
+    t.send(&["q"]);
+    assert_eq!(t.wait_exit(WAIT), 0);
+
+    let audit = f.audit();
+    let actions: Vec<(&str, &str)> = audit
+        .iter()
+        .map(|a| {
+            (
+                a["action"].as_str().unwrap(),
+                a["outcome"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        vec![("promote", "ok"), ("abort", "ok"), ("retry", "ok")]
+    );
+    for a in &audit {
+        assert_eq!(a["context"], "demo-us-east");
+        assert_eq!(a["user"], "demo-admin");
+        assert_eq!(a["object"]["kind"], "Rollout");
+        assert_eq!(a["object"]["name"], "web");
+        assert!(
+            a["requests"][0]["path"]
+                .as_str()
+                .unwrap()
+                .ends_with("/rollouts/web/status")
+        );
+    }
+}
+
+#[test]
+fn readonly_refuses_and_changes_nothing() {
+    let f = Fixture::start();
+    let t = f.tmux("--readonly");
+    t.wait_text("READ-ONLY", WAIT);
+    t.send(&["2"]);
+    t.wait_for("the paused canary", WAIT, |s| {
+        web_row(s).is_some_and(|r| r.contains("‖ Paused"))
+    });
+    t.send(&["/"]);
+    t.type_text("web");
+    t.send(&["Enter"]);
+    t.wait_for("only web listed", WAIT, |s| data_rows(s).len() == 1);
+    let before = f.rollout();
+    t.send(&["p"]);
+    let screen = t.wait_text("read-only mode", WAIT);
+    assert!(!screen.contains("Confirm:"), "{screen}");
+    // Give a stray request time to land, then check nothing moved.
+    std::thread::sleep(Duration::from_secs(2));
+    let after = f.rollout();
+    assert_eq!(
+        after["metadata"]["resourceVersion"],
+        before["metadata"]["resourceVersion"]
+    );
+    assert_eq!(
+        after.pointer("/status/pauseConditions/0/reason"),
+        Some(&json!("CanaryPauseStep"))
+    );
+    t.send(&["q"]);
+    assert_eq!(t.wait_exit(WAIT), 0);
+    let audit = f.audit();
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_eq!(audit[0]["action"], "promote");
+    assert_eq!(audit[0]["outcome"], "refused");
+}
+
+#[test]
+fn rollout_command_opens_the_detail_view() {
+    let f = Fixture::start();
+    let t = f.tmux(&format!("rollout web -n {NS}"));
+    let screen = t.wait_for("the detail view", WAIT, |s| {
+        s.contains("Rollout e2e/web") && s.contains("Steps") && s.contains("▶")
+    });
+    assert!(screen.contains("pause (until promoted)"), "{screen}");
+    assert!(screen.contains("Revisions"), "{screen}");
+    t.send(&["Escape"]);
+    t.wait_for("back to the list", WAIT, |s| s.contains("need attention"));
+    t.send(&["q"]);
+    assert_eq!(t.wait_exit(WAIT), 0);
+}
