@@ -1,0 +1,430 @@
+//! Actions through kdeck's real path: the Rollouts pane's plan builder reads the watched
+//! store, the executor checks RBAC, freshness and read-only, sends the upstream requests to
+//! the demo cluster over HTTP, and the simulated Argo Rollouts controller reacts. What
+//! `kubectl get rollout -o json` shows afterwards is the verdict.
+
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kdeck::cluster::{ClusterHandle, ClusterInfo, PromReach, Reach, kubeconfig, monitor};
+use kdeck::demo::DenyRule;
+use kdeck::exec::audit::AuditLog;
+use kdeck::exec::{
+    ActionPlan, ExecEvent, ExecOptions, Executor, Outcome, OutcomeKind, RbacVerdict,
+};
+use kdeck::k8s::apps::ReplicaSet;
+use kdeck::k8s::rollout::{AnalysisRun, Rollout};
+use kdeck::keymap::ActionCall;
+use kdeck::panes::Reply;
+use kdeck::panes::rollouts::model::build_rows;
+use kdeck::panes::rollouts::plan::plan;
+use kdeck::source::Notifier;
+use kdeck::world::World;
+use serde_json::{Value, json};
+use tokio::sync::mpsc::Receiver;
+use tokio_util::sync::CancellationToken;
+
+use crate::rollout_demo::{Fixture, NS, WAIT};
+
+/// kdeck's side: a watched cluster and an executor, on the fixture's runtime.
+struct Client {
+    handle: Arc<ClusterHandle>,
+    world: Arc<World>,
+    cancel: CancellationToken,
+}
+
+impl Client {
+    fn connect(f: &Fixture) -> Self {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        f.rt.block_on(async {
+            let kc = kubeconfig::load(Some(std::path::Path::new(&f.kubeconfig()))).unwrap();
+            let client = kubeconfig::client(&kc, "demo-us-east").await.unwrap();
+            let cancel = CancellationToken::new();
+            let notifier = Notifier::new();
+            let handle = ClusterHandle::new(
+                "demo-us-east",
+                ClusterInfo {
+                    server: String::new(),
+                    user: "demo-admin".into(),
+                    version: None,
+                    reach: Reach::Connecting,
+                    prometheus: PromReach::Unknown,
+                    readonly: false,
+                },
+                Some(client),
+                None,
+                notifier.clone(),
+                cancel.clone(),
+            );
+            tokio::spawn(monitor::run(handle.clone(), None));
+            handle.source::<Rollout>();
+            handle.source::<ReplicaSet>();
+            handle.source::<AnalysisRun>();
+            let world = Arc::new(World::new(notifier));
+            world.add(handle.clone());
+            Self {
+                handle,
+                world,
+                cancel,
+            }
+        })
+    }
+
+    fn executor(
+        &self,
+        options: ExecOptions,
+        audit: &std::path::Path,
+    ) -> (Arc<Executor>, Receiver<ExecEvent>) {
+        Executor::new(self.world.clone(), options, AuditLog::new(audit))
+    }
+
+    /// Waits until kdeck's store holds `web` at the server's current resourceVersion.
+    fn synced(&self, f: &Fixture) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let server_rv = f.rollout()["metadata"]["resourceVersion"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            let local = self
+                .handle
+                .source::<Rollout>()
+                .objects()
+                .iter()
+                .find_map(|g| {
+                    g.0.as_ref()
+                        .ok()
+                        .filter(|r| r.metadata.name.as_deref() == Some("web"))
+                        .and_then(|r| r.metadata.resource_version.clone())
+                });
+            if local.as_deref() == Some(server_rv.as_str())
+                && self.handle.source::<Rollout>().state().is_live()
+            {
+                return;
+            }
+            assert!(Instant::now() < deadline, "kdeck's store never caught up");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The plan the Rollouts pane makes for `action` on `web`.
+    fn plan(&self, f: &Fixture, action: &str, args: &[&str]) -> Result<ActionPlan, String> {
+        self.synced(f);
+        let rollouts = self.handle.source::<Rollout>().objects();
+        let rss = self.handle.source::<ReplicaSet>().objects();
+        let ro_refs: Vec<&Rollout> = rollouts.iter().filter_map(|g| g.0.as_ref().ok()).collect();
+        let rs_refs: Vec<&ReplicaSet> = rss.iter().filter_map(|g| g.0.as_ref().ok()).collect();
+        let rows = build_rows(
+            "demo-us-east",
+            &ro_refs,
+            &[],
+            &rs_refs,
+            &[],
+            chrono::Utc::now(),
+        );
+        let row = rows.iter().find(|r| r.name == "web").unwrap();
+        let call = ActionCall {
+            name: action.into(),
+            args: args.iter().map(|a| (*a).to_string()).collect(),
+        };
+        match plan(&call, row, &self.handle) {
+            Reply::Plan(p) => Ok(*p),
+            Reply::Warn(w) | Reply::Info(w) => Err(w),
+            other => Err(format!("{other:?}")),
+        }
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+fn run(
+    f: &Fixture,
+    exec: &Arc<Executor>,
+    rx: &mut Receiver<ExecEvent>,
+    plan: ActionPlan,
+) -> Outcome {
+    f.rt.block_on(async {
+        exec.execute(1, plan);
+        loop {
+            match tokio::time::timeout(WAIT, rx.recv())
+                .await
+                .unwrap()
+                .unwrap()
+            {
+                ExecEvent::Finished { outcome, .. } => return outcome,
+                ExecEvent::Rbac { .. } => {}
+            }
+        }
+    })
+}
+
+fn kubectl_rollout(f: &Fixture) -> Value {
+    let out = Command::new("kubectl")
+        .args([
+            "--kubeconfig",
+            &f.kubeconfig(),
+            "get",
+            "rollout",
+            "web",
+            "-n",
+            NS,
+            "-o",
+            "json",
+        ])
+        .env("KUBECACHEDIR", f.dir.path().join("kube-cache"))
+        .output()
+        .expect("kubectl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn wait_kubectl(f: &Fixture, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let r = kubectl_rollout(f);
+        if pred(&r) {
+            return r;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "kubectl never showed {what}: {r:#}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+fn step(r: &Value) -> Option<i64> {
+    r.pointer("/status/currentStepIndex")
+        .and_then(Value::as_i64)
+}
+
+fn image(r: &Value) -> String {
+    r.pointer("/spec/template/spec/containers/0/image")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn promote_abort_retry_undo_reach_the_controller() {
+    let f = Fixture::start();
+    let c = Client::connect(&f);
+    let audit = f.dir.path().join("audit.log");
+    let (exec, mut rx) = c.executor(ExecOptions::default(), &audit);
+
+    let p = c.plan(&f, "promote", &[]).unwrap();
+    assert_eq!(p.request_lines().len(), 1, "{:?}", p.request_lines());
+    assert!(
+        p.request_lines()[0]
+            .contains("/rollouts/web/status (merge) {\"status\":{\"pauseConditions\":null}}")
+    );
+    let o = run(&f, &exec, &mut rx, p);
+    assert_eq!(o.kind, OutcomeKind::Ok, "{o:?}");
+    let r = wait_kubectl(&f, "the next pause", |r| step(r) == Some(3));
+    assert_eq!(
+        r.pointer("/status/pauseConditions/0/reason"),
+        Some(&json!("CanaryPauseStep"))
+    );
+
+    let o = run(&f, &exec, &mut rx, c.plan(&f, "abort", &[]).unwrap());
+    assert_eq!(o.kind, OutcomeKind::Ok, "{o:?}");
+    let r = wait_kubectl(&f, "Degraded after abort", |r| {
+        r.pointer("/status/phase") == Some(&json!("Degraded"))
+    });
+    assert_eq!(r.pointer("/status/abort"), Some(&json!(true)));
+    assert!(
+        r.pointer("/status/message")
+            .and_then(Value::as_str)
+            .unwrap()
+            .starts_with("RolloutAborted")
+    );
+
+    let o = run(&f, &exec, &mut rx, c.plan(&f, "retry", &[]).unwrap());
+    assert_eq!(o.kind, OutcomeKind::Ok, "{o:?}");
+    wait_kubectl(&f, "the first pause again", |r| {
+        r.pointer("/status/abort") != Some(&json!(true)) && step(r) == Some(1)
+    });
+
+    // Undo to the previous revision: the pod template of web:1.0.0 comes back.
+    assert_eq!(
+        image(&kubectl_rollout(&f)),
+        "registry.example.com/web:1.1.0"
+    );
+    let p = c.plan(&f, "undo", &[]).unwrap();
+    assert!(
+        p.request_lines()[0].contains("json-patch"),
+        "{:?}",
+        p.request_lines()
+    );
+    let o = run(&f, &exec, &mut rx, p);
+    assert_eq!(o.kind, OutcomeKind::Ok, "{o:?}");
+    let r = wait_kubectl(&f, "healthy on the old template", |r| {
+        r.pointer("/status/phase") == Some(&json!("Healthy"))
+    });
+    assert_eq!(image(&r), "registry.example.com/web:1.0.0");
+
+    let lines = std::fs::read_to_string(&audit).unwrap();
+    let outcomes: Vec<(String, String)> = lines
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            (
+                v["action"].as_str().unwrap().into(),
+                v["outcome"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("promote", "ok"),
+            ("abort", "ok"),
+            ("retry", "ok"),
+            ("undo", "ok")
+        ]
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+    );
+}
+
+#[test]
+fn safety_checks_refuse_before_anything_changes() {
+    let f = Fixture::start();
+    let c = Client::connect(&f);
+    let audit = f.dir.path().join("audit.log");
+    let rv = || f.rollout()["metadata"]["resourceVersion"].clone();
+
+    // A stale object: someone changes it between the screen and the keypress.
+    let (exec, mut rx) = c.executor(ExecOptions::default(), &audit);
+    let p = c.plan(&f, "promote", &[]).unwrap();
+    let out = Command::new("kubectl")
+        .args([
+            "--kubeconfig",
+            &f.kubeconfig(),
+            "label",
+            "rollout",
+            "web",
+            "-n",
+            NS,
+            "touched=yes",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let moved = rv();
+    let o = run(&f, &exec, &mut rx, p);
+    assert_eq!(o.kind, OutcomeKind::Conflict, "{o:?}");
+    assert!(o.message.contains("changed since it was shown"), "{o:?}");
+    assert_eq!(rv(), moved);
+    assert_eq!(step(&f.rollout()), Some(1));
+
+    // RBAC: a deny rule on the status subresource is seen before sending and enforced.
+    let rule = f.demo.as_ref().unwrap().clusters()[0]
+        .faults
+        .deny(DenyRule {
+            verb: "patch".into(),
+            group: "argoproj.io".into(),
+            resource: "rollouts".into(),
+            subresource: "status".into(),
+            reason: "change freeze".into(),
+            ..DenyRule::default()
+        });
+    let p = c.plan(&f, "promote", &[]).unwrap();
+    let verdict =
+        f.rt.block_on(kdeck::exec::executor::rbac(&c.handle, &p.permissions()));
+    assert!(
+        matches!(&verdict, RbacVerdict::Denied(why) if why.contains("change freeze")),
+        "{verdict:?}"
+    );
+    let before = rv();
+    let o = run(&f, &exec, &mut rx, p);
+    assert_eq!(o.kind, OutcomeKind::Forbidden, "{o:?}");
+    assert_eq!(rv(), before);
+    f.demo.as_ref().unwrap().clusters()[0]
+        .faults
+        .remove_deny(rule)
+        .unwrap();
+
+    // Server-side dry run: accepted, nothing changes.
+    let (dry, mut dry_rx) = c.executor(
+        ExecOptions {
+            dry_run: true,
+            ..ExecOptions::default()
+        },
+        &audit,
+    );
+    let o = run(&f, &dry, &mut dry_rx, c.plan(&f, "promote", &[]).unwrap());
+    assert_eq!(o.kind, OutcomeKind::Ok, "{o:?}");
+    assert!(o.message.contains("dry run"), "{o:?}");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(rv(), before);
+
+    // Read-only: refused in the executor, whatever the UI did.
+    let (ro, mut ro_rx) = c.executor(
+        ExecOptions {
+            readonly: true,
+            ..ExecOptions::default()
+        },
+        &audit,
+    );
+    let o = run(&f, &ro, &mut ro_rx, c.plan(&f, "promote", &[]).unwrap());
+    assert_eq!(o.kind, OutcomeKind::Refused, "{o:?}");
+    assert_eq!(rv(), before);
+
+    // One keypress never sends twice: the same action while one is in flight is refused.
+    f.rt.block_on(async {
+        let p = c.plan(&f, "promote", &[]).unwrap();
+        exec.execute(10, p.clone());
+        exec.execute(11, p);
+        let mut outcomes = Vec::new();
+        while outcomes.len() < 2 {
+            if let ExecEvent::Finished { id, outcome, .. } = tokio::time::timeout(WAIT, rx.recv())
+                .await
+                .unwrap()
+                .unwrap()
+            {
+                outcomes.push((id, outcome.kind));
+            }
+        }
+        outcomes.sort_by_key(|o| o.0);
+        assert_eq!(
+            outcomes,
+            vec![(10, OutcomeKind::Ok), (11, OutcomeKind::Refused)]
+        );
+    });
+
+    // Disabled actions say why and build no plan.
+    let err = c.plan(&f, "retry", &[]).unwrap_err();
+    assert!(
+        err.contains("only an aborted rollout can be retried"),
+        "{err}"
+    );
+
+    let lines = std::fs::read_to_string(&audit).unwrap();
+    let outcomes: Vec<String> = lines
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["outcome"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    // The duplicate is refused (and recorded) at once, before the first one finishes.
+    assert_eq!(
+        outcomes,
+        ["conflict", "forbidden", "ok", "refused", "refused", "ok"]
+    );
+}
