@@ -10,6 +10,7 @@ mod demo_serve;
 mod e2e_rollouts;
 mod e2e_shell;
 mod exec_actions;
+mod prom_queries;
 mod prometheus_server;
 mod promql;
 mod render;
