@@ -1,0 +1,219 @@
+//! Rollouts pane figures: frame time with 2,000 rows (models recomputed, and redraw only),
+//! and event-to-screen latency against the demo cluster (a change written on the server until
+//! the first frame that shows it).
+//!
+//! Run: `cargo bench --bench rollouts`
+
+#[path = "client.rs"]
+mod client;
+#[path = "common.rs"]
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use kdeck::app::{App, AppSettings, known_actions};
+use kdeck::clock::Clock;
+use kdeck::cluster::{ClusterHandle, ClusterInfo, Discovery, PromReach, Reach};
+use kdeck::config::Config;
+use kdeck::k8s::apps::ReplicaSet;
+use kdeck::k8s::rollout::Rollout;
+use kdeck::keymap::Keymap;
+use kdeck::panes::{Scope, registry};
+use kdeck::source::{Notifier, SourceState};
+use kdeck::theme::Theme;
+use kdeck::world::World;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use common::summary;
+
+const ROWS: usize = 2000;
+
+fn synthetic(i: usize) -> (Rollout, Vec<ReplicaSet>) {
+    let ns = format!("team-{:02}", i % 40);
+    let name = format!("svc-{i:04}");
+    let uid = format!("uid-{i}");
+    let paused = i.is_multiple_of(7);
+    let step = (i % 5) as i64;
+    let ro: Rollout = serde_json::from_value(json!({
+        "metadata": {"name": name, "namespace": ns, "uid": uid, "resourceVersion": i.to_string(),
+            "generation": 3, "creationTimestamp": "2026-11-20T10:00:00Z"},
+        "spec": {"replicas": 4, "strategy": {"canary": {"canaryService": format!("{name}-canary"),
+            "stableService": format!("{name}-stable"),
+            "steps": [{"setWeight": 20}, {"pause": {}}, {"setWeight": 50}, {"pause": {"duration": "30s"}}, {"setWeight": 80}]}},
+            "template": {"spec": {"containers": [{"name": "app", "image": format!("registry.example.com/{name}:1.{}.0", i % 9)}]}}},
+        "status": {"observedGeneration": "3", "currentStepIndex": step, "currentPodHash": "new", "stableRS": "old",
+            "phase": if paused {"Paused"} else {"Progressing"}, "replicas": 5, "readyReplicas": 5,
+            "updatedReplicas": 1, "availableReplicas": 5,
+            "pauseConditions": if paused {json!([{"reason": "CanaryPauseStep", "startTime": "2026-11-22T11:00:00Z"}])} else {json!(null)},
+            "canary": {"weights": {"canary": {"weight": 20, "podTemplateHash": "new"}, "stable": {"weight": 80, "podTemplateHash": "old"}}}}
+    }))
+    .unwrap();
+    let rs = |hash: &str, rev: u32, replicas: u32| -> ReplicaSet {
+        serde_json::from_value(json!({
+            "metadata": {"name": format!("{name}-{hash}"), "namespace": ns, "uid": format!("{uid}-{hash}"),
+                "labels": {"rollouts-pod-template-hash": hash},
+                "annotations": {"rollout.argoproj.io/revision": rev.to_string()},
+                "ownerReferences": [{"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "name": name, "uid": uid, "controller": true}]},
+            "spec": {"replicas": replicas, "template": {"spec": {"containers": [{"name": "app", "image": "x:1"}]}}},
+            "status": {"replicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas}
+        }))
+        .unwrap()
+    };
+    (ro, vec![rs("new", 2, 1), rs("old", 1, 4)])
+}
+
+fn frame_times() {
+    let handle = ClusterHandle::new(
+        "bench",
+        ClusterInfo {
+            server: String::new(),
+            user: "bench".into(),
+            version: Some("v1.32.4".into()),
+            reach: Reach::Reachable {
+                latency: Duration::from_millis(3),
+                since: Utc::now(),
+            },
+            prometheus: PromReach::Unknown,
+            readonly: false,
+        },
+        None,
+        None,
+        Notifier::new(),
+        CancellationToken::new(),
+    );
+    handle.set_discovery(Discovery::default());
+    let (rollouts, rss): (Vec<_>, Vec<_>) = (0..ROWS).map(synthetic).unzip();
+    let live = SourceState::Live { since: Utc::now() };
+    handle.set_test_source(rollouts, live.clone());
+    handle.set_test_source(rss.into_iter().flatten().collect::<Vec<ReplicaSet>>(), live);
+    let world = Arc::new(World::new(Notifier::new()));
+    world.add(handle);
+    let panes = registry();
+    let keymap = Keymap::from_texts(
+        "default",
+        kdeck::keymap::BUILTIN[0].1,
+        None,
+        &known_actions(&panes),
+    );
+    let start = Utc::now();
+    let mut app = App::new(
+        world,
+        panes,
+        keymap,
+        Theme::builtin("default").unwrap(),
+        Config::default(),
+        Clock::Fixed(start),
+        None,
+        AppSettings::default(),
+        Scope {
+            all_clusters: true,
+            ..Scope::default()
+        },
+    );
+    app.focus_pane("rollouts");
+    let mut term = Terminal::new(TestBackend::new(120, 40)).unwrap();
+    let mut full = Vec::new();
+    let mut redraw = Vec::new();
+    for i in 0..120 {
+        // A new second: ages move, so every row is recomputed (the worst case per frame).
+        app.clock = Clock::Fixed(start + chrono::Duration::seconds(i64::from(i) + 1));
+        let t = Instant::now();
+        app.update_models();
+        term.draw(|f| app.render(f)).unwrap();
+        full.push(t.elapsed());
+        // Same second, nothing changed: the cost of a frame that recomputes nothing.
+        let t = Instant::now();
+        app.update_models();
+        term.draw(|f| app.render(f)).unwrap();
+        redraw.push(t.elapsed());
+    }
+    let screen = term.backend().to_string();
+    assert!(screen.contains(&format!("({ROWS} ·")), "{screen}");
+    let (m, p95, max) = summary(full);
+    println!(
+        "frame, {ROWS} rows, models recomputed: median {m:.2} ms, p95 {p95:.2} ms, max {max:.2} ms"
+    );
+    let (m, p95, max) = summary(redraw);
+    println!(
+        "frame, {ROWS} rows, redraw only:       median {m:.2} ms, p95 {p95:.2} ms, max {max:.2} ms"
+    );
+}
+
+fn event_to_screen() {
+    let demo = common::DemoServe::start(1, 0, 1.0);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let api = demo.api_url(0);
+    let samples = rt.block_on(async {
+        let mut c = client::Client::connect(&demo.kubeconfig, 120, 40).await;
+        c.app.focus_pane("rollouts");
+        let http = reqwest::Client::new();
+        // Wait for the seeded Deployment to be on screen.
+        loop {
+            if c.frame().contains("ledger") {
+                break;
+            }
+            c.wait_change(Duration::from_millis(100)).await;
+        }
+        c.app.dispatch(&kdeck::keymap::ActionCall::named("filter"));
+        for ch in "ledger".chars() {
+            c.app.on_key(&crossterm::event::KeyEvent::new(
+                crossterm::event::KeyCode::Char(ch),
+                crossterm::event::KeyModifiers::NONE,
+            ));
+        }
+        let mut samples = Vec::new();
+        for i in 0..30u32 {
+            let replicas = 3 + (i % 2) * 2;
+            let marker = format!("/{replicas}/");
+            let body = json!({"spec": {"replicas": replicas}});
+            let sent = Instant::now();
+            let resp = http
+                .patch(format!(
+                    "{api}/apis/apps/v1/namespaces/payments/deployments/ledger"
+                ))
+                .header("Content-Type", "application/merge-patch+json")
+                .body(body.to_string())
+                .send()
+                .await
+                .unwrap();
+            assert!(resp.status().is_success());
+            loop {
+                c.wait_change(Duration::from_millis(200)).await;
+                let screen = c.frame();
+                if screen
+                    .lines()
+                    .any(|l| l.contains("ledger") && l.contains(&marker))
+                {
+                    samples.push(sent.elapsed());
+                    break;
+                }
+                assert!(
+                    sent.elapsed() < Duration::from_secs(30),
+                    "change never shown:\n{screen}"
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        samples
+    });
+    let (m, p95, max) = summary(samples);
+    println!(
+        "event to screen (PATCH on the server → first frame showing it, 30 changes): median {m:.1} ms, \
+         p95 {p95:.1} ms, max {max:.1} ms (the run loop adds at most one 50 ms frame interval)"
+    );
+}
+
+fn main() {
+    println!("kdeck Rollouts pane benchmark (release build)\n");
+    frame_times();
+    event_to_screen();
+}
