@@ -28,7 +28,7 @@ fn data_rows(screen: &str) -> Vec<&str> {
     };
     lines[header + 1..]
         .iter()
-        .take_while(|l| l.starts_with('│') && l.trim_matches(|c| c == '│' || c == ' ').len() > 0)
+        .take_while(|l| l.starts_with('│') && !l.trim_matches(|c| c == '│' || c == ' ').is_empty())
         .copied()
         .collect()
 }
