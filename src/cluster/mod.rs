@@ -78,6 +78,13 @@ pub struct ClusterInfo {
     pub readonly: bool,
 }
 
+/// A started source: the typed store (erased), its kind's name and its state cell.
+struct SourceEntry {
+    source: Arc<dyn Any + Send + Sync>,
+    kind: String,
+    cell: Arc<SourceCell>,
+}
+
 /// A view-scoped source and the token that stops its watch.
 type ScopedSource = (Arc<dyn Any + Send + Sync>, CancellationToken);
 
@@ -90,7 +97,7 @@ pub struct ClusterHandle {
     namespace: Option<String>,
     discovery: tokio_watch::Sender<Discovery>,
     refresh: tokio_watch::Sender<u64>,
-    sources: Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
+    sources: Mutex<HashMap<TypeId, SourceEntry>>,
     /// Watches started for one view (e.g. one object's events), stopped when it closes.
     scoped: Mutex<HashMap<String, ScopedSource>>,
     prometheus: Mutex<Option<PromClient>>,
@@ -214,7 +221,7 @@ impl ClusterHandle {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(existing) = sources
             .get(&TypeId::of::<K>())
-            .and_then(|s| s.clone().downcast::<KindSource<K>>().ok())
+            .and_then(|s| s.source.clone().downcast::<KindSource<K>>().ok())
         {
             return existing;
         }
@@ -224,7 +231,14 @@ impl ClusterHandle {
             store,
             cell: cell.clone(),
         });
-        sources.insert(TypeId::of::<K>(), source.clone());
+        sources.insert(
+            TypeId::of::<K>(),
+            SourceEntry {
+                source: source.clone(),
+                kind: K::plural(&()).into_owned(),
+                cell: cell.clone(),
+            },
+        );
         if let Some(client) = &self.client
             && let Ok(rt) = tokio::runtime::Handle::try_current()
         {
@@ -324,7 +338,21 @@ impl ClusterHandle {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(&TypeId::of::<K>())
-            .and_then(|s| s.clone().downcast::<KindSource<K>>().ok())
+            .and_then(|s| s.source.clone().downcast::<KindSource<K>>().ok())
+    }
+
+    /// Every started source's kind (plural) and state, sorted by kind.
+    #[must_use]
+    pub fn source_states(&self) -> Vec<(String, SourceState)> {
+        let mut out: Vec<(String, SourceState)> = self
+            .sources
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .values()
+            .map(|e| (e.kind.clone(), e.cell.state()))
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
     }
 
     /// Fills kind `K` by hand with a given state (no cluster): for tests and snapshots.
@@ -333,11 +361,21 @@ impl ClusterHandle {
         fill_store(&mut writer, objects);
         let cell = Arc::new(SourceCell::new(self.notifier.clone()));
         cell.set_state(state);
-        let source = Arc::new(KindSource { store, cell });
+        let source = Arc::new(KindSource {
+            store,
+            cell: cell.clone(),
+        });
         self.sources
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(TypeId::of::<K>(), source);
+            .insert(
+                TypeId::of::<K>(),
+                SourceEntry {
+                    source,
+                    kind: K::plural(&()).into_owned(),
+                    cell,
+                },
+            );
         // Keep a writer-less store readable: the reflector store keeps its last state.
         drop(writer);
     }

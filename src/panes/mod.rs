@@ -53,6 +53,37 @@ impl Scope {
     }
 }
 
+/// Short names for contexts in narrow columns: the prefix every watched context shares (up to
+/// a separator) is dropped, so `demo-us-east`/`demo-eu-west` show as `us-east`/`eu-west` and
+/// `gke_acme_us-central1_prod`/`gke_acme_europe-west1_prod` keep what tells them apart.
+#[must_use]
+pub fn short_context_names(contexts: &[String]) -> std::collections::HashMap<String, String> {
+    let mut prefix_len = 0;
+    if contexts.len() > 1 {
+        let first = &contexts[0];
+        let common = contexts[1..].iter().fold(first.len(), |n, c| {
+            first
+                .bytes()
+                .zip(c.bytes())
+                .take(n)
+                .take_while(|(a, b)| a == b)
+                .count()
+        });
+        // Cut after the last separator inside the common part.
+        prefix_len = first[..common]
+            .rfind(['-', '_', '.', '/', ':'])
+            .map_or(0, |i| i + 1);
+    }
+    contexts
+        .iter()
+        .map(|c| {
+            let short = &c[prefix_len.min(c.len())..];
+            let short = if short.is_empty() { c.as_str() } else { short };
+            (c.clone(), short.to_string())
+        })
+        .collect()
+}
+
 /// Something wrong in a cluster, for the Clusters pane's roll-up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -124,5 +155,25 @@ pub trait Pane {
     /// A short badge for the tab bar (e.g. "2!" when rollouts need a human).
     fn badge(&self) -> Option<String> {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_context_names;
+
+    #[test]
+    fn context_names_lose_their_shared_prefix() {
+        let n = short_context_names(&["demo-us-east".into(), "demo-eu-west".into()]);
+        assert_eq!(n["demo-us-east"], "us-east");
+        let n = short_context_names(&[
+            "gke_acme_us-central1_prod".into(),
+            "gke_acme_europe-west1_prod".into(),
+        ]);
+        assert_eq!(n["gke_acme_us-central1_prod"], "us-central1_prod");
+        let n = short_context_names(&["prod".into()]);
+        assert_eq!(n["prod"], "prod");
+        let n = short_context_names(&["a".into(), "a-b".into()]);
+        assert_eq!(n["a"], "a");
     }
 }

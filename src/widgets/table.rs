@@ -299,21 +299,25 @@ pub fn render(
     for (pos, &idx) in shown {
         let row = &rows[idx];
         let selected = pos == state.selected;
+        let sel = theme.style(Role::Selection);
+        let sel = if focused {
+            sel
+        } else {
+            sel.add_modifier(Modifier::DIM)
+        };
         let cells = fitted.iter().map(|(ci, w)| {
             let cell = row.cells.get(*ci).cloned().unwrap_or_default();
             let style = cell
                 .role
                 .map_or_else(|| theme.style(Role::Text), |r| theme.style(r));
+            // On the selected row the selection colours win, so coloured cells stay
+            // readable; modifiers (bold for crit …) are kept.
+            let style = if selected { style.patch(sel) } else { style };
             TuiCell::from(ellipsize(&cell.text, *w as usize)).style(style)
         });
         let mut r = Row::new(cells);
         if selected {
-            let sel = theme.style(Role::Selection);
-            r = r.style(if focused {
-                sel
-            } else {
-                sel.add_modifier(Modifier::DIM)
-            });
+            r = r.style(sel);
         }
         table_rows.push(r);
     }

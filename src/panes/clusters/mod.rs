@@ -2,6 +2,7 @@
 //! nodes ready, pods not ready, namespaces, add-on APIs, and what is wrong.
 
 pub mod model;
+mod view;
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -154,6 +155,7 @@ impl Pane for ClustersPane {
                     namespaces: (ns.state().is_live() || !ns.objects().is_empty())
                         .then(|| ns.objects().len()),
                     other_problems: ctx.problems.get(&c.context).cloned().unwrap_or_default(),
+                    sources: c.source_states(),
                 }
             })
             .collect();
@@ -175,9 +177,28 @@ impl Pane for ClustersPane {
             ));
         }
         let block = table::pane_block(title, theme, ctx.focused);
+        // The table takes what its rows need; the selected cluster's details fill the rest.
+        let table_height = (self.table.visible_len() as u16 + 3).max(5);
+        let (table_area, details_area) = if area.height >= table_height + 8 {
+            let parts = ratatui::layout::Layout::default()
+                .direction(ratatui::layout::Direction::Vertical)
+                .constraints([
+                    ratatui::layout::Constraint::Length(table_height),
+                    ratatui::layout::Constraint::Min(0),
+                ])
+                .split(area);
+            (parts[0], Some(parts[1]))
+        } else {
+            (area, None)
+        };
+        if let (Some(d), Some(i)) = (details_area, self.table.selected_index())
+            && let Some(row) = self.rows.get(i)
+        {
+            view::render_details(frame, d, row, theme, ctx.clock);
+        }
         table::render(
             frame,
-            area,
+            table_area,
             block,
             COLUMNS,
             &self.table_rows,

@@ -33,6 +33,8 @@ pub struct ClusterInput {
     pub pods_state: SourceState,
     pub namespaces: Option<usize>,
     pub other_problems: Vec<Problem>,
+    /// Every started watch of this cluster: (kind, state).
+    pub sources: Vec<(String, SourceState)>,
 }
 
 /// An add-on API and whether the cluster serves it.
@@ -57,6 +59,9 @@ pub struct ClusterRow {
     pub namespaces: String,
     pub addons: Vec<Addon>,
     pub problems: Vec<Problem>,
+    /// For the details below the table.
+    pub info: ClusterInfo,
+    pub sources: Vec<(String, SourceState)>,
 }
 
 impl ClusterRow {
@@ -253,6 +258,8 @@ pub fn build_rows(inputs: &[ClusterInput], focus: Option<&str>, clock: Clock) ->
                     },
                 ],
                 problems,
+                info: input.info.clone(),
+                sources: input.sources.clone(),
             }
         })
         .collect()
@@ -311,6 +318,7 @@ mod tests {
                 severity: 1,
                 text: "rollout shop/checkout paused".into(),
             }],
+            sources: Vec::new(),
         }
     }
 

@@ -197,7 +197,8 @@ impl RolloutsPane {
         sort_by_attention(&mut rows);
         self.rows = rows;
         self.states = states;
-        self.table_rows = view::table_rows(&self.rows);
+        let contexts: Vec<String> = ctx.clusters.iter().map(|c| c.context.clone()).collect();
+        self.table_rows = view::table_rows(&self.rows, &super::short_context_names(&contexts));
         self.table.sync(&self.table_rows);
         if let Some((name, ns)) = self.pending_open.clone()
             && let Some(r) = self

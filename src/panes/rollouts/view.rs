@@ -8,16 +8,15 @@ use ratatui::widgets::{Paragraph, Wrap};
 
 use super::detail::{MetricClass, PromThreshold, RolloutDetail, StepState};
 use super::metrics::{MetricsSnapshot, SideSeries, shared_range, sparkline};
-use super::model::{AnalysisPhase, RolloutRow, RowStatus, WorkloadKind};
+use super::model::{AnalysisPhase, RolloutRow, RowStatus};
 use crate::clock::{Clock, short_duration};
 use crate::theme::{Role, Theme};
 use crate::widgets::table::{Cell, Column, TableRow};
 
 pub const COLUMNS: &[Column] = &[
-    Column::new("CLUSTER", 8, 14, 4),
+    Column::new("CLUSTER", 7, 14, 4),
     Column::new("NAMESPACE", 7, 12, 5),
     Column::new("NAME", 10, 22, 0),
-    Column::new("KIND", 4, 6, 8),
     Column::new("STRATEGY", 6, 10, 7),
     Column::new("STATUS", 12, 30, 0),
     Column::new("STEP", 4, 7, 0),
@@ -61,9 +60,12 @@ fn analysis_cell(row: &RolloutRow) -> Cell {
     }
 }
 
-/// A table row for each rollout row.
+/// A table row for each rollout row; `names` shortens context names for the CLUSTER column.
 #[must_use]
-pub fn table_rows(rows: &[RolloutRow]) -> Vec<TableRow> {
+pub fn table_rows(
+    rows: &[RolloutRow],
+    names: &std::collections::HashMap<String, String>,
+) -> Vec<TableRow> {
     rows.iter()
         .map(|r| {
             let (sym, role) = status_style(r.status);
@@ -91,7 +93,12 @@ pub fn table_rows(rows: &[RolloutRow]) -> Vec<TableRow> {
             TableRow {
                 key: row_key(r),
                 cells: vec![
-                    Cell::plain(r.cluster.clone()),
+                    Cell::plain(
+                        names
+                            .get(&r.cluster)
+                            .cloned()
+                            .unwrap_or_else(|| r.cluster.clone()),
+                    ),
                     Cell::plain(r.namespace.clone()),
                     Cell::styled(
                         r.name.clone(),
@@ -100,13 +107,6 @@ pub fn table_rows(rows: &[RolloutRow]) -> Vec<TableRow> {
                         } else {
                             Role::Text
                         },
-                    ),
-                    Cell::styled(
-                        match r.kind {
-                            WorkloadKind::Rollout => "ro",
-                            WorkloadKind::Deployment => "deploy",
-                        },
-                        Role::Muted,
                     ),
                     Cell::plain(r.strategy.as_str()),
                     Cell::styled(status, role),
@@ -495,7 +495,7 @@ pub fn render_detail(
         }
         for ar in &rev.analysis_runs {
             body.push(Line::from(Span::styled(
-                format!("     ⧖ {ar}"),
+                format!("     α {ar}"),
                 theme.style(Role::Muted),
             )));
         }

@@ -1,0 +1,140 @@
+//! The details under the Clusters table: everything known about the selected cluster —
+//! endpoint and identity, API and Prometheus reachability, add-ons by name, the state of
+//! every watch, and the full problem list.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+
+use super::model::ClusterRow;
+use crate::clock::Clock;
+use crate::cluster::{PromReach, Reach};
+use crate::theme::{Role, Theme};
+
+const ADDON_NAMES: &[(&str, &str)] = &[
+    ("RO", "Argo Rollouts"),
+    ("CD", "Argo CD"),
+    ("VE", "Velero"),
+    ("IS", "Istio"),
+    ("PR", "Prometheus"),
+];
+
+pub fn render_details(
+    frame: &mut Frame,
+    area: Rect,
+    row: &ClusterRow,
+    theme: &Theme,
+    clock: Clock,
+) {
+    let label = |s: &str| Span::styled(format!("{s:<11}"), theme.style(Role::Muted));
+    let info = &row.info;
+    let mut lines = vec![Line::from(vec![
+        label("server"),
+        Span::raw(info.server.clone()),
+        Span::styled("   as ", theme.style(Role::Muted)),
+        Span::raw(info.user.clone()),
+        if info.readonly {
+            Span::styled("  read-only", theme.style(Role::Warn))
+        } else {
+            Span::raw("")
+        },
+    ])];
+    let (api, role) = match &info.reach {
+        Reach::Connecting => ("◌ connecting".to_string(), Role::Muted),
+        Reach::Reachable { latency, since } => (
+            format!(
+                "● reachable since {}, round trip {}, Kubernetes {}",
+                clock.time_of_day(*since),
+                super::model::latency_text(*latency),
+                info.version.clone().unwrap_or_else(|| "?".into())
+            ),
+            Role::Ok,
+        ),
+        Reach::Unreachable {
+            since,
+            retry_at,
+            reason,
+        } => (
+            format!(
+                "✖ unreachable since {}: {reason} (next try {})",
+                clock.time_of_day(*since),
+                clock.time_of_day(*retry_at)
+            ),
+            Role::Crit,
+        ),
+    };
+    lines.push(Line::from(vec![
+        label("api"),
+        Span::styled(api, theme.style(role)),
+    ]));
+    let (prom, role) = match &info.prometheus {
+        PromReach::Unknown => ("◌ not checked yet".to_string(), Role::Muted),
+        PromReach::Reachable { version } => (format!("● Prometheus {version}"), Role::Ok),
+        PromReach::Unreachable { reason } => (format!("✖ {reason}"), Role::Warn),
+    };
+    lines.push(Line::from(vec![
+        label("prometheus"),
+        Span::styled(prom, theme.style(role)),
+    ]));
+    let mut addons = vec![label("add-ons")];
+    for a in &row.addons {
+        let name = ADDON_NAMES
+            .iter()
+            .find(|(s, _)| *s == a.short)
+            .map_or(a.short, |(_, n)| *n);
+        let (mark, role) = match a.present {
+            Some(true) => ("✔", Role::Ok),
+            Some(false) => ("–", Role::Muted),
+            None => ("?", Role::Muted),
+        };
+        addons.push(Span::styled(format!("{mark} {name}   "), theme.style(role)));
+    }
+    lines.push(Line::from(addons));
+    let mut watches = vec![label("watches")];
+    for (kind, state) in &row.sources {
+        watches.push(Span::styled(
+            format!("{} {kind}", state.symbol()),
+            theme.style(state.role()),
+        ));
+        if !state.is_live() {
+            watches.push(Span::styled(
+                format!(" ({})", state.label(clock)),
+                theme.style(state.role()),
+            ));
+        }
+        watches.push(Span::raw("  "));
+    }
+    lines.push(Line::from(watches));
+    lines.push(Line::from(Span::styled(
+        format!("problems ({})", row.problems.len()),
+        theme.style(Role::Header),
+    )));
+    if row.problems.is_empty() {
+        lines.push(Line::from(Span::styled(" none", theme.style(Role::Ok))));
+    }
+    for p in &row.problems {
+        let (mark, role) = if p.severity >= 2 {
+            ("✖", Role::Crit)
+        } else {
+            ("!", Role::Warn)
+        };
+        lines.push(Line::from(Span::styled(
+            format!(" {mark} {}", p.text),
+            theme.style(role),
+        )));
+    }
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.style(Role::Border))
+        .title(Span::styled(
+            format!(" {} ", row.context),
+            theme.style(Role::Title),
+        ));
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false }),
+        area,
+    );
+}
