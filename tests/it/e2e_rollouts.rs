@@ -171,6 +171,11 @@ fn rollout_command_opens_the_detail_view() {
     });
     assert!(screen.contains("pause (until promoted)"), "{screen}");
     assert!(screen.contains("Revisions"), "{screen}");
+    // The controller's events about this rollout, from a watch scoped to it.
+    t.wait_for("the rollout's events", WAIT, |s| {
+        s.contains("RolloutPaused Rollout is paused (CanaryPauseStep)")
+            && s.contains("RolloutStepCompleted Rollout step 1/4 completed (setWeight: 20)")
+    });
     t.send(&["Escape"]);
     t.wait_for("back to the list", WAIT, |s| s.contains("need attention"));
     t.send(&["q"]);

@@ -11,6 +11,7 @@ pub mod analysis;
 mod bluegreen;
 mod canary;
 mod ci;
+mod events;
 pub mod controller;
 pub mod expr;
 pub mod model;

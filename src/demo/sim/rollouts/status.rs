@@ -338,7 +338,9 @@ impl Rec<'_, '_> {
         let kinds = self.ctx.kinds;
         let rv = self.rv.clone();
         let mut conflict = false;
-        self.ctx
+        let new_status = st.clone();
+        let written = self
+            .ctx
             .state
             .store
             .modify(kinds.rollouts, &self.ro.ns, &self.ro.name, |v| {
@@ -348,6 +350,9 @@ impl Rec<'_, '_> {
                     conflict = true;
                 }
             });
+        if !conflict && let Some(object) = written {
+            super::events::record(self.ctx.state, &self.ro, &object, &self.ro.status, &new_status);
+        }
         if conflict {
             // Someone wrote in between: start over from what they wrote.
             self.requeue_after(Duration::from_millis(5));
