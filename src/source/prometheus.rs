@@ -131,6 +131,8 @@ fn encode(params: &[(&str, String)]) -> String {
 impl PromClient {
     #[must_use]
     pub fn new(endpoint: PromEndpoint, kube: Option<kube::Client>, timeout: Duration) -> Self {
+        // reqwest is built without a default TLS provider; use ring (as kube does), once.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .build()

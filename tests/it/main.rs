@@ -6,6 +6,7 @@ mod demo_harness;
 mod demo_http;
 mod demo_kube_client;
 mod demo_kubectl;
+mod demo_parse;
 mod demo_serve;
 mod e2e_rollouts;
 mod e2e_shell;

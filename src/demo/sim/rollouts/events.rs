@@ -15,7 +15,10 @@ fn step_text(step: &Value) -> String {
     }
     if let Some(p) = step.get("pause") {
         return match p.get("duration") {
-            Some(d) => format!("pause: {}", d.as_str().map_or_else(|| d.to_string(), str::to_string)),
+            Some(d) => format!(
+                "pause: {}",
+                d.as_str().map_or_else(|| d.to_string(), str::to_string)
+            ),
             None => "pause".into(),
         };
     }
@@ -23,7 +26,11 @@ fn step_text(step: &Value) -> String {
         let names: Vec<&str> = a
             .get("templates")
             .and_then(Value::as_array)
-            .map(|t| t.iter().filter_map(|x| x.get("templateName").and_then(Value::as_str)).collect())
+            .map(|t| {
+                t.iter()
+                    .filter_map(|x| x.get("templateName").and_then(Value::as_str))
+                    .collect()
+            })
             .unwrap_or_default();
         return format!("analysis: {}", names.join(","));
     }
@@ -33,13 +40,21 @@ fn step_text(step: &Value) -> String {
 }
 
 fn canary_weight(st: &Value) -> Option<i64> {
-    st.pointer("/canary/weights/canary/weight").and_then(Value::as_i64)
+    st.pointer("/canary/weights/canary/weight")
+        .and_then(Value::as_i64)
 }
 
 /// Records the events a status change from `old` to `new` amounts to.
 pub fn record(state: &ClusterState, ro: &Rollout, object: &Value, old: &Value, new: &Value) {
     let rec = |severity, reason: &str, message: &str| {
-        events::record(state, object, severity, reason, message, Source::component("rollouts-controller"));
+        events::record(
+            state,
+            object,
+            severity,
+            reason,
+            message,
+            Source::component("rollouts-controller"),
+        );
     };
     if let Strategy::Canary(c) = &ro.strategy {
         let before = old.get("currentStepIndex").and_then(Value::as_i64);
@@ -53,7 +68,11 @@ pub fn record(state: &ClusterState, ro: &Rollout, object: &Value, old: &Value, n
                     rec(
                         Severity::Normal,
                         "RolloutStepCompleted",
-                        &format!("Rollout step {}/{total} completed ({})", i + 1, step_text(step)),
+                        &format!(
+                            "Rollout step {}/{total} completed ({})",
+                            i + 1,
+                            step_text(step)
+                        ),
                     );
                 }
             }
@@ -80,7 +99,11 @@ pub fn record(state: &ClusterState, ro: &Rollout, object: &Value, old: &Value, n
     };
     let (was, now) = (reasons(old), reasons(new));
     for r in now.iter().filter(|r| !was.contains(r)) {
-        rec(Severity::Normal, "RolloutPaused", &format!("Rollout is paused ({r})"));
+        rec(
+            Severity::Normal,
+            "RolloutPaused",
+            &format!("Rollout is paused ({r})"),
+        );
     }
     let aborted = |st: &Value| st.get("abort").and_then(Value::as_bool) == Some(true);
     if !was.is_empty() && now.is_empty() && !aborted(new) {
@@ -95,7 +118,9 @@ pub fn record(state: &ClusterState, ro: &Rollout, object: &Value, old: &Value, n
         && !str_at(new, "/stableRS").unwrap_or_default().is_empty()
     {
         let hash = str_at(new, "/stableRS").unwrap_or_default();
-        let revision = ro.revision.map_or_else(String::new, |r| format!(" to revision {r}"));
+        let revision = ro
+            .revision
+            .map_or_else(String::new, |r| format!(" to revision {r}"));
         rec(
             Severity::Normal,
             "RolloutCompleted",

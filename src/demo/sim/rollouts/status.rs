@@ -339,19 +339,25 @@ impl Rec<'_, '_> {
         let rv = self.rv.clone();
         let mut conflict = false;
         let new_status = st.clone();
-        let written = self
-            .ctx
-            .state
-            .store
-            .modify(kinds.rollouts, &self.ro.ns, &self.ro.name, |v| {
-                if str_at(v, "/metadata/resourceVersion") == Some(rv.as_str()) {
-                    v["status"] = st;
-                } else {
-                    conflict = true;
-                }
-            });
+        let written =
+            self.ctx
+                .state
+                .store
+                .modify(kinds.rollouts, &self.ro.ns, &self.ro.name, |v| {
+                    if str_at(v, "/metadata/resourceVersion") == Some(rv.as_str()) {
+                        v["status"] = st;
+                    } else {
+                        conflict = true;
+                    }
+                });
         if !conflict && let Some(object) = written {
-            super::events::record(self.ctx.state, &self.ro, &object, &self.ro.status, &new_status);
+            super::events::record(
+                self.ctx.state,
+                &self.ro,
+                &object,
+                &self.ro.status,
+                &new_status,
+            );
         }
         if conflict {
             // Someone wrote in between: start over from what they wrote.
