@@ -45,7 +45,9 @@ impl DemoServe {
             .unwrap();
         let last_api = base + 1 + 2 * (clusters - 1);
         let deadline = Instant::now() + Duration::from_secs(300);
-        while std::net::TcpStream::connect(("127.0.0.1", last_api)).is_err() {
+        while std::net::TcpStream::connect(("127.0.0.1", last_api)).is_err()
+            || std::fs::metadata(&kubeconfig).map_or(true, |m| m.len() == 0)
+        {
             assert!(Instant::now() < deadline, "demo serve did not start");
             std::thread::sleep(Duration::from_millis(50));
         }

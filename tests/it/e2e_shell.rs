@@ -48,7 +48,10 @@ impl DemoProcess {
             .and_then(|n| n.parse().ok())
             .unwrap_or(2);
         // Ready when the last cluster's API port answers.
-        while std::net::TcpStream::connect(("127.0.0.1", base + 1 + 2 * (clusters - 1))).is_err() {
+        while std::net::TcpStream::connect(("127.0.0.1", base + 1 + 2 * (clusters - 1))).is_err()
+            || std::fs::metadata(kubeconfig).is_ok_and(|m| m.len() == 0)
+            || !kubeconfig.exists()
+        {
             assert!(Instant::now() < deadline, "demo serve did not come up");
             std::thread::sleep(Duration::from_millis(100));
         }
