@@ -398,6 +398,17 @@ impl RolloutsPane {
         };
     }
 
+    fn refresh_ages(&mut self, now: chrono::DateTime<chrono::Utc>) {
+        for (row, table_row) in self.rows.iter_mut().zip(self.table_rows.iter_mut()) {
+            row.step_age = row
+                .step_since
+                .map(|since| (now - since).max(chrono::Duration::zero()));
+            if let Some(cell) = table_row.cells.get_mut(view::AGE_COLUMN) {
+                *cell = view::age_cell(row);
+            }
+        }
+    }
+
     fn selected_row(&self) -> Option<&RolloutRow> {
         self.table.selected_index().and_then(|i| self.rows.get(i))
     }
@@ -493,12 +504,15 @@ impl Pane for RolloutsPane {
                 .as_ref()
                 .map_or(0, |f| f.len() as u64 + 1),
         );
-        // Step ages move every second.
         let second = ctx.clock.now().timestamp();
-        if fp != self.fingerprint || second != self.last_second {
+        if fp != self.fingerprint {
             self.fingerprint = fp;
             self.last_second = second;
             self.compute_rows(ctx);
+        } else if second != self.last_second {
+            // Only the step ages moved: refresh that column, not the whole model.
+            self.last_second = second;
+            self.refresh_ages(ctx.clock.now());
         }
         self.update_detail(ctx);
     }

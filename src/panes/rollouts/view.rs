@@ -13,6 +13,10 @@ use crate::clock::{Clock, short_duration};
 use crate::theme::{Role, Theme};
 use crate::widgets::table::{Cell, Column, TableRow};
 
+/// Position of the AGE column in [`COLUMNS`] (refreshed every second without recomputing
+/// the rows).
+pub const AGE_COLUMN: usize = 9;
+
 pub const COLUMNS: &[Column] = &[
     Column::new("CLUSTER", 7, 14, 4),
     Column::new("NAMESPACE", 7, 12, 5),
@@ -117,15 +121,21 @@ pub fn table_rows(
                         rc.ready, rc.desired, rc.updated, rc.available
                     )),
                     Cell::plain(images),
-                    Cell::plain(
-                        r.step_age
-                            .map_or_else(|| "-".into(), |a| short_duration(a.num_seconds())),
-                    ),
+                    age_cell(r),
                     analysis_cell(r),
                 ],
             }
         })
         .collect()
+}
+
+/// The AGE cell: how long the current step has been running.
+#[must_use]
+pub fn age_cell(r: &RolloutRow) -> Cell {
+    Cell::plain(
+        r.step_age
+            .map_or_else(|| "-".into(), |a| short_duration(a.num_seconds())),
+    )
 }
 
 /// A row's identity across updates.
