@@ -428,21 +428,36 @@ async fn scale_and_status_subresources() {
     let t = TestDemo::start(1).await;
     let mut ro = support::load_yaml("argo-rollouts/examples/rollout-canary.yaml");
     ro["metadata"]["namespace"] = json!(NS);
-    ro["status"] = json!({"HPAReplicas": 4, "selector": "app=rollout-canary"});
     t.insert(0, ro);
     let url = format!(
         "{}/apis/argoproj.io/v1alpha1/namespaces/{NS}/rollouts/rollout-canary",
         t.url(0)
     );
-    let (code, scale) = get_json(&format!("{url}/scale")).await;
-    assert_eq!(code, StatusCode::OK);
+    // The rollout controller owns the status (HPAReplicas follows the ReplicaSets as they
+    // scale up), so compare the Scale with the object at the same resourceVersion.
+    let (scale, obj) = crate::demo_harness::eventually(
+        "a Scale read at the same version as its Rollout, with the status written",
+        || async {
+            let (_, obj) = get_json(&url).await;
+            let (code, scale) = get_json(&format!("{url}/scale")).await;
+            assert_eq!(code, StatusCode::OK, "{scale}");
+            (scale["metadata"]["resourceVersion"] == obj["metadata"]["resourceVersion"]
+                && obj["status"]["HPAReplicas"].is_i64())
+            .then_some((scale, obj))
+        },
+    )
+    .await;
     assert_eq!(scale["kind"], "Scale");
     assert_eq!(scale["apiVersion"], "autoscaling/v1");
+    assert_eq!(scale["metadata"]["name"], "rollout-canary");
     assert_eq!(scale["spec"]["replicas"], 5);
     assert_eq!(
         scale["status"],
-        json!({"replicas": 4, "selector": "app=rollout-canary"})
+        json!({"replicas": obj["status"]["HPAReplicas"], "selector": obj["status"]["selector"]}),
+        "{obj}"
     );
+    assert_eq!(scale["status"]["selector"], "app=rollout-canary");
+    // No resourceVersion in the patch: the controller writing meanwhile is no conflict.
     let (code, scaled) = send_json(
         reqwest::Method::PATCH,
         &format!("{url}/scale"),
@@ -463,19 +478,27 @@ async fn scale_and_status_subresources() {
     )
     .await;
     assert_eq!(code, StatusCode::CONFLICT, "{conflict}");
-    // /status: GET is the object; a PUT changes status only.
-    let (_, mut current) = get_json(&format!("{url}/status")).await;
-    assert_eq!(current["kind"], "Rollout");
-    current["status"]["phase"] = json!("Paused");
-    current["spec"]["replicas"] = json!(1);
-    let (code, after) = send_json(
-        reqwest::Method::PUT,
-        &format!("{url}/status"),
-        "application/json",
-        &current,
-    )
+    // /status: GET is the object; a PUT changes status only. The controller keeps writing
+    // the status, so a PUT of what was read may conflict: read again and retry, as clients do.
+    let after = crate::demo_harness::eventually("a PUT of /status without a conflict", || async {
+        let (_, mut current) = get_json(&format!("{url}/status")).await;
+        assert_eq!(current["kind"], "Rollout");
+        current["status"]["phase"] = json!("Paused");
+        current["spec"]["replicas"] = json!(1);
+        let (code, after) = send_json(
+            reqwest::Method::PUT,
+            &format!("{url}/status"),
+            "application/json",
+            &current,
+        )
+        .await;
+        if code == StatusCode::CONFLICT {
+            return None;
+        }
+        assert_eq!(code, StatusCode::OK, "{after}");
+        Some(after)
+    })
     .await;
-    assert_eq!(code, StatusCode::OK, "{after}");
     assert_eq!(after["status"]["phase"], "Paused");
     assert_eq!(after["spec"]["replicas"], 7);
     // Kinds without a scale subresource do not have one.
@@ -485,6 +508,55 @@ async fn scale_and_status_subresources() {
     ))
     .await;
     assert_eq!(code, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scale_patches_do_not_conflict_with_concurrent_writers() {
+    let t = TestDemo::start(1).await;
+    t.insert(0, crate::demo_harness::deployment("it-busy", 1, 1));
+    let state = t.cluster(0).state.clone();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Another writer (as a controller would be) changes the object all the time.
+    let writer = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut n = 0_u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                n += 1;
+                state
+                    .store
+                    .modify(kind("apps", "deployments"), NS, "it-busy", |d| {
+                        d["metadata"]["annotations"] = json!({"it/tick": n.to_string()});
+                    });
+            }
+        })
+    };
+    let url = format!(
+        "{}/apis/apps/v1/namespaces/{NS}/deployments/it-busy/scale",
+        t.url(0)
+    );
+    // A patch without a resourceVersion has no precondition: none of them may be refused.
+    let mut refused = Vec::new();
+    for i in 0..200 {
+        let (code, body) = send_json(
+            reqwest::Method::PATCH,
+            &url,
+            "application/merge-patch+json",
+            &json!({"spec": {"replicas": i % 7}}),
+        )
+        .await;
+        if code != StatusCode::OK {
+            refused.push((code, body));
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    writer.join().unwrap();
+    assert!(
+        refused.is_empty(),
+        "{} refused: {:?}",
+        refused.len(),
+        refused.first()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -872,14 +944,16 @@ async fn deleting_a_namespace_deletes_what_it_holds() {
 async fn a_watcher_that_falls_behind_is_cut_off() {
     let t = TestDemo::start(1).await;
     let store = &t.cluster(0).state.store;
-    // Keep memory small: the history is not what this test is about.
-    store.set_history_capacity(100);
     let url = format!(
         "{}/api/v1/namespaces/{NS}/configmaps?watch=1&resourceVersion={}",
         t.url(0),
         store.current_rv()
     );
     let mut w = WatchReader::open(&url).await;
+    // Keep memory small: the history is not what this test is about. Only shrunk once the
+    // watch has started: the controllers write all the time, and a history of 100 events
+    // can be gone before the request arrives (a 410 ERROR instead of a lagging watcher).
+    store.set_history_capacity(100);
     // Far more events than the broadcast buffer holds, while the client reads nothing: TCP
     // back-pressure stops the server's stream and its receiver lags.
     let payload = "x".repeat(2048);

@@ -2,13 +2,58 @@
 //! yaml, get -w, patch, scale, auth can-i / whoami and unknown resources.
 //!
 //! Objects are created by the tests themselves in their own namespace; assertions look for
-//! those rows only, so objects seeded by the simulated controllers do not disturb them.
+//! those rows only, so objects seeded by the simulated controllers do not disturb them. The
+//! controllers act on the tests' objects as a real cluster would, so the tests either wait for
+//! the state they settle in or pick objects whose state is known (pods no scheduler binds, an
+//! HPA whose target is missing), and read a write's effect from the server's answer to it.
 
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::demo_harness::{DEADLINE, NS, TestDemo, deployment, find_row, kind, pod};
+use crate::demo_harness::{DEADLINE, NS, TestDemo, deployment, eventually, find_row, kind, pod};
 use crate::support;
+
+/// A scheduler nobody runs: pods that name it stay Pending, as on a real cluster, so what
+/// their owners report is known.
+const NO_SCHEDULER: &str = "kdeck-it-no-scheduler";
+
+/// A Deployment as a client creates it: no status, the Deployment controller writes that.
+fn new_deployment(name: &str, replicas: i64) -> Value {
+    let mut d = deployment(name, replicas, 0);
+    d.as_object_mut().unwrap().remove("status");
+    d
+}
+
+/// A new Deployment whose pods are never scheduled (they wait for [`NO_SCHEDULER`]).
+fn unschedulable_deployment(name: &str, replicas: i64) -> Value {
+    let mut d = new_deployment(name, replicas);
+    d["spec"]["template"]["spec"]["schedulerName"] = json!(NO_SCHEDULER);
+    d
+}
+
+/// A pod waiting for [`NO_SCHEDULER`]: Pending for as long as the test wants.
+fn unscheduled_pod(name: &str, app: &str) -> Value {
+    let mut p = pod(name, app);
+    p["spec"].as_object_mut().unwrap().remove("nodeName");
+    p["spec"]["schedulerName"] = json!(NO_SCHEDULER);
+    p["status"] = json!({"phase": "Pending"});
+    p
+}
+
+fn count(d: &Value, field: &str) -> i64 {
+    d["status"][field].as_i64().unwrap_or(0)
+}
+
+/// Waits until the Deployment controller has observed the Deployment's latest spec and
+/// `check` holds for what it wrote.
+async fn observed_deployment(t: &TestDemo, name: &str, check: impl Fn(&Value) -> bool) -> Value {
+    let store = &t.cluster(0).state.store;
+    eventually(&format!("deployment {name} to settle"), || async {
+        let d = store.get_value(kind("apps", "deployments"), NS, name)?;
+        (d["status"]["observedGeneration"] == d["metadata"]["generation"] && check(&d)).then_some(d)
+    })
+    .await
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_prints_server_side_columns() {
@@ -21,12 +66,16 @@ async fn get_prints_server_side_columns() {
                           "nodeInfo": {"kubeletVersion": "v1.32.4"}}}),
     );
     t.insert(0, pod("it-web-1", "it-web"));
-    t.insert(0, deployment("it-web", 3, 2));
+    // The controllers act on everything, so each object is one whose state they leave
+    // known: a ready pod on a node stays as it is; a Deployment whose pods are never
+    // scheduled settles at 3 pods, none ready; an HPA whose target does not exist keeps its
+    // last metrics and replica count (the real controller only sets AbleToScale=False).
+    t.insert(0, unschedulable_deployment("it-web", 3));
     t.insert(
         0,
         json!({"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
                "metadata": {"name": "it-web", "namespace": NS},
-               "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "it-web"},
+               "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "it-gone"},
                         "minReplicas": 2, "maxReplicas": 10,
                         "metrics": [{"type": "Resource", "resource": {"name": "cpu",
                                      "target": {"type": "Utilization", "averageUtilization": 70}}}]},
@@ -34,6 +83,10 @@ async fn get_prints_server_side_columns() {
                           "currentMetrics": [{"type": "Resource", "resource": {"name": "cpu",
                                               "current": {"averageUtilization": 45}}}]}}),
     );
+    observed_deployment(&t, "it-web", |d| {
+        count(d, "replicas") == 3 && count(d, "updatedReplicas") == 3
+    })
+    .await;
     let out = t.kubectl(&["get", "nodes,pods,deploy,hpa", "-A"]).await;
     let text = out.stdout.clone();
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -47,12 +100,13 @@ async fn get_prints_server_side_columns() {
     );
     assert_eq!(pod[2..5], ["1/1", "Running", "0"], "{text}");
     let deploy = find_row(&text, "deployment.apps/it-web").unwrap_or_else(|| panic!("{text}"));
-    assert_eq!(deploy[2..5], ["2/3", "3", "2"], "{text}");
+    // READY, UP-TO-DATE, AVAILABLE (0, not blank, when the status omits it).
+    assert_eq!(deploy[2..5], ["0/3", "3", "0"], "{text}");
     let hpa = find_row(&text, "horizontalpodautoscaler.autoscaling/it-web")
         .unwrap_or_else(|| panic!("{text}"));
     assert_eq!(
         hpa[2..8],
-        ["Deployment/it-web", "cpu:", "45%/70%", "2", "10", "3"],
+        ["Deployment/it-gone", "cpu:", "45%/70%", "2", "10", "3"],
         "{text}"
     );
     // The header is kubectl's rendering of the server's column definitions.
@@ -129,9 +183,9 @@ async fn get_rollouts_as_yaml() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_watch_prints_changes_made_meanwhile() {
     let t = TestDemo::start(1).await;
-    let mut starting = pod("it-watched", "it-w");
-    starting["status"] = json!({"phase": "Pending"});
-    t.insert(0, starting);
+    // Pending until the test changes it: no scheduler (or kubelet) moves it meanwhile, so
+    // only the change made through the API can turn it Running.
+    t.insert(0, unscheduled_pod("it-watched", "it-w"));
     let mut child = t
         .kubectl_command(&["get", "pods", "-n", NS, "-w"])
         .stdout(std::process::Stdio::piped())
@@ -175,25 +229,29 @@ async fn get_watch_prints_changes_made_meanwhile() {
     );
 }
 
+/// `kubectl patch deploy it-patch` with `args`, returning the object the server answered.
+async fn patch_printed(t: &TestDemo, args: &[&str]) -> Value {
+    let mut all = vec!["patch", "deploy", "it-patch", "-n", NS, "-o", "json"];
+    all.extend_from_slice(args);
+    let out = t.kubectl(&all).await.ok();
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn patch_merge_and_status_subresource() {
     let t = TestDemo::start(1).await;
-    t.insert(0, deployment("it-patch", 2, 2));
-    let out = t
-        .kubectl(&["patch", "deploy", "it-patch", "-n", NS, "--type", "merge", "-p",
-                   r#"{"metadata":{"labels":{"tier":"front"}},"spec":{"paused":true},"status":{"readyReplicas":0}}"#])
-        .await
-        .ok();
-    assert!(out.contains("deployment.apps/it-patch patched"), "{out}");
-    let get = |t: &TestDemo| {
-        let t = t
-            .cluster(0)
-            .state
-            .store
-            .get_value(kind("apps", "deployments"), NS, "it-patch");
-        t.unwrap()
-    };
-    let d = get(&t);
+    // Let the Deployment controller and the kubelet bring it up first: from then on its
+    // status stays put (two ready pods), so what a write does to it is known.
+    t.insert(0, new_deployment("it-patch", 2));
+    observed_deployment(&t, "it-patch", |d| {
+        count(d, "readyReplicas") == 2 && count(d, "availableReplicas") == 2
+    })
+    .await;
+    // The objects kubectl prints are the server's answers to the patches: the state each
+    // write left, before any controller reacts to it.
+    let d = patch_printed(&t, &["--type", "merge", "-p",
+                    r#"{"metadata":{"labels":{"tier":"front"}},"spec":{"paused":true},"status":{"readyReplicas":0}}"#])
+        .await;
     assert_eq!(d["metadata"]["labels"]["tier"], "front");
     assert_eq!(d["spec"]["paused"], true);
     assert_eq!(d["metadata"]["generation"], 2, "spec changed");
@@ -202,23 +260,28 @@ async fn patch_merge_and_status_subresource() {
         "status is not changed through the main resource"
     );
     // Strategic merge (kubectl's default) through the status subresource: only status moves.
-    t.kubectl(&["patch", "deploy", "it-patch", "-n", NS, "--subresource", "status", "-p",
-                r#"{"status":{"readyReplicas":1,"conditions":[{"type":"Available","status":"False"}]},"spec":{"replicas":9}}"#])
-        .await
-        .ok();
-    let d = get(&t);
+    let d = patch_printed(&t, &["--subresource", "status", "-p",
+                    r#"{"status":{"readyReplicas":1,"conditions":[{"type":"Available","status":"False"}]},"spec":{"replicas":9}}"#])
+        .await;
     assert_eq!(d["status"]["readyReplicas"], 1);
-    assert_eq!(d["status"]["conditions"][0]["status"], "False");
+    let available = d["status"]["conditions"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["type"] == "Available"))
+        .unwrap_or_else(|| panic!("{d}"));
+    assert_eq!(available["status"], "False", "merged by type: {d}");
     assert_eq!(
         d["spec"]["replicas"], 2,
         "spec is not changed through /status"
     );
     assert_eq!(d["metadata"]["generation"], 2);
+    // The Deployment controller owns the status: it writes back what the pods say, and
+    // kubectl's READY column shows it.
+    observed_deployment(&t, "it-patch", |d| count(d, "readyReplicas") == 2).await;
     let text = t
         .kubectl(&["get", "deploy", "it-patch", "-n", NS])
         .await
         .ok();
-    assert_eq!(find_row(&text, "it-patch").unwrap()[1], "1/2", "{text}");
+    assert_eq!(find_row(&text, "it-patch").unwrap()[1], "2/2", "{text}");
     // Custom resources refuse strategic merge patches, like a real API server.
     let mut ro = support::load_yaml("argo-rollouts/examples/rollout-canary.yaml");
     ro["metadata"]["namespace"] = json!(NS);
@@ -258,7 +321,7 @@ async fn patch_merge_and_status_subresource() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scale_uses_the_scale_subresource() {
     let t = TestDemo::start(1).await;
-    t.insert(0, deployment("it-scale", 2, 2));
+    t.insert(0, new_deployment("it-scale", 2));
     let out = t
         .kubectl(&["scale", "deploy/it-scale", "-n", NS, "--replicas", "5"])
         .await
@@ -277,11 +340,13 @@ async fn scale_uses_the_scale_subresource() {
         .await
         .ok();
     assert_eq!(replicas, "5");
+    // The controllers act on the new size as on a real cluster: five pods come up.
+    observed_deployment(&t, "it-scale", |d| count(d, "readyReplicas") == 5).await;
     let text = t
         .kubectl(&["get", "deploy", "it-scale", "-n", NS])
         .await
         .ok();
-    assert_eq!(find_row(&text, "it-scale").unwrap()[1], "2/5", "{text}");
+    assert_eq!(find_row(&text, "it-scale").unwrap()[1], "5/5", "{text}");
     // Rollouts scale too (their /scale reads status.HPAReplicas).
     let mut ro = support::load_yaml("argo-rollouts/examples/rollout-canary.yaml");
     ro["metadata"]["namespace"] = json!(NS);

@@ -334,22 +334,24 @@ async fn template_change_rolls_out_a_new_replicaset() {
         .collect();
     assert_eq!(active.len(), 1);
     assert!(s(active[0], "/spec/template/spec/containers/0/image").ends_with(":3.3.0"));
+    // Only ledger's pods: `payments` also runs the payments-api Rollout.
     eventually(LONG, "old ledger pods gone", || {
         let pods = list(&c.state, k.pod, Some("payments"));
-        (pods.len() == 2
-            && pods
+        let ledger: Vec<&Value> = pods
+            .iter()
+            .filter(|p| s(p, "/metadata/labels/app.kubernetes.io~1name") == "ledger")
+            .collect();
+        (ledger.len() == 2
+            && ledger
                 .iter()
                 .all(|p| s(p, "/spec/containers/0/image").ends_with(":3.3.0")))
         .then_some(())
     })
     .await;
     let events = list(&c.state, k.event, Some("payments"));
-    assert!(
-        events
-            .iter()
-            .any(|e| e["reason"] == "ScalingReplicaSet"
-                && s(e, "/message").starts_with("Scaled down"))
-    );
+    assert!(events.iter().any(|e| e["reason"] == "ScalingReplicaSet"
+        && e["involvedObject"]["name"] == "ledger"
+        && s(e, "/message").starts_with("Scaled down")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -430,27 +430,30 @@ pub fn watch(ctx: &ReqCtx) -> Result<Response<Body>, ApiError> {
         done: false,
         scope,
     };
-    let from = if send_initial || rv_param.is_empty() || rv_param == "0" {
-        let (items, rv) = store.list(stream.scope.type_id, stream.scope.namespace.as_deref());
+    if send_initial || rv_param.is_empty() || rv_param == "0" {
+        // Starting from the current state: one atomic snapshot, so this watch cannot be
+        // refused as too old however fast the history turns over.
+        let (items, rv, rx) =
+            store.list_and_subscribe(stream.scope.type_id, stream.scope.namespace.as_deref());
         stream.initial = items.into();
         if send_initial {
             stream.initial_end = Some(rv);
         }
-        rv
+        stream.rx = Some(rx);
     } else {
-        rv_param
+        let from = rv_param
             .parse::<u64>()
-            .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {rv_param:?}")))?
-    };
-    match store.subscribe_from(from) {
-        Ok((replay, rx)) => {
-            stream.replay = replay.into();
-            stream.rx = Some(rx);
-        }
-        Err(gone) => {
-            server.faults.count(Counted::Gone);
-            let status = serde_json::to_vec(&gone.to_status()).unwrap_or_default();
-            stream.final_line = Some(event_line("ERROR", &status));
+            .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {rv_param:?}")))?;
+        match store.subscribe_from(from) {
+            Ok((replay, rx)) => {
+                stream.replay = replay.into();
+                stream.rx = Some(rx);
+            }
+            Err(gone) => {
+                server.faults.count(Counted::Gone);
+                let status = serde_json::to_vec(&gone.to_status()).unwrap_or_default();
+                stream.final_line = Some(event_line("ERROR", &status));
+            }
         }
     }
     let body = futures::stream::unfold(stream, |mut s| async move {

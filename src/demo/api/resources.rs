@@ -283,55 +283,72 @@ pub fn get_scale(ctx: &ReqCtx) -> Result<Response<Body>, ApiError> {
     Ok(status::json_response(200, &scale_of(&obj.value(), &paths)))
 }
 
+/// What a write to `/scale` brings: a whole Scale, or a patch to the current one.
+enum ScaleWrite {
+    Put(Value),
+    Patch(Patch),
+}
+
 /// PUT or PATCH of `/scale`: the new Scale's `spec.replicas` goes to the object's replica
 /// path, with the Scale's resourceVersion (if any) as precondition.
+///
+/// The Scale is computed from the object and written back in one step of the store: a PATCH
+/// leaves the version of the Scale it was applied to in place, and reading that Scale first
+/// and writing later would turn any controller write in between into a 409 the client never
+/// asked for (`kubectl scale` sends no version). Only a version the client gives can conflict.
 pub fn write_scale(ctx: &ReqCtx) -> Result<Response<Body>, ApiError> {
     let paths = scale_paths(ctx)?;
-    let current = ctx
-        .store()
-        .get(ctx.type_id, ctx.ns(), ctx.name())
-        .ok_or_else(|| not_found(ctx))?;
-    let old_scale = scale_of(&current.value(), &paths);
-    let new_scale = if ctx.method == http::Method::PUT {
+    let given = if ctx.method == http::Method::PUT {
         require_json(ctx)?;
-        ctx.json_body()?
+        ScaleWrite::Put(ctx.json_body()?)
     } else {
-        let mut s = old_scale.clone();
-        match parse_patch(ctx)? {
-            Patch::Merge(p) => json_patch::merge(&mut s, &p),
-            Patch::Strategic(p) => super::store::apply_strategic(&mut s, &p),
-            Patch::Json(p) => json_patch::patch(&mut s, &p.0).map_err(|e| {
-                ApiError::invalid(ctx.type_id, ctx.name(), format!("invalid JSON patch: {e}"))
-            })?,
-        }
-        s
+        ScaleWrite::Patch(parse_patch(ctx)?)
     };
-    let replicas = new_scale
-        .pointer("/spec/replicas")
-        .and_then(Value::as_i64)
-        .filter(|r| *r >= 0)
-        .ok_or_else(|| {
-            ApiError::invalid(
-                ctx.type_id,
-                ctx.name(),
-                "spec.replicas: Invalid value: must be a non-negative integer",
-            )
-        })?;
-    let mut p = nest(paths.spec_replicas, json!(replicas));
-    if let Some(rv) = new_scale
-        .pointer("/metadata/resourceVersion")
-        .and_then(Value::as_str)
-        .filter(|rv| !rv.is_empty())
-    {
-        p["metadata"] = json!({ "resourceVersion": rv });
-    }
-    let updated = ctx.store().patch(
-        ctx.type_id,
+    let (type_id, name) = (ctx.type_id, ctx.name());
+    let updated = ctx.store().patch_with(
+        type_id,
         ctx.ns(),
-        ctx.name(),
-        &Patch::Merge(p),
+        name,
         Subresource::Main,
         ctx.query.dry_run(),
+        |current| {
+            let new_scale = match &given {
+                ScaleWrite::Put(scale) => scale.clone(),
+                ScaleWrite::Patch(patch) => {
+                    let mut s = scale_of(current, &paths);
+                    match patch {
+                        Patch::Merge(p) => json_patch::merge(&mut s, p),
+                        Patch::Strategic(p) => super::store::apply_strategic(&mut s, p),
+                        Patch::Json(p) => json_patch::patch(&mut s, &p.0).map_err(|e| {
+                            ApiError::invalid(type_id, name, format!("invalid JSON patch: {e}"))
+                        })?,
+                    }
+                    s
+                }
+            };
+            let replicas = new_scale
+                .pointer("/spec/replicas")
+                .and_then(Value::as_i64)
+                .filter(|r| *r >= 0)
+                .ok_or_else(|| {
+                    ApiError::invalid(
+                        type_id,
+                        name,
+                        "spec.replicas: Invalid value: must be a non-negative integer",
+                    )
+                })?;
+            let mut obj = current.clone();
+            json_patch::merge(&mut obj, &nest(paths.spec_replicas, json!(replicas)));
+            // The Scale's version is the object's; an empty one means no precondition.
+            let rv = new_scale
+                .pointer("/metadata/resourceVersion")
+                .and_then(Value::as_str)
+                .filter(|rv| !rv.is_empty());
+            if let Some(rv) = rv {
+                obj["metadata"]["resourceVersion"] = json!(rv);
+            }
+            Ok(obj)
+        },
     )?;
     Ok(status::json_response(200, &scale_of(&updated, &paths)))
 }

@@ -334,15 +334,7 @@ impl ObjectStore {
     #[must_use]
     pub fn list(&self, type_id: TypeId, ns: Option<&str>) -> (Vec<Arc<StoredObject>>, u64) {
         let inner = self.lock();
-        let items = match ns {
-            Some(ns) => inner.objects[type_id]
-                .range(ObjKey::new(ns, "")..)
-                .take_while(|(k, _)| k.ns == ns)
-                .map(|(_, v)| v.clone())
-                .collect(),
-            None => inner.objects[type_id].values().cloned().collect(),
-        };
-        (items, inner.rv)
+        (list_locked(&inner, type_id, ns), inner.rv)
     }
 
     /// One page of a list: objects after `after` (exclusive) that pass `filter`, at most
@@ -388,6 +380,28 @@ impl ObjectStore {
     #[must_use]
     pub fn count(&self, type_id: TypeId) -> usize {
         self.lock().objects[type_id].len()
+    }
+
+    /// The objects of a kind (as [`Self::list`]) and a receiver for every later change, taken
+    /// under one lock so that no change falls between them. This starts a watch without a
+    /// resourceVersion, which must never be refused as too old: reading the version first and
+    /// subscribing from it later could find that version already trimmed from the history
+    /// when controllers write fast and the history is short.
+    #[must_use]
+    pub fn list_and_subscribe(
+        &self,
+        type_id: TypeId,
+        ns: Option<&str>,
+    ) -> (
+        Vec<Arc<StoredObject>>,
+        u64,
+        broadcast::Receiver<Arc<WatchEvent>>,
+    ) {
+        let inner = self.lock();
+        // Subscribed while holding the lock: every later commit (which needs it) reaches `rx`.
+        let rx = self.events.subscribe();
+        let items = list_locked(&inner, type_id, ns);
+        (items, inner.rv, rx)
     }
 
     /// Subscribes to changes. For a resumed watch use [`Self::subscribe_from`].
@@ -621,6 +635,40 @@ impl ObjectStore {
         sub: Subresource,
         dry_run: bool,
     ) -> ApiResult {
+        self.patch_with(type_id, ns, name, sub, dry_run, |old| {
+            let mut patched = old.clone();
+            match patch {
+                Patch::Merge(p) => json_patch::merge(&mut patched, p),
+                Patch::Strategic(p) => apply_strategic(&mut patched, p),
+                Patch::Json(p) => json_patch::patch(&mut patched, &p.0).map_err(|e| {
+                    ApiError::new(
+                        422,
+                        "Invalid",
+                        format!(
+                            "the server rejected our request due to an error in our request: {e}"
+                        ),
+                    )
+                    .for_object(type_id, name)
+                })?,
+            }
+            Ok(patched)
+        })
+    }
+
+    /// A patch computed from the stored object by `f`, atomically: nothing can be written
+    /// between the read `f` sees and the write, so a client's change is never refused because
+    /// a controller wrote meanwhile (subresources such as `/scale` patch a view of the object
+    /// and need this). The same rules as [`Self::patch`] apply to what `f` returns: a
+    /// `metadata.resourceVersion` in it that differs from the stored one is a 409.
+    pub fn patch_with(
+        &self,
+        type_id: TypeId,
+        ns: &str,
+        name: &str,
+        sub: Subresource,
+        dry_run: bool,
+        f: impl FnOnce(&Value) -> ApiResult<Value>,
+    ) -> ApiResult {
         let mut inner = self.lock();
         let key = ObjKey::new(ns, name);
         let current = inner.objects[type_id]
@@ -628,19 +676,7 @@ impl ObjectStore {
             .cloned()
             .ok_or_else(|| ApiError::not_found(type_id, name))?;
         let old = current.value();
-        let mut patched = old.clone();
-        match patch {
-            Patch::Merge(p) => json_patch::merge(&mut patched, p),
-            Patch::Strategic(p) => apply_strategic(&mut patched, p),
-            Patch::Json(p) => json_patch::patch(&mut patched, &p.0).map_err(|e| {
-                ApiError::new(
-                    422,
-                    "Invalid",
-                    format!("the server rejected our request due to an error in our request: {e}"),
-                )
-                .for_object(type_id, name)
-            })?,
-        }
+        let patched = f(&old)?;
         let rv_after = patched
             .pointer("/metadata/resourceVersion")
             .and_then(Value::as_str)
@@ -818,6 +854,17 @@ impl ObjectStore {
         trim_history(inner);
         // No receivers is normal (nobody watching yet).
         let _ = self.events.send(event);
+    }
+}
+
+fn list_locked(inner: &Inner, type_id: TypeId, ns: Option<&str>) -> Vec<Arc<StoredObject>> {
+    match ns {
+        Some(ns) => inner.objects[type_id]
+            .range(ObjKey::new(ns, "")..)
+            .take_while(|(k, _)| k.ns == ns)
+            .map(|(_, v)| v.clone())
+            .collect(),
+        None => inner.objects[type_id].values().cloned().collect(),
     }
 }
 
@@ -1234,6 +1281,84 @@ mod tests {
         s.compact();
         assert_eq!(s.subscribe_from(rv0).unwrap_err().code, 410);
         assert!(s.subscribe_from(s.current_rv()).is_ok());
+    }
+
+    #[test]
+    fn a_watch_from_now_misses_nothing_however_short_the_history() {
+        let s = store();
+        seed_ns(&s, "shop");
+        s.set_history_capacity(1);
+        for name in ["a", "b", "c"] {
+            s.insert(
+                t("configmaps"),
+                json!({"metadata": {"name": name, "namespace": "shop"}}),
+            )
+            .unwrap();
+        }
+        let (items, rv, mut rx) = s.list_and_subscribe(t("configmaps"), Some("shop"));
+        assert_eq!(items.len(), 3);
+        assert_eq!(rv, s.current_rv());
+        s.insert(
+            t("configmaps"),
+            json!({"metadata": {"name": "d", "namespace": "shop"}}),
+        )
+        .unwrap();
+        let ev = rx.try_recv().unwrap();
+        assert_eq!((ev.rv, ev.object.key.name.as_str()), (rv + 1, "d"));
+    }
+
+    #[test]
+    fn patch_with_sees_the_stored_object_and_honours_a_given_version() {
+        let s = store();
+        seed_ns(&s, "shop");
+        let d = s
+            .insert(
+                t("deployments"),
+                json!({"metadata": {"name": "web", "namespace": "shop"}, "spec": {"replicas": 1}}),
+            )
+            .unwrap();
+        let stale = d["metadata"]["resourceVersion"].clone();
+        s.patch(
+            t("deployments"),
+            "shop",
+            "web",
+            &Patch::Merge(json!({"metadata": {"labels": {"a": "b"}}})),
+            Subresource::Main,
+            false,
+        )
+        .unwrap();
+        // The closure gets the current object, version included: writing it back is no
+        // conflict however many writes came before.
+        let scaled = s
+            .patch_with(
+                t("deployments"),
+                "shop",
+                "web",
+                Subresource::Main,
+                false,
+                |cur| {
+                    assert_eq!(cur["metadata"]["labels"]["a"], "b");
+                    let mut v = cur.clone();
+                    v["spec"]["replicas"] = json!(4);
+                    Ok(v)
+                },
+            )
+            .unwrap();
+        assert_eq!(scaled["spec"]["replicas"], 4);
+        // A version the caller put in is a precondition.
+        let err = s.patch_with(
+            t("deployments"),
+            "shop",
+            "web",
+            Subresource::Main,
+            false,
+            |cur| {
+                let mut v = cur.clone();
+                v["metadata"]["resourceVersion"] = stale.clone();
+                Ok(v)
+            },
+        );
+        assert_eq!(err.unwrap_err().code, 409);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::registry::{PrinterColumn, ResourceType};
+use super::registry::{Addon, PrinterColumn, ResourceType};
 
 /// What each row carries besides its cells (`includeObject`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -68,7 +68,7 @@ pub fn row(t: &ResourceType, obj: &Value, include: IncludeObject, now: DateTime<
         .cloned()
         .unwrap_or(Value::Null);
     let mut cells = vec![name];
-    cells.extend(t.columns.iter().map(|c| cell(c, obj, now)));
+    cells.extend(t.columns.iter().map(|c| typed_cell(t, c, obj, now)));
     let mut row = json!({ "cells": cells });
     match include {
         IncludeObject::None => {}
@@ -76,6 +76,19 @@ pub fn row(t: &ResourceType, obj: &Value, include: IncludeObject, now: DateTime<
         IncludeObject::Object => row["object"] = obj.clone(),
     }
     row
+}
+
+/// A cell as the kind's own printer fills it. Built-in kinds are printed from Go structs, in
+/// which an integer the object omits (`omitempty` drops zeros) is 0: `kubectl get deploy`
+/// shows AVAILABLE `0`, not a blank. Custom resources are printed through JSONPaths, where a
+/// missing value stays an empty cell.
+fn typed_cell(t: &ResourceType, col: &PrinterColumn, obj: &Value, now: DateTime<Utc>) -> Value {
+    let v = cell(col, obj, now);
+    if v.is_null() && col.kind == "integer" && t.addon == Addon::Core {
+        json!(0)
+    } else {
+        v
+    }
 }
 
 /// A complete `Table` object.
@@ -544,6 +557,20 @@ mod tests {
             cell(&col("deployments", "apps", "Available"), &deploy, now),
             Value::Null
         );
+        // In a row, a built-in kind's missing count prints as 0 (Go's zero value); a custom
+        // resource's stays empty.
+        let deployments = registry::get(registry::find("apps", "deployments").unwrap());
+        let r = row(deployments, &deploy, IncludeObject::None, now);
+        assert_eq!(r["cells"], json!([Value::Null, "2/3", 3, 0, Value::Null]));
+        let rollouts = registry::get(registry::find("argoproj.io", "rollouts").unwrap());
+        let ro = json!({"spec": {"replicas": 3}, "status": {"replicas": 3}});
+        let r = row(rollouts, &ro, IncludeObject::None, now);
+        let available = rollouts
+            .columns
+            .iter()
+            .position(|c| c.name == "Available")
+            .unwrap();
+        assert_eq!(r["cells"][available + 1], Value::Null);
         let hpa = json!({
             "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "web"}, "metrics": [
                 {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}},

@@ -1,4 +1,5 @@
-//! The simulated scheduler and kubelets: bind new pods to a Ready node, create and start their
+//! The simulated scheduler and kubelets: bind new pods to a Ready node (pods that name another
+//! `schedulerName` are left Pending for it, as the default scheduler does), create and start their
 //! containers, pass readiness after a paced delay, keep crash-looping containers crashing with
 //! the kubelet's back-off, and finish graceful deletions. Events are the ones `kubectl
 //! describe pod` shows (Scheduled, Pulled, Created, Started, BackOff, Killing).
@@ -31,6 +32,17 @@ fn step_secs(pod_name: &str, stage: Stage) -> f64 {
         Stage::CrashRunning => 3.0 + 5.0 * jitter,
         Stage::Ready | Stage::BackOff | Stage::Finished => 0.0,
     }
+}
+
+/// The scheduler the simulation stands in for; the API server defaults `spec.schedulerName`
+/// to it, so an empty name means it too.
+const DEFAULT_SCHEDULER: &str = "default-scheduler";
+
+fn for_default_scheduler(pod: &Value) -> bool {
+    matches!(
+        fields::str_at(pod, "/spec/schedulerName"),
+        "" | DEFAULT_SCHEDULER
+    )
 }
 
 /// Simulated seconds between a graceful delete and the pod being gone.
@@ -91,6 +103,12 @@ impl Kubelet {
         let image = fields::str_at(&pod, "/spec/containers/0/image").to_string();
         match stage {
             Stage::Ready | Stage::Finished => {
+                self.due.remove(key);
+                None
+            }
+            // Pods that name another scheduler wait for it, Pending, as on a real cluster
+            // where only that scheduler would bind them.
+            Stage::Unscheduled if !for_default_scheduler(&pod) => {
                 self.due.remove(key);
                 None
             }
@@ -315,5 +333,23 @@ impl Reconciler for Kubelet {
 
     fn reconcile(&mut self, state: &ClusterState, key: &Key) -> Option<Duration> {
         self.sync(state, &key.1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn only_pods_for_the_default_scheduler_are_scheduled_here() {
+        assert!(for_default_scheduler(&json!({"spec": {}})));
+        assert!(for_default_scheduler(
+            &json!({"spec": {"schedulerName": "default-scheduler"}})
+        ));
+        assert!(!for_default_scheduler(
+            &json!({"spec": {"schedulerName": "volcano"}})
+        ));
     }
 }
