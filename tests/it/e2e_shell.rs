@@ -14,14 +14,23 @@ const WAIT: Duration = Duration::from_secs(60);
 
 /// A base port with the next `n` ports free too.
 pub fn free_base_port(n: u16) -> u16 {
-    let seed = std::process::id() as u16;
+    // Below the kernel's ephemeral range (32768+), so no outgoing connection of another test
+    // can take the port while the demo is down and being restarted.
+    // Tests run in parallel threads of one process: a per-call counter keeps them apart.
+    static CALLS: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let seed = (std::process::id() as u16).wrapping_add(call.wrapping_mul(1_009));
     for attempt in 0..200u16 {
-        let base = 20_000 + (seed.wrapping_mul(7).wrapping_add(attempt * 97)) % 30_000;
+        let base = 20_000 + (seed.wrapping_mul(7).wrapping_add(attempt * 97)) % 12_000;
         if (0..n).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
             return base;
         }
     }
     panic!("no free port range found");
+}
+
+fn child_exited(child: &mut Child) -> bool {
+    child.try_wait().is_ok_and(|s| s.is_some())
 }
 
 /// `kdeck demo serve` as a child process.
@@ -31,13 +40,13 @@ pub struct DemoProcess {
 
 impl DemoProcess {
     pub fn start(base: u16, kubeconfig: &Path, extra: &[&str]) -> Self {
-        let child = Command::new(kdeck_bin())
+        let mut child = Command::new(kdeck_bin())
             .args(["demo", "serve", "--kubeconfig-out"])
             .arg(kubeconfig)
             .args(["--port", &base.to_string()])
             .args(extra)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("spawn kdeck demo serve");
         let deadline = Instant::now() + WAIT;
@@ -52,7 +61,14 @@ impl DemoProcess {
             || std::fs::metadata(kubeconfig).is_ok_and(|m| m.len() == 0)
             || !kubeconfig.exists()
         {
-            assert!(Instant::now() < deadline, "demo serve did not come up");
+            if Instant::now() > deadline || child_exited(&mut child) {
+                let _ = child.kill();
+                let out = child.wait_with_output().expect("demo serve output");
+                panic!(
+                    "demo serve did not come up: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
             std::thread::sleep(Duration::from_millis(100));
         }
         Self { child }
@@ -106,18 +122,23 @@ fn clusters_stale_when_demo_dies_and_recover_when_it_returns() {
         40,
         &[("KDECK_CONFIG", config.to_str().unwrap())],
     );
-    let screen = t.wait_for("both clusters live with node counts", WAIT, |s| {
-        ["demo-us-east", "demo-eu-west"]
-            .iter()
-            .all(|c| row(s, c).is_some_and(|l| l.contains("● live") && nodes_cell_ok(l)))
-    });
+    // Both live with node counts, and discovery done: the second cluster lacks Velero and
+    // Istio.
+    t.wait_for(
+        "both clusters live with node counts and add-ons",
+        WAIT,
+        |s| {
+            ["demo-us-east", "demo-eu-west"]
+                .iter()
+                .all(|c| row(s, c).is_some_and(|l| l.contains("● live") && nodes_cell_ok(l)))
+                && row(s, "demo-us-east").is_some_and(|l| l.contains("RO CD VE IS"))
+                && row(s, "demo-eu-west").is_some_and(|l| l.contains("RO CD -- --"))
+        },
+    );
     assert!(
         t.alternate_screen(),
         "kdeck should draw on the alternate screen"
     );
-    // The second cluster lacks Velero and Istio.
-    let west = row(&screen, "demo-eu-west").unwrap();
-    assert!(west.contains("RO CD -- --"), "{west}");
 
     t.send(&["?"]);
     t.wait_text("Help · keymap default", WAIT);
