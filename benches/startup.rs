@@ -13,15 +13,13 @@ use std::time::{Duration, Instant};
 
 use common::{DemoServe, cpu_secs, rss_mib, self_pid};
 
-fn row_has_pods(screen: &str, context: &str, at_least: usize) -> bool {
-    screen.lines().any(|l| {
-        l.contains(context)
-            && l.contains("● live")
-            && l.split_whitespace().any(|w| {
-                w.split_once('/')
-                    .and_then(|(_, total)| total.parse::<usize>().ok())
-                    .is_some_and(|t| t >= at_least)
-            })
+/// Every cluster's pods are listed (at least `at_least`) and its watches live.
+fn loaded(c: &client::Client, at_least: usize) -> bool {
+    c.app.world.clusters().iter().all(|h| {
+        let pods = h.source::<kdeck::k8s::pod::Pod>();
+        pods.state().is_live()
+            && pods.objects().len() >= at_least
+            && h.source::<kdeck::k8s::core::Node>().state().is_live()
     })
 }
 
@@ -45,10 +43,11 @@ fn main() {
             // The demo's own pods plus the extra ones, per cluster.
             let want = scale;
             loop {
+                let ready = loaded(&c, want);
                 let screen = c.frame();
-                if row_has_pods(&screen, "demo-us-east", want)
-                    && row_has_pods(&screen, "demo-eu-west", want)
-                {
+                if ready {
+                    // This frame was drawn from the full data.
+                    assert!(screen.contains("● live"), "{screen}");
                     break;
                 }
                 assert!(

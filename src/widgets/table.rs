@@ -191,7 +191,8 @@ pub fn fit_columns(columns: &[Column], width: u16, content: &[u16]) -> Vec<(usiz
     }
     let mut widths: Vec<(usize, u16)> = keep.iter().map(|&i| (i, natural(i))).collect();
     let total = |w: &[(usize, u16)]| -> u16 { w.iter().map(|(_, x)| x + 1).sum() };
-    // Squeeze the most expendable column first (the one dropped first), one cell at a time.
+    // Squeeze the most expendable column first (the one dropped first), one cell at a time;
+    // a column's `min` is what it can shrink to without losing meaning.
     while total(&widths) > width {
         let Some(slot) = widths
             .iter_mut()
