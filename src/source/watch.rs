@@ -40,6 +40,43 @@ impl<K: Watched> KindSource<K> {
         self.cell.state()
     }
 
+    /// A copy of one readable object.
+    #[must_use]
+    pub fn get(&self, namespace: &str, name: &str) -> Option<K> {
+        self.store.state().iter().find_map(|g| match &g.0 {
+            Ok(o)
+                if o.meta().namespace.as_deref() == Some(namespace)
+                    && o.meta().name.as_deref() == Some(name) =>
+            {
+                Some(o.clone())
+            }
+            _ => None,
+        })
+    }
+
+    /// Copies of the readable objects in one namespace (small sets, for one view).
+    #[must_use]
+    pub fn in_namespace(&self, namespace: &str) -> Vec<K> {
+        self.store
+            .state()
+            .iter()
+            .filter_map(|g| g.0.as_ref().ok())
+            .filter(|o| o.meta().namespace.as_deref() == Some(namespace))
+            .cloned()
+            .collect()
+    }
+
+    /// Copies of every readable object.
+    #[must_use]
+    pub fn all(&self) -> Vec<K> {
+        self.store
+            .state()
+            .iter()
+            .filter_map(|g| g.0.as_ref().ok())
+            .cloned()
+            .collect()
+    }
+
     #[must_use]
     pub fn revision(&self) -> u64 {
         self.cell.revision()

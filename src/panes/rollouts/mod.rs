@@ -34,33 +34,18 @@ use crate::source::{SourceState, WatchRequest, Watched, watch};
 use crate::theme::Role;
 use crate::widgets::table::{self, TableRow, TableState};
 
-const LIST_ACTIONS: &[&str] = &[
-    "open-detail",
-    "promote",
-    "promote-full",
-    "abort",
-    "retry",
-    "undo",
-    "rollback",
-    "pause",
-    "resume",
-    "restart",
-];
+/// The action names of a row, preceded by a view's own (one list, so the keymap check, the
+/// command line and the plan builder agree).
+macro_rules! with_row_actions {
+    ($($own:literal),*) => {
+        &[$($own,)* "promote", "promote-full", "abort", "retry", "undo", "rollback", "pause",
+          "resume", "restart"]
+    };
+}
+pub(crate) use with_row_actions;
 
-const DETAIL_ACTIONS: &[&str] = &[
-    "back",
-    "scroll-up",
-    "scroll-down",
-    "promote",
-    "promote-full",
-    "abort",
-    "retry",
-    "undo",
-    "rollback",
-    "pause",
-    "resume",
-    "restart",
-];
+const LIST_ACTIONS: &[&str] = with_row_actions!("open-detail");
+const DETAIL_ACTIONS: &[&str] = with_row_actions!("back", "scroll-up", "scroll-down");
 
 /// The object a detail view shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,6 +75,26 @@ struct DetailView {
     metrics_note: Option<String>,
     fingerprint: Vec<u64>,
     last_second: i64,
+}
+
+/// Starts polling canary-vs-stable metrics for an open detail view, or says why not.
+fn start_metrics(view: &mut DetailView, cluster: &ClusterHandle, ctx: &ViewCtx, ro: &Rollout) {
+    match (cluster.prometheus(), target_for(ro)) {
+        (Some(prom), Some(target)) => {
+            view.metrics = Some(MetricsPoller::start(
+                prom,
+                ctx.config.queries.clone(),
+                target,
+                Duration::from_secs(ctx.config.prometheus.interval_secs.max(2)),
+                cluster.notifier(),
+            ));
+        }
+        (None, _) => view.metrics_note = Some("no Prometheus configured for this cluster".into()),
+        (_, None) => {
+            view.metrics_note =
+                Some("the rollout names no canary/stable (or preview/active) services".into());
+        }
+    }
 }
 
 /// State of the Rollouts pane.
@@ -246,7 +251,8 @@ impl RolloutsPane {
             view.detail = None;
             return;
         };
-        let key = &view.key;
+        let key = view.key.clone();
+        let key = &key;
         let events_src = cluster.scoped_source::<Event>(
             &key.events_key(),
             Some(&key.namespace),
@@ -295,104 +301,31 @@ impl RolloutsPane {
             evs.sort_by_key(|e| std::cmp::Reverse(e.last_seen));
             evs
         };
-        let in_ns = |ns: Option<&str>| ns == Some(key.namespace.as_str());
-        let rss: Vec<ReplicaSet> = cluster
-            .source::<ReplicaSet>()
-            .objects()
-            .iter()
-            .filter_map(|g| g.0.as_ref().ok())
-            .filter(|o| in_ns(o.metadata.namespace.as_deref()))
-            .cloned()
-            .collect();
-        let pods: Vec<Pod> = cluster
-            .source::<Pod>()
-            .objects()
-            .iter()
-            .filter_map(|g| g.0.as_ref().ok())
-            .filter(|o| in_ns(o.metadata.namespace.as_deref()))
-            .cloned()
-            .collect();
+        let ns = key.namespace.as_str();
+        let rss = cluster.source::<ReplicaSet>().in_namespace(ns);
+        let pods = cluster.source::<Pod>().in_namespace(ns);
         view.detail = match key.kind {
-            WorkloadKind::Rollout => {
-                let ro = cluster.source::<Rollout>().objects().iter().find_map(|g| {
-                    g.0.as_ref()
-                        .ok()
-                        .filter(|o| {
-                            in_ns(o.metadata.namespace.as_deref())
-                                && o.metadata.name.as_deref() == Some(&key.name)
-                        })
-                        .cloned()
-                });
-                ro.map(|ro| {
-                    if view.metrics.is_none() {
-                        match (cluster.prometheus(), target_for(&ro)) {
-                            (Some(prom), Some(target)) => {
-                                view.metrics = Some(MetricsPoller::start(
-                                    prom,
-                                    ctx.config.queries.clone(),
-                                    target,
-                                    Duration::from_secs(ctx.config.prometheus.interval_secs.max(2)),
-                                    cluster.notifier(),
-                                ));
-                            }
-                            (None, _) => view.metrics_note = Some("no Prometheus configured for this cluster".into()),
-                            (_, None) => {
-                                view.metrics_note =
-                                    Some("the rollout names no canary/stable (or preview/active) services".into());
-                            }
-                        }
-                    }
-                    let runs: Vec<AnalysisRun> = cluster
-                        .source::<AnalysisRun>()
-                        .objects()
-                        .iter()
-                        .filter_map(|g| g.0.as_ref().ok())
-                        .filter(|o| in_ns(o.metadata.namespace.as_deref()))
-                        .cloned()
-                        .collect();
-                    let templates: Vec<AnalysisTemplate> = cluster
-                        .source::<AnalysisTemplate>()
-                        .objects()
-                        .iter()
-                        .filter_map(|g| g.0.as_ref().ok())
-                        .filter(|o| in_ns(o.metadata.namespace.as_deref()))
-                        .cloned()
-                        .collect();
-                    let cluster_templates: Vec<ClusterAnalysisTemplate> = cluster
-                        .source::<ClusterAnalysisTemplate>()
-                        .objects()
-                        .iter()
-                        .filter_map(|g| g.0.as_ref().ok())
-                        .cloned()
-                        .collect();
-                    rollout_detail(&DetailInputs {
-                        cluster: &cluster.context,
-                        rollout: &ro,
-                        replica_sets: &rss,
-                        pods: &pods,
-                        analysis_runs: &runs,
-                        templates: &templates,
-                        cluster_templates: &cluster_templates,
-                        events: &events,
-                        now,
-                    })
+            WorkloadKind::Rollout => cluster.source::<Rollout>().get(ns, &key.name).map(|ro| {
+                if view.metrics.is_none() {
+                    start_metrics(view, cluster, ctx, &ro);
+                }
+                rollout_detail(&DetailInputs {
+                    cluster: &cluster.context,
+                    rollout: &ro,
+                    replica_sets: &rss,
+                    pods: &pods,
+                    analysis_runs: &cluster.source::<AnalysisRun>().in_namespace(ns),
+                    templates: &cluster.source::<AnalysisTemplate>().in_namespace(ns),
+                    cluster_templates: &cluster.source::<ClusterAnalysisTemplate>().all(),
+                    events: &events,
+                    now,
                 })
-            }
+            }),
             WorkloadKind::Deployment => {
                 view.metrics_note = Some("Deployments have no canary/stable split".into());
                 cluster
                     .source::<Deployment>()
-                    .objects()
-                    .iter()
-                    .find_map(|g| {
-                        g.0.as_ref()
-                            .ok()
-                            .filter(|o| {
-                                in_ns(o.metadata.namespace.as_deref())
-                                    && o.metadata.name.as_deref() == Some(&key.name)
-                            })
-                            .cloned()
-                    })
+                    .get(ns, &key.name)
                     .map(|d| deployment_detail(&cluster.context, &d, &rss, &pods, &events, now))
             }
         };

@@ -20,36 +20,9 @@ use crate::k8s::apps::{Deployment, ReplicaSet};
 use crate::k8s::rollout::Rollout;
 use crate::keymap::ActionCall;
 use crate::panes::Reply;
-use crate::source::Watched;
 
 /// Action names the pane accepts on a row.
-pub const ACTION_NAMES: &[&str] = &[
-    "promote",
-    "promote-full",
-    "abort",
-    "retry",
-    "undo",
-    "rollback",
-    "pause",
-    "resume",
-    "restart",
-];
-
-fn find<K: Watched>(cluster: &ClusterHandle, ns: &str, name: &str) -> Option<K> {
-    cluster
-        .source::<K>()
-        .objects()
-        .iter()
-        .find_map(|g| match &g.0 {
-            Ok(o)
-                if o.meta().namespace.as_deref() == Some(ns)
-                    && o.meta().name.as_deref() == Some(name) =>
-            {
-                Some(o.clone())
-            }
-            _ => None,
-        })
-}
+pub const ACTION_NAMES: &[&str] = super::with_row_actions!();
 
 fn owned_replica_sets(cluster: &ClusterHandle, uid: &str) -> Vec<ReplicaSet> {
     cluster
@@ -127,7 +100,7 @@ fn plan_rollout(
     if let RolloutAction::Undo { .. } = act {
         act = RolloutAction::Undo { to_revision };
     }
-    let Some(ro) = find::<Rollout>(cluster, &row.namespace, &row.name) else {
+    let Some(ro) = cluster.source::<Rollout>().get(&row.namespace, &row.name) else {
         return Reply::Warn(format!("{}: rollout {} is gone", action.name, row.key()));
     };
     if let Err(why) = check(act, &ro) {
@@ -191,7 +164,10 @@ fn plan_deployment(
     if let DeploymentAction::Rollback { .. } = act {
         act = DeploymentAction::Rollback { to_revision };
     }
-    let Some(d) = find::<Deployment>(cluster, &row.namespace, &row.name) else {
+    let Some(d) = cluster
+        .source::<Deployment>()
+        .get(&row.namespace, &row.name)
+    else {
         return Reply::Warn(format!("{}: deployment {} is gone", action.name, row.key()));
     };
     if let Err(why) = check_deployment(act, &d) {
