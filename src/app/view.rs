@@ -291,7 +291,7 @@ impl App {
         frame.render_widget(Clear, rect);
         let block = Block::default()
             .borders(Borders::ALL)
-            .border_style(t.style(Role::Danger))
+            .border_style(t.style(Role::Crit))
             .title(Span::styled(
                 format!(" Confirm: {} ", plan.action),
                 t.style(Role::Danger),
