@@ -35,6 +35,9 @@ pub struct ClustersPane {
     table: TableState,
     fingerprint: Vec<u64>,
     last_second: i64,
+    /// Pod counts per context with the pod-source revision they were counted at: the
+    /// per-second refresh (countdowns, latency) must not walk every pod again.
+    pod_counts: std::collections::HashMap<String, (u64, Option<PodCounts>)>,
 }
 
 /// Hook for pod counts; filled by the pod source once that kind is registered.
@@ -140,7 +143,17 @@ impl Pane for ClustersPane {
                 let node_objs = nodes.objects();
                 let nodes_state = nodes.state();
                 let ns = c.source::<Namespace>();
-                let (pods, pods_state) = pods::counts(c);
+                let pods_state = c.source::<crate::k8s::pod::Pod>().state();
+                let revision = pods::revision(c);
+                let pods = match self.pod_counts.get(&c.context) {
+                    Some((rev, counts)) if *rev == revision => counts.clone(),
+                    _ => {
+                        let (counts, _) = pods::counts(c);
+                        self.pod_counts
+                            .insert(c.context.clone(), (revision, counts.clone()));
+                        counts
+                    }
+                };
                 ClusterInput {
                     context: c.context.clone(),
                     info: c.info(),
