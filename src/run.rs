@@ -181,6 +181,17 @@ pub async fn run_dashboard(args: &RunArgs, target: StartTarget) -> anyhow::Resul
     crate::logging::init(&prepared.paths.log_file(), log::LevelFilter::Info);
     let notifier = Notifier::new();
     let world = connect(&prepared, &args, &notifier, &cancel).await?;
+    log::info!(
+        "kdeck {}: watching {} (audit log {})",
+        env!("CARGO_PKG_VERSION"),
+        prepared
+            .contexts
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        prepared.paths.audit_log().display()
+    );
     let explicit = args.demo || !args.contexts.is_empty() || args.all_contexts;
     if !explicit && !any_reachable(&world).await {
         let ctx = prepared

@@ -347,3 +347,95 @@ fn small_terminals_degrade_cleanly() {
     t.send(&["q"]);
     assert_eq!(t.wait_exit(WAIT), 0);
 }
+
+/// Splits a demo kubeconfig into one file per context (as `KUBECONFIG=a:b` users keep them).
+fn split_kubeconfig(path: &Path, dir: &Path) -> Vec<std::path::PathBuf> {
+    let kc: serde_json::Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let contexts = kc["contexts"].as_array().unwrap();
+    contexts
+        .iter()
+        .enumerate()
+        .map(|(i, ctx)| {
+            let cluster = ctx["context"]["cluster"].as_str().unwrap();
+            let user = ctx["context"]["user"].as_str().unwrap();
+            let pick = |list: &str, name: &str| -> serde_json::Value {
+                kc[list]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|e| e["name"] == name)
+                    .cloned()
+                    .collect()
+            };
+            let one = serde_json::json!({
+                "apiVersion": "v1", "kind": "Config",
+                "current-context": ctx["name"],
+                "clusters": pick("clusters", cluster),
+                "users": pick("users", user),
+                "contexts": [ctx],
+            });
+            let p = dir.join(format!("part-{i}.yaml"));
+            // JSON is YAML: kubectl and kube-rs read it as a kubeconfig.
+            std::fs::write(&p, one.to_string()).unwrap();
+            p
+        })
+        .collect()
+}
+
+#[test]
+fn merged_kubeconfigs_log_pane_and_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    let base = free_base_port(5);
+    let _demo = DemoProcess::start(base, &kubeconfig, &[]);
+    let parts = split_kubeconfig(&kubeconfig, dir.path());
+    assert_eq!(parts.len(), 2);
+    let joined = std::env::join_paths(&parts).unwrap();
+    let t = Tmux::start(
+        &kdeck_cmd("--all-contexts"),
+        120,
+        40,
+        &[
+            ("KDECK_CONFIG", dir.path().join("cfg").to_str().unwrap()),
+            ("KUBECONFIG", joined.to_str().unwrap()),
+        ],
+    );
+    // Both files' contexts are watched.
+    t.wait_for("contexts from both files", WAIT, |s| {
+        ["demo-us-east", "demo-eu-west"]
+            .iter()
+            .all(|c| row(s, c).is_some_and(|l| l.contains("● live")))
+    });
+
+    // The log pane shows what kdeck logged.
+    t.send(&["L"]);
+    t.wait_for("the log pane", WAIT, |s| {
+        s.contains(" Log ") && s.contains("watching demo-us-east, demo-eu-west")
+    });
+    t.send(&["L"]);
+    t.wait_for("the log pane closed", WAIT, |s| !s.contains(" Log "));
+
+    // The command line: complete, switch pane, change namespace, quit.
+    t.send(&[":"]);
+    t.type_text("pane ro");
+    t.send(&["Tab"]);
+    t.wait_text(":pane rollouts", WAIT);
+    t.send(&["Enter"]);
+    t.wait_text("need attention", WAIT);
+    t.send(&[":"]);
+    t.type_text("ns payments");
+    t.send(&["Enter"]);
+    t.wait_for("only payments rows", WAIT, |s| {
+        s.contains("ns payments") && s.contains("ledger") && !s.contains(" cart ")
+    });
+    t.send(&[":"]);
+    t.type_text("nonsense");
+    t.send(&["Enter"]);
+    t.wait_text("unknown command \"nonsense\"", WAIT);
+    t.send(&[":"]);
+    t.type_text("q");
+    t.send(&["Enter"]);
+    assert_eq!(t.wait_exit(WAIT), 0);
+    assert!(!t.alternate_screen());
+}
