@@ -49,7 +49,7 @@ pub fn render(
         .borders(Borders::ALL)
         .border_style(theme.style(Role::BorderFocused))
         .title(Line::from(vec![Span::styled(
-            format!(" Help · keymap {keymap_name} · esc closes "),
+            format!(" Help · keymap {keymap_name} · ↑↓ scroll · esc closes "),
             theme.style(Role::Title),
         )]));
     let para = Paragraph::new(lines)
