@@ -44,20 +44,18 @@ pub fn render(entries: &[Entry]) -> String {
         );
     }
     out.push_str("users:\n");
-    for e in entries {
+    let mut user = |name: &str, token: &str| {
         let _ = write!(
             out,
             "- name: {}\n  user:\n    token: {}\n",
-            quoted(&admin_user(&e.name)),
-            quoted(ADMIN)
+            quoted(name),
+            quoted(token)
         );
+    };
+    for e in entries {
+        user(&admin_user(&e.name), ADMIN);
     }
-    let _ = write!(
-        out,
-        "- name: {}\n  user:\n    token: {}\n",
-        quoted(VIEWER),
-        quoted(VIEWER)
-    );
+    user(VIEWER, VIEWER);
     out.push_str("contexts:\n");
     for e in entries {
         let _ = write!(

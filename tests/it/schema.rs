@@ -6,13 +6,15 @@
 //! Checked: `type`, `properties`, `required`, `items`, `enum`, `additionalProperties` (bool or
 //! schema), `nullable`, `x-kubernetes-int-or-string`, `x-kubernetes-preserve-unknown-fields`,
 //! `x-kubernetes-embedded-resource`, `allOf`/`anyOf`/`oneOf`/`not` (as constraints),
-//! `minimum`/`maximum`, `minLength`/`maxLength`, `minItems`/`maxItems`. Unknown fields are
-//! errors (the API server would prune them, silently losing data), except unknown fields whose
-//! value is null (pruning those loses nothing; Go clients write `creationTimestamp: null` into
-//! pod templates). Not checked: `pattern`, `format`, and CEL rules
-//! (`x-kubernetes-validations`).
+//! `minimum`/`maximum`, `minLength`/`maxLength`, `minItems`/`maxItems`, and `format:
+//! date-time` (RFC 3339). Unknown fields are errors (the API server would prune them, silently
+//! losing data), except unknown fields whose value is null (pruning those loses nothing; Go
+//! clients write `creationTimestamp: null` into pod templates). Not checked: `pattern`, other
+//! formats, and CEL rules (`x-kubernetes-validations`).
 //!
-//! Reuse: [`validate_object`] finds the CRD from an object's `apiVersion` and `kind`.
+//! Reuse: [`validate_object`] finds the CRD from an object's `apiVersion` and `kind`;
+//! [`schema_for`] and [`validate`] check against a chosen version. The simulator tests
+//! (`sim_workloads`, `sim_rollouts`) validate everything they seed with these.
 
 #![allow(dead_code)]
 
@@ -157,6 +159,12 @@ fn check(value: &Value, schema: &Value, path: &str, mode: Mode, errors: &mut Vec
             "{at}: {value} is not one of {}",
             Value::Array(options.clone())
         ));
+    }
+    if schema.get("format").and_then(Value::as_str) == Some("date-time")
+        && let Some(s) = value.as_str()
+        && chrono::DateTime::parse_from_rfc3339(s).is_err()
+    {
+        errors.push(format!("{at}: {value} is not a date-time"));
     }
     check_bounds(value, schema, at, errors);
     for key in ["allOf", "anyOf", "oneOf"] {
@@ -391,6 +399,29 @@ fn validator_accepts_a_real_object_and_catches_violations() {
         "{e}"
     );
     assert!(validate_object(&json!({"apiVersion": "v1", "kind": "Pod"})).is_err());
+}
+
+/// One violation of each kind the API server rejects, including a malformed date-time.
+#[test]
+fn validator_catches_what_the_api_server_would() {
+    let schema = schema_for("velero.io", "Schedule", "v1").unwrap();
+    let good = json!({
+        "apiVersion": "velero.io/v1", "kind": "Schedule", "metadata": {"name": "a"},
+        "spec": {"schedule": "0 * * * *", "template": {"ttl": "24h0m0s"}},
+        "status": {"phase": "Enabled", "lastBackup": "2025-01-01T00:00:00Z"},
+    });
+    assert!(
+        validate(&good, schema).is_empty(),
+        "{:?}",
+        validate(&good, schema)
+    );
+    let bad = json!({
+        "apiVersion": "velero.io/v1", "kind": "Schedule", "metadata": {"name": "a"},
+        "spec": {"template": {"ttl": 5, "bogus": true}},
+        "status": {"phase": "Running", "lastBackup": "yesterday"},
+    });
+    let errors = validate(&bad, schema);
+    assert_eq!(errors.len(), 5, "{errors:#?}");
 }
 
 /// Fixture objects upstream ships as examples and test data: a check of the validator itself.

@@ -16,6 +16,7 @@ use kdeck::demo::{ClusterProfile, ClusterState, SimOptions};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
+use crate::schema::{schema_for, validate};
 use crate::support;
 
 fn t(group: &str, plural: &str) -> usize {
@@ -881,100 +882,15 @@ fn traffic_history_breaker_trips_and_recovers() {
 
 // ---- CRD schema validation ---------------------------------------------------------------
 
-/// Checks `v` against an OpenAPI v3 schema as the API server's structural validation does
-/// (types, formats, int-or-string, unknown fields, required fields).
-fn validate(schema: &Value, v: &Value, path: &str, errors: &mut Vec<String>) {
-    if schema.get("x-kubernetes-int-or-string") == Some(&json!(true)) {
-        if !(v.is_i64() || v.is_u64() || v.is_string()) {
-            errors.push(format!("{path}: want int-or-string, got {v}"));
-        }
-        return;
-    }
-    let preserve = schema.get("x-kubernetes-preserve-unknown-fields") == Some(&json!(true));
-    match schema.get("type").and_then(Value::as_str) {
-        Some("object") => {
-            let Some(obj) = v.as_object() else {
-                errors.push(format!("{path}: want object, got {v}"));
-                return;
-            };
-            let props = schema.get("properties").and_then(Value::as_object);
-            for (k, x) in obj {
-                match props.and_then(|p| p.get(k)) {
-                    Some(s) => validate(s, x, &format!("{path}.{k}"), errors),
-                    None => match schema.get("additionalProperties") {
-                        Some(s) if s.is_object() => validate(s, x, &format!("{path}.{k}"), errors),
-                        _ if preserve || props.is_none() => {}
-                        _ => errors.push(format!("{path}.{k}: unknown field")),
-                    },
-                }
-            }
-            for r in schema
-                .get("required")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                if !obj.contains_key(r.as_str().unwrap_or_default()) {
-                    errors.push(format!("{path}: missing required {r}"));
-                }
-            }
-        }
-        Some("array") => match v.as_array() {
-            Some(items) => {
-                for (i, x) in items.iter().enumerate() {
-                    validate(&schema["items"], x, &format!("{path}[{i}]"), errors);
-                }
-            }
-            None => errors.push(format!("{path}: want array, got {v}")),
-        },
-        Some("string") => {
-            if !v.is_string() {
-                errors.push(format!("{path}: want string, got {v}"));
-            } else if schema.get("format") == Some(&json!("date-time"))
-                && chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap_or_default()).is_err()
-            {
-                errors.push(format!("{path}: not a date-time: {v}"));
-            }
-            if let Some(e) = schema.get("enum").and_then(Value::as_array)
-                && !e.contains(v)
-            {
-                errors.push(format!("{path}: {v} not in {e:?}"));
-            }
-        }
-        Some("integer") if !(v.is_i64() || v.is_u64()) => {
-            errors.push(format!("{path}: want integer, got {v}"));
-        }
-        Some("number") if !v.is_number() => {
-            errors.push(format!("{path}: want number, got {v}"));
-        }
-        Some("boolean") if !v.is_boolean() => {
-            errors.push(format!("{path}: want boolean, got {v}"));
-        }
-        _ => {}
-    }
-}
-
-fn crd_schema(rel: &str, version: &str) -> Value {
-    let crd = support::load_yaml(rel);
-    crd["spec"]["versions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["name"] == version)
-        .map(|v| v["schema"]["openAPIV3Schema"].clone())
-        .expect("version in CRD")
+/// The schema of a custom kind the rollout controllers seed, at the version they write.
+fn crd_schema(group: &str, kind: &str, version: &str) -> &'static Value {
+    schema_for(group, kind, version).expect("CRD in the fixtures")
 }
 
 fn check_kind(state: &ClusterState, type_id: usize, schema: &Value) -> usize {
     let (objs, _) = state.store.list(type_id, None);
     for o in &objs {
-        let mut v = o.value();
-        // metadata, apiVersion and kind are the API server's, not the CRD's.
-        for k in ["metadata", "apiVersion", "kind"] {
-            v.as_object_mut().unwrap().remove(k);
-        }
-        let mut errors = Vec::new();
-        validate(schema, &v, &o.key.name, &mut errors);
+        let errors = validate(&o.value(), schema);
         assert!(errors.is_empty(), "{}: {errors:#?}", o.key.name);
     }
     objs.len()
@@ -982,38 +898,35 @@ fn check_kind(state: &ClusterState, type_id: usize, schema: &Value) -> usize {
 
 #[test]
 fn seeded_objects_validate_against_upstream_crds() {
-    let rollout = crd_schema("argo-rollouts/crds/rollout-crd.yaml", "v1alpha1");
-    let run = crd_schema("argo-rollouts/crds/analysis-run-crd.yaml", "v1alpha1");
-    let template = crd_schema("argo-rollouts/crds/analysis-template-crd.yaml", "v1alpha1");
-    let vs = crd_schema("istio/crds/virtualservices.networking.istio.io.yaml", "v1");
-    let dr = crd_schema("istio/crds/destinationrules.networking.istio.io.yaml", "v1");
+    let rollout = crd_schema("argoproj.io", "Rollout", "v1alpha1");
+    let run = crd_schema("argoproj.io", "AnalysisRun", "v1alpha1");
+    let template = crd_schema("argoproj.io", "AnalysisTemplate", "v1alpha1");
+    let vs = crd_schema("networking.istio.io", "VirtualService", "v1");
+    let dr = crd_schema("networking.istio.io", "DestinationRule", "v1");
     // The schema check must be able to fail.
-    let mut errors = Vec::new();
-    validate(
-        &rollout,
+    let errors = validate(
         &json!({"status": {"observedGeneration": 3, "bogus": 1}}),
-        "x",
-        &mut errors,
+        rollout,
     );
     assert_eq!(errors.len(), 3, "{errors:?}");
 
     let east = cluster(0, 18, 1.0);
-    assert_eq!(check_kind(&east, rollouts_t(), &rollout), 3);
-    assert_eq!(check_kind(&east, runs_t(), &run), 2);
+    assert_eq!(check_kind(&east, rollouts_t(), rollout), 3);
+    assert_eq!(check_kind(&east, runs_t(), run), 2);
     assert_eq!(
-        check_kind(&east, t("argoproj.io", "analysistemplates"), &template),
+        check_kind(&east, t("argoproj.io", "analysistemplates"), template),
         6
     );
     assert_eq!(
-        check_kind(&east, t("networking.istio.io", "virtualservices"), &vs),
+        check_kind(&east, t("networking.istio.io", "virtualservices"), vs),
         3
     );
     assert_eq!(
-        check_kind(&east, t("networking.istio.io", "destinationrules"), &dr),
+        check_kind(&east, t("networking.istio.io", "destinationrules"), dr),
         2
     );
     let west = cluster(1, 18, 1.0);
-    assert_eq!(check_kind(&west, rollouts_t(), &rollout), 2);
+    assert_eq!(check_kind(&west, rollouts_t(), rollout), 2);
     assert!(
         !west
             .store

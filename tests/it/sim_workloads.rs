@@ -3,8 +3,6 @@
 //! Argo CD syncs, Velero backups), metrics agree with objects, and the same seed gives the
 //! same scenario.
 
-mod schema;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,6 +12,8 @@ use kdeck::demo::sim::{self, kinds::kinds};
 use kdeck::demo::{ClusterProfile, ClusterState, SimOptions};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
+
+use crate::schema::validate_object;
 
 /// A seeded cluster (not yet running).
 fn seeded(index: usize, speed: f64, scale: usize) -> Arc<ClusterState> {
@@ -878,23 +878,16 @@ fn same_seed_gives_the_same_scenario() {
 fn seeded_custom_resources_validate_against_upstream_crds() {
     let state = seeded(0, 1.0, 0);
     let k = kinds();
-    let checks = [
-        (k.application, "argo-cd/crds/application-crd.yaml"),
-        (k.backup, "velero/crds/velero.io_backups.yaml"),
-        (k.schedule, "velero/crds/velero.io_schedules.yaml"),
-        (k.restore, "velero/crds/velero.io_restores.yaml"),
-        (k.bsl, "velero/crds/velero.io_backupstoragelocations.yaml"),
-    ];
-    for (t, crd) in checks {
-        let schema = schema::load(crd);
+    for t in [k.application, k.backup, k.schedule, k.restore, k.bsl] {
+        let kind = registry::get(t).kind;
         let items = list(&state, t, None);
-        assert!(!items.is_empty(), "no {crd} objects seeded");
+        assert!(!items.is_empty(), "no {kind} objects seeded");
         for item in items {
-            let errors = schema::validate(&schema, &item);
+            let errors = validate_object(&item).err().unwrap_or_default();
             assert!(
                 errors.is_empty(),
                 "{} {}: {errors:#?}",
-                crd,
+                kind,
                 s(&item, "/metadata/name")
             );
         }
@@ -1062,11 +1055,7 @@ async fn writing_operation_sync_syncs_an_out_of_sync_app() {
             .any(|e| e["reason"] == "OperationCompleted"
                 && e["involvedObject"]["name"] == "payments")
     );
-    let schema = schema::load("argo-cd/crds/application-crd.yaml");
-    assert_eq!(
-        schema::validate(&schema, &app(&c.state, "payments")),
-        Vec::<String>::new()
-    );
+    assert_eq!(validate_object(&app(&c.state, "payments")), Ok(()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1301,8 +1290,7 @@ async fn schedule_cron_creates_backups_that_run_to_completion() {
         (v == base + 1.0).then_some(())
     })
     .await;
-    let schema = schema::load("velero/crds/velero.io_backups.yaml");
-    assert_eq!(schema::validate(&schema, &done), Vec::<String>::new());
+    assert_eq!(validate_object(&done), Ok(()));
 }
 
 /// How many of `names` have been garbage-collected since.
@@ -1393,8 +1381,7 @@ async fn client_created_backup_and_restore_complete() {
     );
     let bad = get(&c.state, k.restore, "velero", "restore-nothing").unwrap();
     assert_eq!(bad["status"]["phase"], "FailedValidation");
-    let schema = schema::load("velero/crds/velero.io_restores.yaml");
-    assert_eq!(schema::validate(&schema, &r), Vec::<String>::new());
+    assert_eq!(validate_object(&r), Ok(()));
 }
 
 /// CPU time this process has used (user + system), from /proc.

@@ -595,10 +595,7 @@ impl ObjectStore {
     ) -> ApiResult {
         let mut inner = self.lock();
         let key = ObjKey::new(ns, name);
-        let current = inner.objects[type_id]
-            .get(&key)
-            .cloned()
-            .ok_or_else(|| ApiError::not_found(type_id, name))?;
+        let current = existing(&inner, type_id, &key)?;
         if !new.is_object() {
             return Err(ApiError::bad_request(
                 "the body of the request was not an object",
@@ -612,13 +609,7 @@ impl ObjectStore {
                 "the name of the object does not match the name on the URL",
             ));
         }
-        let given_rv = new
-            .pointer("/metadata/resourceVersion")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        if !given_rv.is_empty() && given_rv != current.rv.to_string() {
-            return Err(ApiError::conflict(type_id, name));
-        }
+        check_resource_version(&new, &current)?;
         let old = current.value();
         let merged = merge_for_write(type_id, &old, new, sub);
         self.write_if_changed(&mut inner, type_id, key, &current, old, merged, dry_run)
@@ -671,19 +662,10 @@ impl ObjectStore {
     ) -> ApiResult {
         let mut inner = self.lock();
         let key = ObjKey::new(ns, name);
-        let current = inner.objects[type_id]
-            .get(&key)
-            .cloned()
-            .ok_or_else(|| ApiError::not_found(type_id, name))?;
+        let current = existing(&inner, type_id, &key)?;
         let old = current.value();
         let patched = f(&old)?;
-        let rv_after = patched
-            .pointer("/metadata/resourceVersion")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        if !rv_after.is_empty() && rv_after != current.rv.to_string() {
-            return Err(ApiError::conflict(type_id, name));
-        }
+        check_resource_version(&patched, &current)?;
         if patched.pointer("/metadata/name").and_then(Value::as_str) != Some(name) {
             return Err(ApiError::bad_request(
                 "metadata.name may not be changed by a patch",
@@ -730,10 +712,7 @@ impl ObjectStore {
     pub fn delete(&self, type_id: TypeId, ns: &str, name: &str, dry_run: bool) -> ApiResult {
         let mut inner = self.lock();
         let key = ObjKey::new(ns, name);
-        let current = inner.objects[type_id]
-            .get(&key)
-            .cloned()
-            .ok_or_else(|| ApiError::not_found(type_id, name))?;
+        let current = existing(&inner, type_id, &key)?;
         if dry_run {
             return Ok(current.value());
         }
@@ -855,6 +834,27 @@ impl ObjectStore {
         // No receivers is normal (nobody watching yet).
         let _ = self.events.send(event);
     }
+}
+
+/// The stored object at `key`, or a 404 naming it.
+fn existing(inner: &Inner, type_id: TypeId, key: &ObjKey) -> ApiResult<Arc<StoredObject>> {
+    inner.objects[type_id]
+        .get(key)
+        .cloned()
+        .ok_or_else(|| ApiError::not_found(type_id, &key.name))
+}
+
+/// Optimistic concurrency for updates and patches alike: a non-empty
+/// `metadata.resourceVersion` in what is written must be the stored one (409 otherwise).
+fn check_resource_version(written: &Value, current: &StoredObject) -> ApiResult<()> {
+    let given = written
+        .pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if !given.is_empty() && given != current.rv.to_string() {
+        return Err(ApiError::conflict(current.type_id, &current.key.name));
+    }
+    Ok(())
 }
 
 fn list_locked(inner: &Inner, type_id: TypeId, ns: Option<&str>) -> Vec<Arc<StoredObject>> {

@@ -158,50 +158,39 @@ pub fn human_age(elapsed: chrono::Duration) -> String {
     }
     let minutes = secs / 60;
     if minutes < 10 {
-        let s = secs % 60;
-        return if s == 0 {
-            format!("{minutes}m")
-        } else {
-            format!("{minutes}m{s}s")
-        };
+        return two_units(minutes, "m", secs % 60, "s");
     }
     if minutes < 180 {
         return format!("{minutes}m");
     }
     let hours = minutes / 60;
     if hours < 8 {
-        let m = minutes % 60;
-        return if m == 0 {
-            format!("{hours}h")
-        } else {
-            format!("{hours}h{m}m")
-        };
+        return two_units(hours, "h", minutes % 60, "m");
     }
     if hours < 48 {
         return format!("{hours}h");
     }
     let days = hours / 24;
     if hours < 24 * 8 {
-        let h = hours % 24;
-        return if h == 0 {
-            format!("{days}d")
-        } else {
-            format!("{days}d{h}h")
-        };
+        return two_units(days, "d", hours % 24, "h");
     }
     if hours < 24 * 365 * 2 {
         return format!("{days}d");
     }
     let years = days / 365;
     if hours < 24 * 365 * 8 {
-        let d = days % 365;
-        return if d == 0 {
-            format!("{years}y")
-        } else {
-            format!("{years}y{d}d")
-        };
+        return two_units(years, "y", days % 365, "d");
     }
     format!("{years}y")
+}
+
+/// `3m2s`, or `3m` when the smaller unit is zero.
+fn two_units(big: i64, big_unit: &str, small: i64, small_unit: &str) -> String {
+    if small == 0 {
+        format!("{big}{big_unit}")
+    } else {
+        format!("{big}{big_unit}{small}{small_unit}")
+    }
 }
 
 fn str_at<'a>(obj: &'a Value, pointer: &str) -> Option<&'a str> {

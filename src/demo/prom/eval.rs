@@ -799,16 +799,8 @@ impl<'a> Evaluator<'a> {
         matching: Option<&LabelModifier>,
     ) -> Metric {
         self.relabel(node, tag, m, |l| match matching {
-            Some(LabelModifier::Include(on)) => l
-                .iter()
-                .filter(|(k, _)| on.labels.iter().any(|n| n == k))
-                .cloned()
-                .collect(),
-            Some(LabelModifier::Exclude(ign)) => l
-                .iter()
-                .filter(|(k, _)| k != METRIC_NAME && !ign.labels.iter().any(|n| n == k))
-                .cloned()
-                .collect(),
+            // `on`/`ignoring` select labels exactly as `by`/`without` group them.
+            Some(_) => group_labels(l, matching),
             None => l
                 .iter()
                 .filter(|(k, _)| k != METRIC_NAME)

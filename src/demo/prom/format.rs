@@ -191,6 +191,15 @@ mod tests {
     }
 
     #[test]
+    fn go_f_formatting() {
+        // As Argo Rollouts prints measurement values.
+        assert_eq!(go_f(0.9723), "0.9723");
+        assert_eq!(go_f(1.0), "1");
+        assert_eq!(go_f(f64::NAN), "NaN");
+        assert_eq!(go_f(f64::INFINITY), "+Inf");
+    }
+
+    #[test]
     fn go_v_formatting() {
         assert_eq!(go_g(1.0), "1");
         assert_eq!(go_g(1_000_000.0), "1000000");

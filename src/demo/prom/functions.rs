@@ -93,26 +93,12 @@ pub(crate) fn call(
             Val::Vector(vec)
         }
         "absent" => {
-            let vec = ev.eval_vector(arg(0)?, ts)?;
-            if vec.is_empty() {
-                Val::Vector(vec![Sample {
-                    metric: ev.intern(absent_labels(arg(0)?)),
-                    v: 1.0,
-                }])
-            } else {
-                Val::Vector(Vec::new())
-            }
+            let present = !ev.eval_vector(arg(0)?, ts)?.is_empty();
+            absent(ev, arg(0)?, present)
         }
         "absent_over_time" => {
-            let (m, _) = matrix_arg(ev, arg(0)?, ts)?;
-            if m.is_empty() {
-                Val::Vector(vec![Sample {
-                    metric: ev.intern(absent_labels(arg(0)?)),
-                    v: 1.0,
-                }])
-            } else {
-                Val::Vector(Vec::new())
-            }
+            let present = !matrix_arg(ev, arg(0)?, ts)?.0.is_empty();
+            absent(ev, arg(0)?, present)
         }
         "timestamp" => {
             // Of a selector, the time each sample was written; of anything else, the
@@ -464,6 +450,19 @@ fn instant_value(pts: &[(i64, f64)], is_rate: bool) -> Option<f64> {
 
 /// Labels for `absent()`: the selector's equality matchers (a label matched more than once,
 /// or not by equality, is left out).
+/// What `absent` and `absent_over_time` return: nothing when the argument has samples, else
+/// one sample of 1 labelled from its equality matchers.
+fn absent(ev: &mut Evaluator<'_>, arg: &Expr, present: bool) -> Val {
+    if present {
+        Val::Vector(Vec::new())
+    } else {
+        Val::Vector(vec![Sample {
+            metric: ev.intern(absent_labels(arg)),
+            v: 1.0,
+        }])
+    }
+}
+
 fn absent_labels(arg: &Expr) -> Labels {
     let matchers = match arg {
         Expr::VectorSelector(vs) => &vs.matchers.matchers,

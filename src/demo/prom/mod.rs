@@ -33,6 +33,31 @@ pub struct AlertRule {
     pub annotations: Vec<(String, String)>,
 }
 
+impl AlertRule {
+    /// A rule labelled with a `severity`, annotated with a `summary` and a `description`: the
+    /// shape of every rule the simulated clusters ship.
+    #[must_use]
+    pub fn new(
+        name: &str,
+        expr: &str,
+        for_secs: u64,
+        severity: &str,
+        summary: &str,
+        description: &str,
+    ) -> Self {
+        Self {
+            name: name.to_string(),
+            expr: expr.to_string(),
+            for_secs,
+            labels: vec![("severity".into(), severity.into())],
+            annotations: vec![
+                ("summary".into(), summary.into()),
+                ("description".into(), description.into()),
+            ],
+        }
+    }
+}
+
 /// What the Prometheus API of one simulated cluster serves.
 #[derive(Debug)]
 pub struct PromState {

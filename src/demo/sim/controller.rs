@@ -1,6 +1,7 @@
 //! An event-driven reconcile loop shared by the simulated controllers.
 //!
-//! A [`Reconciler`] maps store events to keys, and reconciles one key at a time; reconciling
+//! A [`Reconciler`] maps store events to keys (for an owning kind, [`OwnerIndex`] maps a
+//! child's event to its owner's key), and reconciles one key at a time; reconciling
 //! returns when it wants to look at that key again (a pod becoming ready, a backup finishing),
 //! which replaces any earlier timer for the key, so the state in the object decides. Missed
 //! events (a lagging broadcast receiver) trigger a full resync, as an informer relist does.
@@ -19,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::demo::ClusterState;
 use crate::demo::api::registry::TypeId;
-use crate::demo::api::store::{ObjKey, WatchEvent};
+use crate::demo::api::store::{EventType, ObjKey, WatchEvent};
 
 /// What a controller reconciles: a kind and an object key within it.
 pub type Key = (TypeId, ObjKey);
@@ -43,6 +44,13 @@ impl Queue {
     pub fn push(&mut self, key: Key) {
         if self.queued.insert(key.clone()) {
             self.order.push_back(key);
+        }
+    }
+
+    /// Queues every stored object of a kind, in `ns` or in all namespaces (a resync).
+    pub fn push_all(&mut self, state: &ClusterState, type_id: TypeId, ns: Option<&str>) {
+        for o in state.store.list(type_id, ns).0 {
+            self.push((type_id, o.key.clone()));
         }
     }
 
@@ -79,6 +87,46 @@ pub trait Reconciler: Send + 'static {
     /// Moves one object towards its desired state. `Some(d)`: look again after `d` (real
     /// time, already paced); this replaces any earlier timer for the key.
     fn reconcile(&mut self, state: &ClusterState, key: &Key) -> Option<Duration>;
+}
+
+/// The owners of one kind by uid, so that an event about an object they own (a child whose
+/// first `ownerReference` names one) queues the owner, as an informer's owner index does.
+#[derive(Debug, Default)]
+pub struct OwnerIndex {
+    by_uid: HashMap<String, ObjKey>,
+}
+
+impl OwnerIndex {
+    /// Re-indexes every stored `owner` object and queues each.
+    pub fn resync(&mut self, state: &ClusterState, owner: TypeId, queue: &mut Queue) {
+        self.by_uid.clear();
+        for o in state.store.list(owner, None).0 {
+            self.by_uid.insert(o.uid.clone(), o.key.clone());
+            queue.push((owner, o.key.clone()));
+        }
+    }
+
+    /// Follows `owner` objects as they come and go (queuing a changed one), and queues the
+    /// owner of a changed `child` object.
+    pub fn on_event(&mut self, ev: &WatchEvent, owner: TypeId, child: TypeId, queue: &mut Queue) {
+        if ev.type_id == owner {
+            if ev.kind == EventType::Deleted {
+                self.by_uid.remove(&ev.object.uid);
+            } else {
+                self.by_uid
+                    .insert(ev.object.uid.clone(), ev.object.key.clone());
+                queue.push((owner, ev.object.key.clone()));
+            }
+        } else if ev.type_id == child
+            && let Some(key) = ev
+                .object
+                .owner_uids
+                .first()
+                .and_then(|u| self.by_uid.get(u))
+        {
+            queue.push((owner, key.clone()));
+        }
+    }
 }
 
 /// Per-key timers; a later `set` for a key replaces the earlier one.

@@ -1,18 +1,31 @@
 //! Small typed readers for `serde_json` objects, so controllers can read a field with a
-//! default instead of unwrapping external data.
+//! default instead of unwrapping external data, and the hashing and encoding behind
+//! deterministic generated names. Every simulated controller family reads fields here.
 
 use serde_json::Value;
+
+/// The string at a JSON pointer, if there is one.
+#[must_use]
+pub fn get_str<'a>(v: &'a Value, ptr: &str) -> Option<&'a str> {
+    v.pointer(ptr).and_then(Value::as_str)
+}
+
+/// The integer at a JSON pointer, if there is one.
+#[must_use]
+pub fn get_i64(v: &Value, ptr: &str) -> Option<i64> {
+    v.pointer(ptr).and_then(Value::as_i64)
+}
 
 /// The string at a JSON pointer, or `""`.
 #[must_use]
 pub fn str_at<'a>(v: &'a Value, ptr: &str) -> &'a str {
-    v.pointer(ptr).and_then(Value::as_str).unwrap_or_default()
+    get_str(v, ptr).unwrap_or_default()
 }
 
 /// The integer at a JSON pointer, or `default`.
 #[must_use]
 pub fn i64_at(v: &Value, ptr: &str, default: i64) -> i64 {
-    v.pointer(ptr).and_then(Value::as_i64).unwrap_or(default)
+    get_i64(v, ptr).unwrap_or(default)
 }
 
 /// The boolean at a JSON pointer, or `false`.
@@ -50,16 +63,20 @@ pub fn uid(v: &Value) -> &str {
 /// A label value, or `""`.
 #[must_use]
 pub fn label<'a>(v: &'a Value, key: &str) -> &'a str {
-    v.pointer("/metadata/labels")
-        .and_then(|l| l.get(key))
-        .and_then(Value::as_str)
-        .unwrap_or_default()
+    metadata_entry(v, "labels", key)
 }
 
 /// An annotation value, or `""`.
 #[must_use]
 pub fn annotation<'a>(v: &'a Value, key: &str) -> &'a str {
-    v.pointer("/metadata/annotations")
+    metadata_entry(v, "annotations", key)
+}
+
+/// `metadata.<map>[key]`, looked up by key rather than pointer: label and annotation keys
+/// hold `/`, which a JSON pointer would have to escape.
+fn metadata_entry<'a>(v: &'a Value, map: &str, key: &str) -> &'a str {
+    v.get("metadata")
+        .and_then(|m| m.get(map))
         .and_then(|l| l.get(key))
         .and_then(Value::as_str)
         .unwrap_or_default()
@@ -90,6 +107,16 @@ pub fn fnv64(bytes: &[u8]) -> u64 {
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
     h
+}
+
+/// Maps each character to an alphabet without vowels, as Kubernetes' `SafeEncodeString` does,
+/// so generated names (pod-template hashes) never spell words.
+#[must_use]
+pub fn safe_encode(s: &str) -> String {
+    const ALPHANUMS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    s.bytes()
+        .map(|b| ALPHANUMS[usize::from(b) % ALPHANUMS.len()] as char)
+        .collect()
 }
 
 #[cfg(test)]

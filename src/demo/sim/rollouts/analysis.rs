@@ -13,11 +13,13 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
 use super::expr::{self, ExprValue};
-use super::util::{self, PreciseTimes, int_at, str_at};
+use super::util::{self, PreciseTimes};
 use crate::demo::ClusterState;
 use crate::demo::prom::eval::{self, QueryError, QueryValue};
+use crate::demo::prom::format::go_f;
 use crate::demo::prom::tsdb::Tsdb;
 use crate::demo::sim::Pace;
+use crate::demo::sim::fields;
 
 /// Measurements kept per metric (Argo's `DefaultMeasurementHistoryLimit`).
 const MEASUREMENT_HISTORY_LIMIT: usize = 10;
@@ -132,7 +134,7 @@ pub struct Measured {
 /// Runs a resolved Prometheus metric at `at_ms` and judges it, as Argo's Prometheus provider
 /// and `evaluate.EvaluateResult` do.
 pub fn measure(engine: &dyn QueryEngine, tsdb: &Tsdb, metric: &Value, at_ms: i64) -> Measured {
-    let Some(query) = str_at(metric, "/provider/prometheus/query") else {
+    let Some(query) = fields::get_str(metric, "/provider/prometheus/query") else {
         return Measured {
             value: String::new(),
             phase: Err("no supported metric provider (only prometheus is simulated)".to_string()),
@@ -145,14 +147,10 @@ pub fn measure(engine: &dyn QueryEngine, tsdb: &Tsdb, metric: &Value, at_ms: i64
                 phase: Err(format!("{}: {}", e.error_type, e.message)),
             };
         }
-        Ok(QueryValue::Scalar(v)) => (util::go_float(v), ExprValue::Num(v)),
+        Ok(QueryValue::Scalar(v)) => (go_f(v), ExprValue::Num(v)),
         Ok(QueryValue::Vector(samples)) => {
             let vals: Vec<f64> = samples.iter().map(|(_, v)| *v).collect();
-            let text = vals
-                .iter()
-                .map(|v| util::go_float(*v))
-                .collect::<Vec<_>>()
-                .join(",");
+            let text = vals.iter().map(|v| go_f(*v)).collect::<Vec<_>>().join(",");
             (
                 format!("[{text}]"),
                 ExprValue::List(vals.into_iter().map(ExprValue::Num).collect()),
@@ -173,8 +171,8 @@ pub fn measure(engine: &dyn QueryEngine, tsdb: &Tsdb, metric: &Value, at_ms: i64
 
 /// `evaluate.EvaluateResult`: success/failure conditions to a phase.
 pub fn judge(metric: &Value, result: &ExprValue) -> Result<&'static str, String> {
-    let success_expr = str_at(metric, "/successCondition").filter(|s| !s.is_empty());
-    let failure_expr = str_at(metric, "/failureCondition").filter(|s| !s.is_empty());
+    let success_expr = fields::get_str(metric, "/successCondition").filter(|s| !s.is_empty());
+    let failure_expr = fields::get_str(metric, "/failureCondition").filter(|s| !s.is_empty());
     let mut success = false;
     let mut failure = false;
     if let Some(e) = success_expr {
@@ -210,10 +208,8 @@ pub struct RunCtx<'a> {
 /// Reconciles one AnalysisRun; returns when it wants to be looked at again.
 pub fn reconcile(ctx: &mut RunCtx<'_>, type_id: usize, ns: &str, name: &str) -> Option<Duration> {
     let run = ctx.state.store.get_value(type_id, ns, name)?;
-    let uid = str_at(&run, "/metadata/uid")
-        .unwrap_or_default()
-        .to_string();
-    let phase = str_at(&run, "/status/phase").unwrap_or_default();
+    let uid = fields::uid(&run).to_string();
+    let phase = fields::str_at(&run, "/status/phase");
     if completed(phase) {
         return None;
     }
@@ -234,8 +230,8 @@ fn step(ctx: &mut RunCtx<'_>, run: &Value, uid: &str, status: &mut Value) -> Opt
             a.iter()
                 .map(|x| {
                     (
-                        str_at(x, "/name").unwrap_or_default().to_string(),
-                        str_at(x, "/value").map(str::to_string),
+                        fields::str_at(x, "/name").to_string(),
+                        fields::get_str(x, "/value").map(str::to_string),
                     )
                 })
                 .collect()
@@ -265,16 +261,16 @@ fn step(ctx: &mut RunCtx<'_>, run: &Value, uid: &str, status: &mut Value) -> Opt
     if !status.get("metricResults").is_some_and(Value::is_array) {
         util::set(status, "metricResults", json!([]));
     }
-    let terminate = util::bool_at(run, "/spec/terminate");
+    let terminate = fields::bool_at(run, "/spec/terminate");
     let terminating = terminate || is_terminating(status);
 
     // Take the measurements that are due.
     for metric in &resolved {
-        let mname = str_at(metric, "/name").unwrap_or_default().to_string();
+        let mname = fields::str_at(metric, "/name").to_string();
         let result = metric_result(status, &mname).cloned();
         if result
             .as_ref()
-            .and_then(|r| str_at(r, "/phase"))
+            .and_then(|r| fields::get_str(r, "/phase"))
             .is_some_and(completed)
         {
             continue;
@@ -293,7 +289,7 @@ fn step(ctx: &mut RunCtx<'_>, run: &Value, uid: &str, status: &mut Value) -> Opt
             Some(last) => {
                 let count = result
                     .as_ref()
-                    .and_then(|r| int_at(r, "/count"))
+                    .and_then(|r| fields::get_i64(r, "/count"))
                     .unwrap_or(0);
                 if effective_count(metric).is_some_and(|c| count >= c) {
                     false
@@ -316,13 +312,13 @@ fn step(ctx: &mut RunCtx<'_>, run: &Value, uid: &str, status: &mut Value) -> Opt
         let mut meas = json!({"startedAt": started, "finishedAt": finished});
         let mut r = result.unwrap_or_else(|| {
             let mut r = json!({"name": mname, "phase": "Running"});
-            if let Some(q) = str_at(metric, "/provider/prometheus/query") {
+            if let Some(q) = fields::get_str(metric, "/provider/prometheus/query") {
                 r["metadata"] = json!({"ResolvedPrometheusQuery": q});
             }
             r
         });
         let bump = |r: &mut Value, key: &str| {
-            let n = int_at(r, &format!("/{key}")).unwrap_or(0);
+            let n = fields::i64_at(r, &format!("/{key}"), 0);
             r[key] = json!(n + 1);
         };
         match &m.phase {
@@ -358,20 +354,20 @@ fn step(ctx: &mut RunCtx<'_>, run: &Value, uid: &str, status: &mut Value) -> Opt
     }
 
     assess_run(ctx, uid, &resolved, status, terminate);
-    if completed(str_at(status, "/phase").unwrap_or_default()) {
+    if completed(fields::str_at(status, "/phase")) {
         return None;
     }
     // Next reconcile: the earliest due measurement.
     let mut next: Option<DateTime<Utc>> = None;
     for metric in &resolved {
-        let mname = str_at(metric, "/name").unwrap_or_default();
+        let mname = fields::str_at(metric, "/name");
         let Some(r) = metric_result(status, mname) else {
             continue;
         };
-        if str_at(r, "/phase").is_some_and(completed) {
+        if fields::get_str(r, "/phase").is_some_and(completed) {
             continue;
         }
-        let count = int_at(r, "/count").unwrap_or(0);
+        let count = fields::i64_at(r, "/count", 0);
         if effective_count(metric).is_some_and(|c| count >= c) {
             continue;
         }
@@ -397,9 +393,9 @@ fn next_due(
 ) -> Option<DateTime<Utc>> {
     let finished = ctx.times.resolve(
         &format!("{uid}/{mname}/finished"),
-        str_at(last, "/finishedAt")?,
+        fields::get_str(last, "/finishedAt")?,
     )?;
-    let secs = if str_at(last, "/phase") == Some("Error") {
+    let secs = if fields::get_str(last, "/phase") == Some("Error") {
         ERROR_RETRY_SECS
     } else {
         util::duration_secs(metric.get("interval")?)?
@@ -413,18 +409,21 @@ fn metric_result<'a>(status: &'a Value, name: &str) -> Option<&'a Value> {
         .get("metricResults")?
         .as_array()?
         .iter()
-        .find(|r| str_at(r, "/name") == Some(name))
+        .find(|r| fields::get_str(r, "/name") == Some(name))
 }
 
 fn set_metric_result(status: &mut Value, result: Value) {
-    let name = str_at(&result, "/name").unwrap_or_default().to_string();
+    let name = fields::str_at(&result, "/name").to_string();
     let Some(list) = status
         .get_mut("metricResults")
         .and_then(Value::as_array_mut)
     else {
         return;
     };
-    match list.iter_mut().find(|r| str_at(r, "/name") == Some(&name)) {
+    match list
+        .iter_mut()
+        .find(|r| fields::get_str(r, "/name") == Some(&name))
+    {
         Some(slot) => *slot = result,
         None => list.push(result),
     }
@@ -438,47 +437,47 @@ fn is_terminating(status: &Value) -> bool {
         .is_some_and(|l| {
             l.iter().any(|r| {
                 matches!(
-                    str_at(r, "/phase"),
+                    fields::get_str(r, "/phase"),
                     Some("Failed" | "Error" | "Inconclusive")
-                ) && !util::bool_at(r, "/dryRun")
+                ) && !fields::bool_at(r, "/dryRun")
             })
         })
 }
 
 /// `assessMetricFailureInconclusiveOrError`.
 fn failure_inconclusive_or_error(metric: &Value, r: &Value) -> Option<(&'static str, String)> {
-    let mut out = None;
-    let failure_limit = int_or_string(metric.get("failureLimit")).unwrap_or(0);
-    let failed = int_at(r, "/failed").unwrap_or(0);
-    if failed > failure_limit {
-        out = Some((
-            "Failed",
-            format!("failed ({failed}) > failureLimit ({failure_limit})"),
-        ));
-    }
-    let inconclusive_limit = int_or_string(metric.get("inconclusiveLimit")).unwrap_or(0);
-    let inconclusive = int_at(r, "/inconclusive").unwrap_or(0);
-    if inconclusive > inconclusive_limit {
-        out = Some((
+    // (phase, count field, how Argo names the count, limit field, default limit). Argo
+    // checks them in this order and the last exceeded one wins, hence the search from the end.
+    let limits = [
+        ("Failed", "failed", "failed", "failureLimit", 0),
+        (
             "Inconclusive",
-            format!("inconclusive ({inconclusive}) > inconclusiveLimit ({inconclusive_limit})"),
-        ));
-    }
-    let error_limit = int_or_string(metric.get("consecutiveErrorLimit"))
-        .unwrap_or(DEFAULT_CONSECUTIVE_ERROR_LIMIT);
-    let errors = int_at(r, "/consecutiveError").unwrap_or(0);
-    if errors > error_limit {
-        out = Some((
+            "inconclusive",
+            "inconclusive",
+            "inconclusiveLimit",
+            0,
+        ),
+        (
             "Error",
-            format!("consecutiveErrors ({errors}) > consecutiveErrorLimit ({error_limit})"),
-        ));
-    }
-    out
+            "consecutiveError",
+            "consecutiveErrors",
+            "consecutiveErrorLimit",
+            DEFAULT_CONSECUTIVE_ERROR_LIMIT,
+        ),
+    ];
+    limits
+        .into_iter()
+        .rev()
+        .find_map(|(phase, field, counted, limit_field, default)| {
+            let limit = int_or_string(metric.get(limit_field)).unwrap_or(default);
+            let n = r.get(field).and_then(Value::as_i64).unwrap_or(0);
+            (n > limit).then(|| (phase, format!("{counted} ({n}) > {limit_field} ({limit})")))
+        })
 }
 
 /// `assessMetricStatus`.
 fn metric_phase(metric: &Value, r: &Value, terminating: bool) -> &'static str {
-    let current = str_at(r, "/phase").unwrap_or_default();
+    let current = fields::str_at(r, "/phase");
     if completed(current) {
         return match current {
             "Successful" => "Successful",
@@ -491,13 +490,13 @@ fn metric_phase(metric: &Value, r: &Value, terminating: bool) -> &'static str {
     let Some(last) = measurements.and_then(|l| l.last()) else {
         return if terminating { "Successful" } else { "Pending" };
     };
-    if !str_at(last, "/phase").is_some_and(completed) {
+    if !fields::get_str(last, "/phase").is_some_and(completed) {
         return "Running";
     }
     if let Some((phase, _)) = failure_inconclusive_or_error(metric, r) {
         return phase;
     }
-    let count = int_at(r, "/count").unwrap_or(0);
+    let count = fields::i64_at(r, "/count", 0);
     if effective_count(metric).is_some_and(|c| count >= c) {
         return "Successful";
     }
@@ -534,18 +533,18 @@ fn assess_run(
     };
     for metric in metrics {
         add(&mut summary, "count");
-        let mname = str_at(metric, "/name").unwrap_or_default();
+        let mname = fields::str_at(metric, "/name");
         let Some(mut r) = metric_result(status, mname).cloned() else {
             everything_completed = false;
             continue;
         };
         let phase = metric_phase(metric, &r, terminating);
-        if str_at(&r, "/phase") != Some(phase) {
+        if fields::get_str(&r, "/phase") != Some(phase) {
             if let Some(msg) = r
                 .get("measurements")
                 .and_then(Value::as_array)
                 .and_then(|l| l.last())
-                .and_then(|m| str_at(m, "/message"))
+                .and_then(|m| fields::get_str(m, "/message"))
             {
                 r["message"] = json!(msg);
             }
@@ -561,7 +560,7 @@ fn assess_run(
             worst = Some(phase);
             if let Some((_, why)) = &reason {
                 worst_message = format!("Metric \"{mname}\" assessed {phase} due to {why}");
-                if let Some(m) = str_at(&r, "/message").filter(|m| !m.is_empty()) {
+                if let Some(m) = fields::get_str(&r, "/message").filter(|m| !m.is_empty()) {
                     worst_message.push_str(&format!(": \"Error Message: {m}\""));
                 }
             }
@@ -596,7 +595,7 @@ fn assess_run(
             worst_message.trim().to_string(),
         )
     };
-    if str_at(status, "/phase") != Some(phase) {
+    if fields::get_str(status, "/phase") != Some(phase) {
         util::set(status, "phase", json!(phase));
         if message.is_empty() {
             util::remove(status, "message");
@@ -643,7 +642,7 @@ mod tests {
         )];
         let m = resolve_args(&metric("result[0] >= 0.95"), &args).unwrap();
         assert_eq!(
-            str_at(&m, "/provider/prometheus/query"),
+            fields::get_str(&m, "/provider/prometheus/query"),
             Some("rate_of(\"checkout-canary\")")
         );
         let err = resolve_args(&metric("x"), &[]).unwrap_err();
@@ -685,6 +684,24 @@ mod tests {
             .unwrap();
     }
 
+    /// Reconciles the run `shop/ar` once, at `now`.
+    fn reconcile_at(
+        state: &ClusterState,
+        engine: &dyn QueryEngine,
+        times: &mut PreciseTimes,
+        t: usize,
+        now: DateTime<Utc>,
+    ) -> Option<Duration> {
+        let mut ctx = RunCtx {
+            state,
+            engine,
+            pace: Pace::new(1.0),
+            now,
+            times,
+        };
+        reconcile(&mut ctx, t, "shop", "ar")
+    }
+
     /// Drives a run with a fixed answer and checks counts, phases and the message.
     #[test]
     fn failing_metric_fails_run_after_failure_limit() {
@@ -700,14 +717,7 @@ mod tests {
         let mut now = Utc::now();
         let mut requeues = 0;
         for _ in 0..5 {
-            let mut ctx = RunCtx {
-                state: &state,
-                engine: &engine,
-                pace: Pace::new(1.0),
-                now,
-                times: &mut times,
-            };
-            match reconcile(&mut ctx, t, "shop", "ar") {
+            match reconcile_at(&state, &engine, &mut times, t, now) {
                 Some(d) => {
                     requeues += 1;
                     now += chrono::Duration::from_std(d).unwrap();
@@ -717,9 +727,9 @@ mod tests {
         }
         let ar = state.store.get_value(t, "shop", "ar").unwrap();
         assert_eq!(requeues, 1, "{ar}");
-        assert_eq!(str_at(&ar, "/status/phase"), Some("Failed"));
+        assert_eq!(fields::get_str(&ar, "/status/phase"), Some("Failed"));
         assert_eq!(
-            str_at(&ar, "/status/message"),
+            fields::get_str(&ar, "/status/message"),
             Some("Metric \"success-rate\" assessed Failed due to failed (2) > failureLimit (1)")
         );
         let r = &ar["status"]["metricResults"][0];
@@ -744,14 +754,7 @@ mod tests {
             })
         };
         let mut times = PreciseTimes::default();
-        let mut ctx = RunCtx {
-            state: &state,
-            engine: &engine,
-            pace: Pace::new(1.0),
-            now: Utc::now(),
-            times: &mut times,
-        };
-        let next = reconcile(&mut ctx, t, "shop", "ar");
+        let next = reconcile_at(&state, &engine, &mut times, t, Utc::now());
         // Errors retry after 10 s, not the 30 s interval.
         assert_eq!(next.map(|d| d.as_secs()), Some(10));
         let ar = state.store.get_value(t, "shop", "ar").unwrap();
@@ -766,14 +769,10 @@ mod tests {
         state
             .store
             .modify(t, "shop", "ar", |v| v["spec"]["terminate"] = json!(true));
-        let mut ctx = RunCtx {
-            state: &state,
-            engine: &engine,
-            pace: Pace::new(1.0),
-            now: Utc::now(),
-            times: &mut times,
-        };
-        assert_eq!(reconcile(&mut ctx, t, "shop", "ar"), None);
+        assert_eq!(
+            reconcile_at(&state, &engine, &mut times, t, Utc::now()),
+            None
+        );
         let ar = state.store.get_value(t, "shop", "ar").unwrap();
         assert_eq!(ar["status"]["phase"], "Successful");
         assert_eq!(ar["status"]["message"], "Run Terminated");

@@ -7,7 +7,8 @@ use serde_json::{Map, Value, json};
 
 use super::controller::{BLUE_GREEN_PAUSE, INCONCLUSIVE_ANALYSIS, Rec};
 use super::model::BlueGreen;
-use super::util::{self, HASH_LABEL, str_at};
+use super::util::{self, HASH_LABEL};
+use crate::demo::sim::fields;
 
 /// `annotations.IsSaturated`: fully scaled and available.
 fn saturated(r: &Rec<'_, '_>) -> bool {
@@ -17,18 +18,10 @@ fn saturated(r: &Rec<'_, '_>) -> bool {
 
 pub fn reconcile(r: &mut Rec<'_, '_>, b: &BlueGreen) {
     if r.template_or_steps_changed() {
-        r.sync_revision(false);
-        let mut st = r.base_status();
-        r.reset_status(&mut st);
-        set_selectors(r, b, &mut st);
-        r.calculate_conditions(&mut st);
-        r.persist(st);
-        r.requeue_after(std::time::Duration::from_millis(5));
+        r.reset_for_new_release(|r, st| set_selectors(r, b, st));
         return;
     }
-    r.sync_revision(true);
-    r.reconcile_restart();
-    r.cleanup_history();
+    r.sync_release();
     if let Some(p) = &b.preview_service {
         let cur = r.cur_hash.clone();
         r.switch_service(p, &cur);
@@ -57,19 +50,9 @@ fn set_selectors(r: &Rec<'_, '_>, b: &BlueGreen, st: &mut Value) {
 
 /// Pre-promotion analysis (`reconcilePrePromotionAnalysisRun`).
 fn reconcile_analysis(r: &mut Rec<'_, '_>, b: &BlueGreen) {
-    let current_name = str_at(
-        &r.ro.status,
-        "/blueGreen/prePromotionAnalysisRunStatus/name",
-    )
-    .map(str::to_string);
-    let current = current_name.as_deref().and_then(|n| r.analysis_run(n));
-    let owned: Vec<String> = r
-        .owned_runs()
-        .iter()
-        .filter_map(|a| str_at(a, "/metadata/name").map(str::to_string))
-        .collect();
-    let skip_all =
-        r.pause.is_aborted(&r.ro) || r.ro.promote_full() || r.ro.stable_hash().is_empty();
+    let current = r.status_run("/blueGreen/prePromotionAnalysisRunStatus/name");
+    let owned = r.owned_run_names();
+    let skip_all = r.skips_analysis();
     let run = if skip_all {
         r.cancel_runs(&owned);
         current
@@ -78,14 +61,7 @@ fn reconcile_analysis(r: &mut Rec<'_, '_>, b: &BlueGreen) {
     };
     if !skip_all {
         r.pause_or_abort(run.as_ref());
-        let keep: Vec<String> = run
-            .as_ref()
-            .and_then(|a| str_at(a, "/metadata/name").map(str::to_string))
-            .into_iter()
-            .collect();
-        let others: Vec<String> = owned.into_iter().filter(|n| !keep.contains(n)).collect();
-        r.cancel_runs(&others);
-        r.gc_runs(&keep);
+        r.keep_only_run(owned, run.as_ref());
     }
     if let Some(ar) = &run {
         r.blue_green_status.insert(
@@ -97,24 +73,16 @@ fn reconcile_analysis(r: &mut Rec<'_, '_>, b: &BlueGreen) {
 
 fn pre_promotion(r: &mut Rec<'_, '_>, b: &BlueGreen, current: Option<Value>) -> Option<Value> {
     let Some(analysis) = b.pre_promotion.clone() else {
-        let names: Vec<String> = current
-            .iter()
-            .filter_map(|a| str_at(a, "/metadata/name").map(str::to_string))
-            .collect();
-        r.cancel_runs(&names);
+        r.cancel_run(current.as_ref());
         return None;
     };
-    let active = str_at(&r.ro.status, "/blueGreen/activeSelector").unwrap_or_default();
+    let active = fields::str_at(&r.ro.status, "/blueGreen/activeSelector");
     let skip = r.ro.stable_hash() == r.cur_hash
         || active.is_empty()
         || active == r.cur_hash
         || !saturated(r);
     if skip {
-        let names: Vec<String> = current
-            .iter()
-            .filter_map(|a| str_at(a, "/metadata/name").map(str::to_string))
-            .collect();
-        r.cancel_runs(&names);
+        r.cancel_run(current.as_ref());
         return current;
     }
     if r.ro.pause_condition(INCONCLUSIVE_ANALYSIS).is_some() {
@@ -133,9 +101,7 @@ fn pre_promotion(r: &mut Rec<'_, '_>, b: &BlueGreen, current: Option<Value>) -> 
 /// New ReplicaSet to full size, the active one kept, older ones scaled down after the delay.
 fn reconcile_replica_sets(r: &mut Rec<'_, '_>, b: &BlueGreen) {
     let aborted = r.pause.is_aborted(&r.ro);
-    let active = str_at(&r.ro.status, "/blueGreen/activeSelector")
-        .unwrap_or_default()
-        .to_string();
+    let active = fields::str_at(&r.ro.status, "/blueGreen/activeSelector").to_string();
     let new_name = r.new_rs().map(|x| x.name.clone());
     let active_name = r.rs_by_hash(&active).map(|x| x.name.clone());
     let n = r.ro.replicas;
@@ -196,7 +162,7 @@ fn completed_pause(r: &Rec<'_, '_>, b: &BlueGreen) -> bool {
     if !r.pause.add.is_empty() {
         return false;
     }
-    if r.ro.promote_full() || util::bool_at(&r.ro.status, "/blueGreen/scaleUpPreviewCheckPoint") {
+    if r.ro.promote_full() || fields::bool_at(&r.ro.status, "/blueGreen/scaleUpPreviewCheckPoint") {
         return true;
     }
     let cond = r.ro.pause_condition(BLUE_GREEN_PAUSE);
@@ -241,9 +207,7 @@ fn reconcile_active(r: &mut Rec<'_, '_>, b: &BlueGreen) {
 fn sync_status(r: &mut Rec<'_, '_>, b: &BlueGreen) {
     let mut st = r.base_status();
     set_selectors(r, b, &mut st);
-    let active = str_at(&st, "/blueGreen/activeSelector")
-        .unwrap_or_default()
-        .to_string();
+    let active = fields::str_at(&st, "/blueGreen/activeSelector").to_string();
     if let Some(rs) = r.rs_by_hash(&active) {
         st["HPAReplicas"] = json!(rs.replicas);
         st["availableReplicas"] = json!(rs.available);

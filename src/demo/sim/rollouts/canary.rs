@@ -6,7 +6,8 @@ use serde_json::{Map, Value, json};
 
 use super::controller::{CANARY_PAUSE_STEP, Rec, set_virtual_service_weights};
 use super::model::Canary;
-use super::util::{self, HASH_LABEL, int_at, str_at};
+use super::util::{self, HASH_LABEL};
+use crate::demo::sim::fields;
 
 fn ceil_share(replicas: i64, weight: i64) -> i64 {
     (replicas * weight + 99) / 100
@@ -61,25 +62,19 @@ fn at_desired_counts(r: &Rec<'_, '_>, c: &Canary) -> bool {
 pub fn reconcile(r: &mut Rec<'_, '_>, c: &Canary) {
     let step_count = c.steps.len() as i64;
     if r.template_or_steps_changed() {
-        r.sync_revision(false);
-        let mut st = r.base_status();
-        r.reset_status(&mut st);
-        if let Some(new_rs) = r.new_rs()
-            && step_count > 0
-            && r.ro.stable_hash() == new_rs.hash
-        {
-            // Moved back to the stable ReplicaSet: skip the steps (Argo's "SkipSteps").
-            st["currentStepIndex"] = json!(step_count);
-        }
-        st["currentStepHash"] = json!(util::step_hash(&c.steps_raw));
-        r.calculate_conditions(&mut st);
-        r.persist(st);
-        r.requeue_after(std::time::Duration::from_millis(5));
+        r.reset_for_new_release(|r, st| {
+            if let Some(new_rs) = r.new_rs()
+                && step_count > 0
+                && r.ro.stable_hash() == new_rs.hash
+            {
+                // Moved back to the stable ReplicaSet: skip the steps (Argo's "SkipSteps").
+                st["currentStepIndex"] = json!(step_count);
+            }
+            st["currentStepHash"] = json!(util::step_hash(&c.steps_raw));
+        });
         return;
     }
-    r.sync_revision(true);
-    r.reconcile_restart();
-    r.cleanup_history();
+    r.sync_release();
     reconcile_services(r, c);
     reconcile_traffic(r, c);
     reconcile_analysis(r);
@@ -124,7 +119,7 @@ fn reconcile_traffic(r: &mut Rec<'_, '_>, c: &Canary) {
             c.steps[..upto]
                 .iter()
                 .rev()
-                .find_map(|s| int_at(s, "/setWeight"))
+                .find_map(|s| fields::get_i64(s, "/setWeight"))
                 .unwrap_or(0)
         } else if idx != c.steps.len() as i64 {
             r.ro.current_set_weight()
@@ -167,35 +162,17 @@ fn reconcile_traffic(r: &mut Rec<'_, '_>, c: &Canary) {
 
 /// `reconcileAnalysisRuns` for canary step analysis.
 fn reconcile_analysis(r: &mut Rec<'_, '_>) {
-    let current_name =
-        str_at(&r.ro.status, "/canary/currentStepAnalysisRunStatus/name").map(str::to_string);
-    let current = current_name.as_deref().and_then(|n| r.analysis_run(n));
-    let owned: Vec<String> = r
-        .owned_runs()
-        .iter()
-        .filter_map(|a| str_at(a, "/metadata/name").map(str::to_string))
-        .collect();
-    let skip = r.pause.is_aborted(&r.ro) || r.ro.promote_full() || r.ro.stable_hash().is_empty();
-    if skip {
+    let current = r.status_run("/canary/currentStepAnalysisRunStatus/name");
+    let owned = r.owned_run_names();
+    let run = if r.skips_analysis() {
         r.cancel_runs(&owned);
-        if let Some(ar) = &current {
-            r.canary_status.insert(
-                "currentStepAnalysisRunStatus".to_string(),
-                super::controller::Rec::run_status(ar),
-            );
-        }
-        return;
-    }
-    let step_run = step_analysis(r, current);
-    let keep: Vec<String> = step_run
-        .as_ref()
-        .and_then(|a| str_at(a, "/metadata/name").map(str::to_string))
-        .into_iter()
-        .collect();
-    let others: Vec<String> = owned.into_iter().filter(|n| !keep.contains(n)).collect();
-    r.cancel_runs(&others);
-    r.gc_runs(&keep);
-    if let Some(ar) = &step_run {
+        current
+    } else {
+        let step_run = step_analysis(r, current);
+        r.keep_only_run(owned, step_run.as_ref());
+        step_run
+    };
+    if let Some(ar) = &run {
         r.canary_status.insert(
             "currentStepAnalysisRunStatus".to_string(),
             super::controller::Rec::run_status(ar),
@@ -212,22 +189,15 @@ fn step_analysis(r: &mut Rec<'_, '_>, current: Option<Value>) -> Option<Value> {
     let analysis = step.as_ref().and_then(|s| s.get("analysis")).cloned();
     let from_previous_step = analysis.is_some()
         && current.as_ref().is_some_and(|ar| {
-            str_at(ar, "/metadata/labels/step-index") != index.map(|i| i.to_string()).as_deref()
+            fields::get_str(ar, "/metadata/labels/step-index")
+                != index.map(|i| i.to_string()).as_deref()
         });
     let (Some(analysis), Some(index)) = (analysis, index) else {
-        let names: Vec<String> = current
-            .iter()
-            .filter_map(|a| str_at(a, "/metadata/name").map(str::to_string))
-            .collect();
-        r.cancel_runs(&names);
+        r.cancel_run(current.as_ref());
         return None;
     };
     if from_previous_step {
-        let names: Vec<String> = current
-            .iter()
-            .filter_map(|a| str_at(a, "/metadata/name").map(str::to_string))
-            .collect();
-        r.cancel_runs(&names);
+        r.cancel_run(current.as_ref());
         return None;
     }
     if r.needs_new_run(current.as_ref()) {
@@ -400,7 +370,8 @@ fn sync_status(r: &mut Rec<'_, '_>, c: &Canary) {
     }
     if r.pause.is_aborted(&r.ro) {
         if step_count > 0 {
-            let i = if str_at(&st, "/stableRS") == str_at(&st, "/currentPodHash") {
+            let i = if fields::get_str(&st, "/stableRS") == fields::get_str(&st, "/currentPodHash")
+            {
                 step_count
             } else {
                 0

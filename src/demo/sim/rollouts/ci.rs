@@ -11,10 +11,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::status::condition;
 use super::traffic::release_is_bad;
-use super::util::{self, Kinds, PART_OF_LABEL, PART_OF_VALUE, str_at};
+use super::util::{self, Kinds, PART_OF_LABEL, PART_OF_VALUE};
 use crate::demo::ClusterState;
 use crate::demo::api::store::{Patch, Subresource};
 use crate::demo::sim::{Pace, SimRng};
+use crate::demo::sim::{clock, fields};
 
 /// The next version after `tag` (`1.8.2` → `1.8.3`, every fifth a minor bump), skipping bad
 /// builds when `good_only`.
@@ -86,32 +87,33 @@ pub fn tick(state: &ClusterState, kinds: Kinds, pace: Pace) {
             continue;
         }
         let ro = o.value();
-        let Some(image) = str_at(&ro, "/spec/template/spec/containers/0/image") else {
+        let Some(image) = fields::get_str(&ro, "/spec/template/spec/containers/0/image") else {
             continue;
         };
-        let phase = str_at(&ro, "/status/phase").unwrap_or_default();
+        let phase = fields::str_at(&ro, "/status/phase");
         let status = ro.get("status").cloned().unwrap_or(Value::Null);
         let since = |kind: &str| {
             condition(&status, kind)
-                .and_then(|c| str_at(&c, "/lastTransitionTime").map(str::to_string))
-                .and_then(|s| util::parse_time(&s))
+                .and_then(|c| fields::get_str(&c, "/lastTransitionTime").map(str::to_string))
+                .and_then(|s| clock::parse(&s))
         };
         let elapsed =
             |t: chrono::DateTime<Utc>| (now - t).num_milliseconds() as f64 / 1000.0 * pace.speed;
         let key = format!("{}/{}", o.key.ns, o.key.name);
         let next = if phase == "Healthy"
-            && condition(&status, "Healthy").and_then(|c| str_at(&c, "/status").map(str::to_string))
+            && condition(&status, "Healthy")
+                .and_then(|c| fields::get_str(&c, "/status").map(str::to_string))
                 == Some("True".to_string())
             && since("Healthy")
                 .is_some_and(|t| elapsed(t) >= healthy_wait(seed, state.profile.index, &key, image))
         {
             Some(next_tag(seed, image, false))
         } else if phase == "Degraded"
-            && util::bool_at(&status, "/abort")
+            && fields::bool_at(&status, "/abort")
             && status
                 .get("abortedAt")
                 .and_then(Value::as_str)
-                .and_then(util::parse_time)
+                .and_then(clock::parse)
                 .is_some_and(|t| {
                     elapsed(t) >= FIX_AFTER_SECS && (now - t).num_seconds() >= FIX_AFTER_WALL_SECS
                 })

@@ -16,10 +16,11 @@ use super::model::{Rollout, Rs, Strategy};
 use super::status::set_condition;
 use super::util::{
     self, DESIRED_REPLICAS_ANNOTATION, HASH_LABEL, Kinds, MANAGED_BY_ANNOTATION, PreciseTimes,
-    REVISION_ANNOTATION, SCALE_DOWN_DEADLINE_ANNOTATION, int_at, str_at,
+    REVISION_ANNOTATION, SCALE_DOWN_DEADLINE_ANNOTATION,
 };
 use crate::demo::ClusterState;
 use crate::demo::sim::Pace;
+use crate::demo::sim::{clock, fields};
 
 /// Pause reasons (`v1alpha1.PauseReason`).
 pub const CANARY_PAUSE_STEP: &str = "CanaryPauseStep";
@@ -75,11 +76,9 @@ impl<'c, 'a> Rec<'c, 'a> {
     /// Loads a Rollout; `None` when it is gone or has no strategy.
     pub fn load(ctx: &'c mut Ctx<'a>, ns: &str, name: &str) -> Option<Self> {
         let v = ctx.state.store.get_value(ctx.kinds.rollouts, ns, name)?;
-        let rv = str_at(&v, "/metadata/resourceVersion")
-            .unwrap_or_default()
-            .to_string();
+        let rv = fields::str_at(&v, "/metadata/resourceVersion").to_string();
         let ro = Rollout::parse(&v)?;
-        let collision = int_at(&ro.status, "/collisionCount");
+        let collision = fields::get_i64(&ro.status, "/collisionCount");
         let cur_hash = util::pod_template_hash(&ro.template, collision);
         let (rs_objs, _) = ctx.state.store.list(ctx.kinds.replica_sets, Some(ns));
         let all_rs = rs_objs
@@ -114,6 +113,14 @@ impl<'c, 'a> Rec<'c, 'a> {
             .to_std()
             .unwrap_or(Duration::from_millis(5));
         self.requeue_after(d);
+    }
+
+    /// Read-modify-writes one of this Rollout's ReplicaSets.
+    pub fn modify_rs(&self, name: &str, f: impl FnOnce(&mut Value)) {
+        self.ctx
+            .state
+            .store
+            .modify(self.ctx.kinds.replica_sets, &self.ro.ns, name, f);
     }
 
     /// Wall time of a simulated delay after `from`.
@@ -164,6 +171,27 @@ impl<'c, 'a> Rec<'c, 'a> {
         pod_changed || steps_changed
     }
 
+    /// The template or steps changed: syncs the revision without creating the new ReplicaSet
+    /// and writes a reset status, which `adjust` completes for the strategy; then looks again
+    /// at once. Both strategies start a new release this way.
+    pub fn reset_for_new_release(&mut self, adjust: impl FnOnce(&Self, &mut Value)) {
+        self.sync_revision(false);
+        let mut st = self.base_status();
+        self.reset_status(&mut st);
+        adjust(self, &mut st);
+        self.calculate_conditions(&mut st);
+        self.persist(st);
+        self.requeue_after(Duration::from_millis(5));
+    }
+
+    /// What both strategies do first on an unchanged template: sync the revision (creating
+    /// the new ReplicaSet), honour a restart, and trim old ReplicaSets.
+    pub fn sync_release(&mut self) {
+        self.sync_revision(true);
+        self.reconcile_restart();
+        self.cleanup_history();
+    }
+
     /// `getAllReplicaSetsAndSyncRevision`: keeps the new ReplicaSet's revision above the
     /// others and mirrors it on the Rollout; creates the ReplicaSet when asked.
     pub fn sync_revision(&mut self, create: bool) {
@@ -179,13 +207,10 @@ impl<'c, 'a> Rec<'c, 'a> {
         let ns = self.ro.ns.clone();
         if let Some(rs) = self.new_rs().cloned() {
             if rs.revision < new_revision {
-                self.ctx
-                    .state
-                    .store
-                    .modify(kinds.replica_sets, &ns, &rs.name, |v| {
-                        v["metadata"]["annotations"][REVISION_ANNOTATION] =
-                            json!(new_revision.to_string());
-                    });
+                self.modify_rs(&rs.name, |v| {
+                    v["metadata"]["annotations"][REVISION_ANNOTATION] =
+                        json!(new_revision.to_string());
+                });
                 self.set_rollout_revision(new_revision);
                 if let Some(r) = self.all_rs.iter_mut().find(|r| r.name == rs.name) {
                     r.revision = new_revision;
@@ -253,13 +278,13 @@ impl<'c, 'a> Rec<'c, 'a> {
             .state
             .store
             .modify(kinds.rollouts, &self.ro.ns, &self.ro.name, |v| {
-                if str_at(v, "/metadata/resourceVersion") == Some(rv.as_str()) {
+                if fields::get_str(v, "/metadata/resourceVersion") == Some(rv.as_str()) {
                     v["metadata"]["annotations"][REVISION_ANNOTATION] = json!(revision.to_string());
                 }
             });
         if let Some(rv) = after
             .as_ref()
-            .and_then(|v| str_at(v, "/metadata/resourceVersion"))
+            .and_then(|v| fields::get_str(v, "/metadata/resourceVersion"))
         {
             self.rv = rv.to_string();
         }
@@ -274,31 +299,23 @@ impl<'c, 'a> Rec<'c, 'a> {
         if rs.spec_replicas == replicas {
             // Keep the annotation in step with `spec.replicas` (HPA scaling) without counting
             // it as scaling.
-            let kinds = self.ctx.kinds;
-            self.ctx
-                .state
-                .store
-                .modify(kinds.replica_sets, &self.ro.ns, name, |v| {
-                    v["metadata"]["annotations"][DESIRED_REPLICAS_ANNOTATION] = json!(desired);
-                });
+            self.modify_rs(name, |v| {
+                v["metadata"]["annotations"][DESIRED_REPLICAS_ANNOTATION] = json!(desired);
+            });
             return false;
         }
         rs.spec_replicas = replicas;
-        let kinds = self.ctx.kinds;
-        self.ctx
-            .state
-            .store
-            .modify(kinds.replica_sets, &self.ro.ns, name, |v| {
-                v["spec"]["replicas"] = json!(replicas);
-                v["metadata"]["annotations"][DESIRED_REPLICAS_ANNOTATION] = json!(desired);
-                if replicas == 0
-                    && let Some(a) = v
-                        .pointer_mut("/metadata/annotations")
-                        .and_then(Value::as_object_mut)
-                {
-                    a.remove(SCALE_DOWN_DEADLINE_ANNOTATION);
-                }
-            });
+        self.modify_rs(name, |v| {
+            v["spec"]["replicas"] = json!(replicas);
+            v["metadata"]["annotations"][DESIRED_REPLICAS_ANNOTATION] = json!(desired);
+            if replicas == 0
+                && let Some(a) = v
+                    .pointer_mut("/metadata/annotations")
+                    .and_then(Value::as_object_mut)
+            {
+                a.remove(SCALE_DOWN_DEADLINE_ANNOTATION);
+            }
+        });
         true
     }
 
@@ -323,13 +340,9 @@ impl<'c, 'a> Rec<'c, 'a> {
             None => {
                 let at = self.after(self.ctx.now, delay);
                 let stamp = self.ctx.times.stamp(key, at);
-                let kinds = self.ctx.kinds;
-                self.ctx
-                    .state
-                    .store
-                    .modify(kinds.replica_sets, &self.ro.ns, name, |v| {
-                        v["metadata"]["annotations"][SCALE_DOWN_DEADLINE_ANNOTATION] = json!(stamp);
-                    });
+                self.modify_rs(name, |v| {
+                    v["metadata"]["annotations"][SCALE_DOWN_DEADLINE_ANNOTATION] = json!(stamp);
+                });
                 if let Some(r) = self.all_rs.iter_mut().find(|r| r.name == name) {
                     r.deadline = Some(stamp);
                 }
@@ -345,18 +358,14 @@ impl<'c, 'a> Rec<'c, 'a> {
             return;
         };
         if rs.deadline.take().is_some() {
-            let kinds = self.ctx.kinds;
-            self.ctx
-                .state
-                .store
-                .modify(kinds.replica_sets, &self.ro.ns, name, |v| {
-                    if let Some(a) = v
-                        .pointer_mut("/metadata/annotations")
-                        .and_then(Value::as_object_mut)
-                    {
-                        a.remove(SCALE_DOWN_DEADLINE_ANNOTATION);
-                    }
-                });
+            self.modify_rs(name, |v| {
+                if let Some(a) = v
+                    .pointer_mut("/metadata/annotations")
+                    .and_then(Value::as_object_mut)
+                {
+                    a.remove(SCALE_DOWN_DEADLINE_ANNOTATION);
+                }
+            });
         }
     }
 
@@ -401,7 +410,7 @@ impl<'c, 'a> Rec<'c, 'a> {
         if self.restarted_at.as_deref() == Some(restart_at.as_str()) {
             return;
         }
-        let Some(at) = util::parse_time(&restart_at) else {
+        let Some(at) = clock::parse(&restart_at) else {
             return;
         };
         if at > self.ctx.now {
@@ -420,13 +429,14 @@ impl<'c, 'a> Rec<'c, 'a> {
                 continue;
             };
             let v = p.value();
-            let created = str_at(&v, "/metadata/creationTimestamp").unwrap_or_default();
+            let created = fields::str_at(&v, "/metadata/creationTimestamp");
             let ready = v
                 .pointer("/status/conditions")
                 .and_then(Value::as_array)
                 .is_some_and(|c| {
                     c.iter().any(|c| {
-                        str_at(c, "/type") == Some("Ready") && str_at(c, "/status") == Some("True")
+                        fields::get_str(c, "/type") == Some("Ready")
+                            && fields::get_str(c, "/status") == Some("True")
                     })
                 });
             if ready && v.pointer("/metadata/deletionTimestamp").is_none() {
@@ -435,7 +445,7 @@ impl<'c, 'a> Rec<'c, 'a> {
                     None => ready_by_rs.push((rs.name.clone(), 1)),
                 }
             }
-            if util::parse_time(created).is_some_and(|c| c < at) {
+            if clock::parse(created).is_some_and(|c| c < at) {
                 stale.push((created.to_string(), p.key.name.clone(), rs.name.clone()));
             }
         }
@@ -514,7 +524,7 @@ pub fn set_virtual_service_weights(
             return;
         };
         for route in http {
-            let name = str_at(route, "/name").unwrap_or_default().to_string();
+            let name = fields::str_at(route, "/name").to_string();
             if !routes.is_empty() && !routes.contains(&name) {
                 continue;
             }
@@ -524,7 +534,7 @@ pub fn set_virtual_service_weights(
                 .into_iter()
                 .flatten()
             {
-                let host = short(str_at(dest, "/destination/host").unwrap_or_default());
+                let host = short(fields::str_at(dest, "/destination/host"));
                 if host == canary {
                     dest["weight"] = json!(weight);
                 } else if host == stable {

@@ -5,9 +5,9 @@
 use serde_json::Value;
 
 use super::model::{Rollout, Strategy};
-use super::util::str_at;
 use crate::demo::ClusterState;
 use crate::demo::sim::events::{self, Severity, Source};
+use crate::demo::sim::fields;
 
 fn step_text(step: &Value) -> String {
     if let Some(w) = step.get("setWeight") {
@@ -110,14 +110,14 @@ pub fn record(state: &ClusterState, ro: &Rollout, object: &Value, old: &Value, n
         rec(Severity::Normal, "RolloutResumed", "Rollout is resumed");
     }
     if aborted(new) && !aborted(old) {
-        let msg = str_at(new, "/message").unwrap_or("Rollout aborted");
+        let msg = fields::get_str(new, "/message").unwrap_or("Rollout aborted");
         rec(Severity::Warning, "RolloutAborted", msg);
     }
-    if str_at(new, "/phase") == Some("Healthy")
-        && str_at(old, "/phase") != Some("Healthy")
-        && !str_at(new, "/stableRS").unwrap_or_default().is_empty()
+    if fields::get_str(new, "/phase") == Some("Healthy")
+        && fields::get_str(old, "/phase") != Some("Healthy")
+        && !fields::str_at(new, "/stableRS").is_empty()
     {
-        let hash = str_at(new, "/stableRS").unwrap_or_default();
+        let hash = fields::str_at(new, "/stableRS");
         let revision = ro
             .revision
             .map_or_else(String::new, |r| format!(" to revision {r}"));

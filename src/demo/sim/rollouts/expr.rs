@@ -171,33 +171,24 @@ impl Parser {
     }
 
     fn add(&mut self) -> Result<Ast, String> {
-        let mut left = self.mul()?;
-        loop {
-            let op = if self.eat_op("+") {
-                "+"
-            } else if self.eat_op("-") {
-                "-"
-            } else {
-                return Ok(left);
-            };
-            left = Ast::Bin(op, Box::new(left), Box::new(self.mul()?));
-        }
+        self.left_assoc(&["+", "-"], Self::mul)
     }
 
     fn mul(&mut self) -> Result<Ast, String> {
-        let mut left = self.unary()?;
-        loop {
-            let op = if self.eat_op("*") {
-                "*"
-            } else if self.eat_op("/") {
-                "/"
-            } else if self.eat_op("%") {
-                "%"
-            } else {
-                return Ok(left);
-            };
-            left = Ast::Bin(op, Box::new(left), Box::new(self.unary()?));
+        self.left_assoc(&["*", "/", "%"], Self::unary)
+    }
+
+    /// One precedence level of left-associative binary operators over `operand`.
+    fn left_assoc(
+        &mut self,
+        ops: &[&'static str],
+        operand: fn(&mut Self) -> Result<Ast, String>,
+    ) -> Result<Ast, String> {
+        let mut left = operand(self)?;
+        while let Some(op) = ops.iter().copied().find(|op| self.eat_op(op)) {
+            left = Ast::Bin(op, Box::new(left), Box::new(operand(self)?));
         }
+        Ok(left)
     }
 
     fn unary(&mut self) -> Result<Ast, String> {
@@ -328,24 +319,22 @@ fn num(v: &ExprValue) -> Result<f64, String> {
     }
 }
 
+/// A comparison operator applied to two numbers or two strings.
+fn ordered<T: PartialOrd + ?Sized>(op: &str, x: &T, y: &T) -> bool {
+    match op {
+        "==" => x == y,
+        "!=" => x != y,
+        "<" => x < y,
+        "<=" => x <= y,
+        ">" => x > y,
+        _ => x >= y,
+    }
+}
+
 fn compare(op: &str, a: &ExprValue, b: &ExprValue) -> Result<bool, String> {
     match (a, b) {
-        (ExprValue::Num(x), ExprValue::Num(y)) => Ok(match op {
-            "==" => x == y,
-            "!=" => x != y,
-            "<" => x < y,
-            "<=" => x <= y,
-            ">" => x > y,
-            _ => x >= y,
-        }),
-        (ExprValue::Str(x), ExprValue::Str(y)) => Ok(match op {
-            "==" => x == y,
-            "!=" => x != y,
-            "<" => x < y,
-            "<=" => x <= y,
-            ">" => x > y,
-            _ => x >= y,
-        }),
+        (ExprValue::Num(x), ExprValue::Num(y)) => Ok(ordered(op, x, y)),
+        (ExprValue::Str(x), ExprValue::Str(y)) => Ok(ordered(op, x, y)),
         _ if op == "==" => Ok(a == b),
         _ if op == "!=" => Ok(a != b),
         _ => Err(format!("invalid operation: {a} {op} {b}")),

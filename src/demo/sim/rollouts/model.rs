@@ -3,9 +3,8 @@
 
 use serde_json::{Map, Value};
 
-use super::util::{
-    self, HASH_LABEL, REVISION_ANNOTATION, SCALE_DOWN_DEADLINE_ANNOTATION, bool_at, int_at, str_at,
-};
+use super::util::{self, HASH_LABEL, REVISION_ANNOTATION, SCALE_DOWN_DEADLINE_ANNOTATION};
+use crate::demo::sim::fields;
 
 /// Canary strategy settings the simulator honours.
 #[derive(Debug, Clone)]
@@ -85,13 +84,13 @@ impl Rollout {
                             .collect()
                     })
                     .unwrap_or_default();
-                Some((str_at(vs, "/name")?.to_string(), routes))
+                Some((fields::get_str(vs, "/name")?.to_string(), routes))
             });
             Strategy::Canary(Canary {
                 steps: steps_raw.as_array().cloned().unwrap_or_default(),
                 steps_raw,
-                canary_service: str_at(c, "/canaryService").map(str::to_string),
-                stable_service: str_at(c, "/stableService").map(str::to_string),
+                canary_service: fields::get_str(c, "/canaryService").map(str::to_string),
+                stable_service: fields::get_str(c, "/stableService").map(str::to_string),
                 traffic_routed: c.get("trafficRouting").is_some(),
                 virtual_service,
                 scale_down_delay_secs: secs_or(c.get("scaleDownDelaySeconds"), 30.0),
@@ -100,8 +99,8 @@ impl Rollout {
         } else {
             let b = spec.pointer("/strategy/blueGreen")?;
             Strategy::BlueGreen(BlueGreen {
-                active_service: str_at(b, "/activeService")?.to_string(),
-                preview_service: str_at(b, "/previewService").map(str::to_string),
+                active_service: fields::get_str(b, "/activeService")?.to_string(),
+                preview_service: fields::get_str(b, "/previewService").map(str::to_string),
                 auto_promotion_enabled: b
                     .get("autoPromotionEnabled")
                     .and_then(Value::as_bool)
@@ -113,25 +112,25 @@ impl Rollout {
             })
         };
         Some(Self {
-            ns: str_at(v, "/metadata/namespace")?.to_string(),
-            name: str_at(v, "/metadata/name")?.to_string(),
-            uid: str_at(v, "/metadata/uid").unwrap_or_default().to_string(),
-            generation: int_at(v, "/metadata/generation").unwrap_or(1),
+            ns: fields::get_str(v, "/metadata/namespace")?.to_string(),
+            name: fields::get_str(v, "/metadata/name")?.to_string(),
+            uid: fields::uid(v).to_string(),
+            generation: fields::i64_at(v, "/metadata/generation", 1),
             revision: v
                 .pointer("/metadata/annotations")
                 .and_then(|a| a.get(REVISION_ANNOTATION))
                 .and_then(Value::as_str)
                 .and_then(|s| s.parse().ok()),
-            replicas: int_at(spec, "/replicas").unwrap_or(1),
+            replicas: fields::i64_at(spec, "/replicas", 1),
             match_labels: spec
                 .pointer("/selector/matchLabels")
                 .and_then(Value::as_object)
                 .cloned()
                 .unwrap_or_default(),
             template: spec.get("template").cloned().unwrap_or(Value::Null),
-            paused: bool_at(spec, "/paused"),
-            restart_at: str_at(spec, "/restartAt").map(str::to_string),
-            revision_history_limit: int_at(spec, "/revisionHistoryLimit")
+            paused: fields::bool_at(spec, "/paused"),
+            restart_at: fields::get_str(spec, "/restartAt").map(str::to_string),
+            revision_history_limit: fields::get_i64(spec, "/revisionHistoryLimit")
                 .and_then(|n| usize::try_from(n).ok())
                 .unwrap_or(10),
             strategy,
@@ -154,17 +153,17 @@ impl Rollout {
 
     #[must_use]
     pub fn aborted(&self) -> bool {
-        bool_at(&self.status, "/abort")
+        fields::bool_at(&self.status, "/abort")
     }
 
     #[must_use]
     pub fn promote_full(&self) -> bool {
-        bool_at(&self.status, "/promoteFull")
+        fields::bool_at(&self.status, "/promoteFull")
     }
 
     #[must_use]
     pub fn controller_pause(&self) -> bool {
-        bool_at(&self.status, "/controllerPause")
+        fields::bool_at(&self.status, "/controllerPause")
     }
 
     #[must_use]
@@ -180,7 +179,7 @@ impl Rollout {
     pub fn pause_condition(&self, reason: &str) -> Option<Value> {
         self.pause_conditions()
             .into_iter()
-            .find(|c| str_at(c, "/reason") == Some(reason))
+            .find(|c| fields::get_str(c, "/reason") == Some(reason))
     }
 
     /// `GetCurrentCanaryStep`: the step at `status.currentStepIndex` (0 when unset) and the
@@ -193,7 +192,7 @@ impl Rollout {
         if c.steps.is_empty() {
             return (None, None);
         }
-        let idx = int_at(&self.status, "/currentStepIndex").unwrap_or(0);
+        let idx = fields::i64_at(&self.status, "/currentStepIndex", 0);
         let step = usize::try_from(idx)
             .ok()
             .and_then(|i| c.steps.get(i))
@@ -219,7 +218,7 @@ impl Rollout {
         c.steps[..=idx.min(c.steps.len().saturating_sub(1))]
             .iter()
             .rev()
-            .find_map(|s| int_at(s, "/setWeight"))
+            .find_map(|s| fields::get_i64(s, "/setWeight"))
             .unwrap_or(0)
     }
 }
@@ -246,8 +245,8 @@ impl Rs {
         let ann = v.pointer("/metadata/annotations");
         let ann_str = |k: &str| ann.and_then(|a| a.get(k)).and_then(Value::as_str);
         Self {
-            name: str_at(v, "/metadata/name").unwrap_or_default().to_string(),
-            uid: str_at(v, "/metadata/uid").unwrap_or_default().to_string(),
+            name: fields::name(v).to_string(),
+            uid: fields::uid(v).to_string(),
             hash: v
                 .pointer("/metadata/labels")
                 .and_then(|l| l.get(HASH_LABEL))
@@ -257,13 +256,11 @@ impl Rs {
             revision: ann_str(REVISION_ANNOTATION)
                 .and_then(|s| s.parse().ok())
                 .unwrap_or(0),
-            spec_replicas: int_at(v, "/spec/replicas").unwrap_or(0),
-            replicas: int_at(v, "/status/replicas").unwrap_or(0),
-            ready: int_at(v, "/status/readyReplicas").unwrap_or(0),
-            available: int_at(v, "/status/availableReplicas").unwrap_or(0),
-            created: str_at(v, "/metadata/creationTimestamp")
-                .unwrap_or_default()
-                .to_string(),
+            spec_replicas: fields::i64_at(v, "/spec/replicas", 0),
+            replicas: fields::i64_at(v, "/status/replicas", 0),
+            ready: fields::i64_at(v, "/status/readyReplicas", 0),
+            available: fields::i64_at(v, "/status/availableReplicas", 0),
+            created: fields::str_at(v, "/metadata/creationTimestamp").to_string(),
             deadline: ann_str(SCALE_DOWN_DEADLINE_ANNOTATION).map(str::to_string),
             template: v.pointer("/spec/template").cloned().unwrap_or(Value::Null),
         }
@@ -272,6 +269,6 @@ impl Rs {
     /// The first container's image; what the traffic model judges a release by.
     #[must_use]
     pub fn image(&self) -> &str {
-        str_at(&self.template, "/spec/containers/0/image").unwrap_or_default()
+        fields::str_at(&self.template, "/spec/containers/0/image")
     }
 }

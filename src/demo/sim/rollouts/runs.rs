@@ -6,7 +6,8 @@ use serde_json::{Map, Value, json};
 
 use super::analysis::completed;
 use super::controller::{BLUE_GREEN_PAUSE, CANARY_PAUSE_STEP, INCONCLUSIVE_ANALYSIS, Rec};
-use super::util::{self, REVISION_ANNOTATION, str_at};
+use super::util::{self, REVISION_ANNOTATION};
+use crate::demo::sim::fields;
 
 impl Rec<'_, '_> {
     #[must_use]
@@ -17,6 +18,23 @@ impl Rec<'_, '_> {
             .get_value(self.ctx.kinds.analysis_runs, &self.ro.ns, name)
     }
 
+    /// The run named at `ptr` in the Rollout's status (the strategy's current run), if it
+    /// still exists.
+    #[must_use]
+    pub fn status_run(&self, ptr: &str) -> Option<Value> {
+        let name = fields::get_str(&self.ro.status, ptr)?;
+        self.analysis_run(name)
+    }
+
+    /// No analysis runs while aborted, fully promoting, or before there is a stable release:
+    /// the strategy's runs are all cancelled.
+    #[must_use]
+    pub fn skips_analysis(&self) -> bool {
+        self.pause.is_aborted(&self.ro)
+            || self.ro.promote_full()
+            || self.ro.stable_hash().is_empty()
+    }
+
     /// Sets `spec.terminate` on runs that are still going (`cancelAnalysisRuns`).
     pub fn cancel_runs(&mut self, names: &[String]) {
         let kinds = self.ctx.kinds;
@@ -25,7 +43,7 @@ impl Rec<'_, '_> {
                 .state
                 .store
                 .modify(kinds.analysis_runs, &self.ro.ns, name, |v| {
-                    let done = str_at(v, "/status/phase").is_some_and(completed);
+                    let done = fields::get_str(v, "/status/phase").is_some_and(completed);
                     if !done {
                         v["spec"]["terminate"] = json!(true);
                     }
@@ -33,7 +51,27 @@ impl Rec<'_, '_> {
         }
     }
 
+    /// Cancels `run`, when there is one.
+    pub fn cancel_run(&mut self, run: Option<&Value>) {
+        self.cancel_runs(&run_names(run));
+    }
+
+    /// Leaves `run` as the only live run among `owned` (names): cancels the others and trims
+    /// the history of finished ones.
+    pub fn keep_only_run(&mut self, owned: Vec<String>, run: Option<&Value>) {
+        let keep = run_names(run);
+        let others: Vec<String> = owned.into_iter().filter(|n| !keep.contains(n)).collect();
+        self.cancel_runs(&others);
+        self.gc_runs(&keep);
+    }
+
     /// Names of the runs owned by this Rollout.
+    #[must_use]
+    pub fn owned_run_names(&self) -> Vec<String> {
+        run_names(&self.owned_runs())
+    }
+
+    /// The runs owned by this Rollout.
     #[must_use]
     pub fn owned_runs(&self) -> Vec<Value> {
         let (runs, _) = self
@@ -59,13 +97,8 @@ impl Rec<'_, '_> {
         let ns = self.ro.ns.clone();
         let mut metrics: Vec<Value> = Vec::new();
         let mut args: Vec<Value> = Vec::new();
-        for t in analysis
-            .get("templates")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let tname = str_at(t, "/templateName").unwrap_or_default();
+        for t in fields::array_at(analysis, "/templates") {
+            let tname = fields::str_at(t, "/templateName");
             let Some(tpl) = self
                 .ctx
                 .state
@@ -77,26 +110,8 @@ impl Rec<'_, '_> {
                 self.requeue_after(wait);
                 return None;
             };
-            for m in tpl
-                .pointer("/spec/metrics")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                if !metrics.iter().any(|x| x.get("name") == m.get("name")) {
-                    metrics.push(m.clone());
-                }
-            }
-            for a in tpl
-                .pointer("/spec/args")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                if !args.iter().any(|x| x.get("name") == a.get("name")) {
-                    args.push(a.clone());
-                }
-            }
+            add_new_by_name(&mut metrics, fields::array_at(&tpl, "/spec/metrics"));
+            add_new_by_name(&mut args, fields::array_at(&tpl, "/spec/args"));
         }
         // Rollout-supplied values win over template defaults.
         for a in analysis
@@ -106,7 +121,7 @@ impl Rec<'_, '_> {
             .flatten()
         {
             let mut value = a.get("value").cloned();
-            if let Some(which) = str_at(a, "/valueFrom/podTemplateHashValue") {
+            if let Some(which) = fields::get_str(a, "/valueFrom/podTemplateHashValue") {
                 value = Some(json!(if which == "Stable" {
                     self.ro.stable_hash().to_string()
                 } else {
@@ -179,7 +194,7 @@ impl Rec<'_, '_> {
             && self.ro.pause_condition(CANARY_PAUSE_STEP).is_none()
             && self.ro.pause_condition(BLUE_GREEN_PAUSE).is_none()
         {
-            return str_at(ar, "/status/phase") == Some("Inconclusive");
+            return fields::get_str(ar, "/status/phase") == Some("Inconclusive");
         }
         self.ro
             .status
@@ -192,12 +207,10 @@ impl Rec<'_, '_> {
         let Some(ar) = ar else {
             return;
         };
-        match str_at(ar, "/status/phase") {
+        match fields::get_str(ar, "/status/phase") {
             Some("Inconclusive") => self.pause.add.push(INCONCLUSIVE_ANALYSIS),
             Some("Failed" | "Error") => {
-                let msg = str_at(ar, "/status/message")
-                    .unwrap_or_default()
-                    .to_string();
+                let msg = fields::str_at(ar, "/status/message").to_string();
                 self.abort_message = msg.clone();
                 self.pause.add_abort = Some(msg);
             }
@@ -212,16 +225,14 @@ impl Rec<'_, '_> {
             .owned_runs()
             .iter()
             .filter_map(|ar| {
-                let name = str_at(ar, "/metadata/name")?.to_string();
+                let name = fields::get_str(ar, "/metadata/name")?.to_string();
                 if current.contains(&name) {
                     return None;
                 }
-                let phase = str_at(ar, "/status/phase")?;
+                let phase = fields::get_str(ar, "/status/phase")?;
                 completed(phase).then(|| {
                     (
-                        str_at(ar, "/metadata/creationTimestamp")
-                            .unwrap_or_default()
-                            .to_string(),
+                        fields::str_at(ar, "/metadata/creationTimestamp").to_string(),
                         name,
                         phase == "Successful",
                     )
@@ -249,12 +260,29 @@ impl Rec<'_, '_> {
     #[must_use]
     pub fn run_status(ar: &Value) -> Value {
         let mut s = json!({
-            "name": str_at(ar, "/metadata/name").unwrap_or_default(),
-            "status": str_at(ar, "/status/phase").unwrap_or_default(),
+            "name": fields::name(ar),
+            "status": fields::str_at(ar, "/status/phase"),
         });
-        if let Some(m) = str_at(ar, "/status/message").filter(|m| !m.is_empty()) {
+        if let Some(m) = fields::get_str(ar, "/status/message").filter(|m| !m.is_empty()) {
             s["message"] = json!(m);
         }
         s
+    }
+}
+
+/// The names of AnalysisRuns.
+fn run_names<'a>(runs: impl IntoIterator<Item = &'a Value>) -> Vec<String> {
+    runs.into_iter()
+        .filter_map(|a| fields::get_str(a, "/metadata/name").map(str::to_string))
+        .collect()
+}
+
+/// Appends the entries of `from` whose `name` is not in `to` yet: the first template to
+/// define a metric or argument wins.
+fn add_new_by_name(to: &mut Vec<Value>, from: &[Value]) {
+    for v in from {
+        if !to.iter().any(|x| x.get("name") == v.get("name")) {
+            to.push(v.clone());
+        }
     }
 }

@@ -14,12 +14,13 @@ use tokio_util::sync::CancellationToken;
 use super::analysis::{self, PromqlEngine, QueryEngine};
 use super::controller::{Ctx, Rec};
 use super::model::Strategy;
-use super::util::{Kinds, PreciseTimes, str_at};
+use super::util::{Kinds, PreciseTimes};
 use super::{bluegreen, canary, ci, traffic};
 use crate::demo::ClusterState;
 use crate::demo::api::registry::Addon;
 use crate::demo::api::store::{EventType, WatchEvent};
 use crate::demo::sim::Pace;
+use crate::demo::sim::fields;
 
 /// What to run; tests swap the query engine and switch parts off.
 #[derive(Clone)]
@@ -116,8 +117,8 @@ fn owner_rollout(v: &Value) -> Option<String> {
     v.pointer("/metadata/ownerReferences")?
         .as_array()?
         .iter()
-        .find(|r| str_at(r, "/kind") == Some("Rollout"))
-        .and_then(|r| str_at(r, "/name"))
+        .find(|r| fields::get_str(r, "/kind") == Some("Rollout"))
+        .and_then(|r| fields::get_str(r, "/name"))
         .map(str::to_string)
 }
 

@@ -25,7 +25,10 @@ use super::util::{
 use crate::demo::ClusterState;
 use crate::demo::api::registry::Addon;
 use crate::demo::prom::AlertRule;
+use crate::demo::prom::format::go_f;
+use crate::demo::sim::workloads::build;
 use crate::demo::sim::{Pace, SimRng};
+use crate::demo::sim::{clock, fields};
 
 /// Where the AnalysisTemplates point Prometheus.
 pub const PROMETHEUS_ADDRESS: &str = "http://prometheus.monitoring.svc:9090";
@@ -43,11 +46,11 @@ impl Clock {
     }
 
     fn ago_str(&self, sim_secs: f64) -> String {
-        util::fmt_time(self.ago(sim_secs))
+        clock::fmt(self.ago(sim_secs))
     }
 
     fn days_ago(&self, days: f64) -> String {
-        util::fmt_time(self.now - ChronoDuration::seconds((days * 86_400.0) as i64))
+        clock::fmt(self.now - ChronoDuration::seconds((days * 86_400.0) as i64))
     }
 }
 
@@ -144,23 +147,10 @@ fn service(
     if let Some(o) = owner {
         meta["annotations"] = json!({MANAGED_BY_ANNOTATION: o});
     }
+    let ports = json!([{"name": "http", "port": 8080, "targetPort": "http", "protocol": "TCP"}]);
     let _ = state.store.insert(
         kinds.services,
-        json!({
-            "metadata": meta,
-            "spec": {
-                "type": "ClusterIP",
-                "clusterIP": ip,
-                "clusterIPs": [ip],
-                "ipFamilies": ["IPv4"],
-                "ipFamilyPolicy": "SingleStack",
-                "internalTrafficPolicy": "Cluster",
-                "sessionAffinity": "None",
-                "ports": [{"name": "http", "port": 8080, "targetPort": "http", "protocol": "TCP"}],
-                "selector": selector,
-            },
-            "status": {"loadBalancer": {}},
-        }),
+        build::cluster_ip_service(meta, &ip, ports, selector),
     );
 }
 
@@ -176,9 +166,9 @@ fn replica_set(
     desired: i64,
     created: &str,
 ) -> String {
-    let ns = ro["metadata"]["namespace"].as_str().unwrap_or_default();
-    let ro_name = ro["metadata"]["name"].as_str().unwrap_or_default();
-    let uid = ro["metadata"]["uid"].as_str().unwrap_or_default();
+    let ns = fields::namespace(ro);
+    let ro_name = fields::name(ro);
+    let uid = fields::uid(ro);
     let hash = util::pod_template_hash(template, None);
     let mut t = template.clone();
     t["metadata"]["labels"][HASH_LABEL] = json!(hash);
@@ -240,7 +230,7 @@ fn finished_run(
     templates: &[Value],
     started: DateTime<Utc>,
 ) {
-    let ns = ro["metadata"]["namespace"].as_str().unwrap_or_default();
+    let ns = fields::namespace(ro);
     let q = quality(state.options.seed, image);
     let mut rng = SimRng::new(state.options.seed, state.profile.index, name);
     let mut metrics = Vec::new();
@@ -257,13 +247,13 @@ fn finished_run(
             .replace("{{args.service-name}}", service_name);
         let measurements: Vec<Value> = (0..3)
             .map(|i| {
-                let at = util::fmt_time(started + ChronoDuration::seconds(30 * i));
+                let at = clock::fmt(started + ChronoDuration::seconds(30 * i));
                 let v = if mname == "latency-p99" {
                     q.median_ms * (2.33 * q.sigma).exp() * (0.95 + rng.f64() * 0.1)
                 } else {
                     1.0 - q.error_share * (0.7 + rng.f64() * 0.6)
                 };
-                json!({"phase": "Successful", "value": format!("[{}]", util::go_float(v)), "startedAt": at, "finishedAt": at})
+                json!({"phase": "Successful", "value": format!("[{}]", go_f(v)), "startedAt": at, "finishedAt": at})
             })
             .collect();
         results.push(json!({
@@ -288,16 +278,16 @@ fn finished_run(
         json!({
             "metadata": {
                 "name": name, "namespace": ns,
-                "creationTimestamp": util::fmt_time(started),
+                "creationTimestamp": clock::fmt(started),
                 "labels": lab,
                 "annotations": {REVISION_ANNOTATION: revision.to_string()},
-                "ownerReferences": [util::controller_ref("Rollout", ro["metadata"]["name"].as_str().unwrap_or_default(), ro["metadata"]["uid"].as_str().unwrap_or_default())],
+                "ownerReferences": [util::controller_ref("Rollout", fields::name(ro), fields::uid(ro))],
             },
             "spec": {"args": [{"name": "service-name", "value": service_name}], "metrics": metrics},
             "status": {
                 "phase": "Successful",
-                "startedAt": util::fmt_time(started),
-                "completedAt": util::fmt_time(started + ChronoDuration::seconds(60)),
+                "startedAt": clock::fmt(started),
+                "completedAt": clock::fmt(started + ChronoDuration::seconds(60)),
                 "metricResults": results,
                 "runSummary": {"count": n, "successful": n, "failed": 0, "inconclusive": 0, "error": 0},
                 "dryRunSummary": {"count": 0, "successful": 0, "failed": 0, "inconclusive": 0, "error": 0},
@@ -331,6 +321,133 @@ fn checkout_steps(istio: bool) -> Value {
     }
 }
 
+/// Pod templates and template hashes of a canary's stable release and the one replacing it.
+struct Release {
+    stable_t: Value,
+    canary_t: Value,
+    stable_h: String,
+    canary_h: String,
+}
+
+impl Release {
+    fn new(app: &str, stable: &str, canary: &str) -> Self {
+        let stable_t = pod_template(app, &image(app, stable));
+        let canary_t = pod_template(app, &image(app, canary));
+        Self {
+            stable_h: util::pod_template_hash(&stable_t, None),
+            canary_h: util::pod_template_hash(&canary_t, None),
+            stable_t,
+            canary_t,
+        }
+    }
+}
+
+/// Conditions of a canary that started releasing `hash` at `started`: still progressing, or
+/// (`done`) finished and healthy. Available since `created`.
+fn canary_conditions(name: &str, hash: &str, created: &str, started: &str, done: bool) -> Value {
+    let (status, health, progress_reason, progress) = if done {
+        (
+            "True",
+            "Rollout is healthy",
+            "NewReplicaSetAvailable",
+            "has successfully progressed.",
+        )
+    } else {
+        (
+            "False",
+            "Rollout is not healthy",
+            "ReplicaSetUpdated",
+            "is progressing.",
+        )
+    };
+    let progress = format!("ReplicaSet \"{name}-{hash}\" {progress}");
+    json!([
+        cond(
+            "Available",
+            "True",
+            "AvailableReason",
+            "Rollout has minimum availability",
+            created
+        ),
+        cond("Healthy", status, "RolloutHealthy", health, started),
+        cond(
+            "Completed",
+            status,
+            "RolloutCompleted",
+            "RolloutCompleted",
+            started
+        ),
+        cond("Progressing", "True", progress_reason, &progress, started),
+    ])
+}
+
+/// An Istio canary (`<name>-stable`/`<name>-canary` Services, VirtualService `<name>`)
+/// paused at its first timed pause, step 1.
+struct PausedIstioCanary<'a> {
+    ns: &'a str,
+    name: &'a str,
+    replicas: i64,
+    revision: i64,
+    /// Created this many days ago.
+    age_days: f64,
+    steps: &'a Value,
+    release: &'a Release,
+    /// When the release started (a stamp).
+    started: &'a str,
+    /// Simulated seconds since the pause began.
+    paused_secs: f64,
+}
+
+impl PausedIstioCanary<'_> {
+    /// The Rollout as seeded.
+    fn rollout(&self, clock: &Clock) -> Value {
+        let Self { ns, name, .. } = *self;
+        let created = clock.days_ago(self.age_days);
+        json!({
+            "metadata": rollout_meta(ns, name, self.revision, &created),
+            "spec": {
+                "replicas": self.replicas,
+                "revisionHistoryLimit": 3,
+                "selector": {"matchLabels": {"app": name}},
+                "template": self.release.canary_t,
+                "strategy": {"canary": {
+                    "canaryService": format!("{name}-canary"),
+                    "stableService": format!("{name}-stable"),
+                    "trafficRouting": {"istio": {"virtualService": {"name": name, "routes": ["primary"]}}},
+                    "steps": self.steps,
+                }},
+            },
+            "status": {
+                "stableRS": self.release.stable_h,
+                "currentPodHash": self.release.canary_h,
+                "currentStepHash": util::step_hash(self.steps),
+                "currentStepIndex": 1,
+                "observedGeneration": "1",
+                "controllerPause": true,
+                "pauseConditions": [{"reason": CANARY_PAUSE_STEP, "startTime": clock.ago_str(self.paused_secs)}],
+                "canary": {}, "blueGreen": {},
+                "conditions": canary_conditions(name, &self.release.canary_h, &created, self.started, false),
+            },
+        })
+    }
+}
+
+/// A canary's Services: `<name>` for all pods, `-stable` and `-canary` managed by the Rollout.
+fn canary_services(state: &ClusterState, kinds: Kinds, ns: &str, name: &str, rel: &Release) {
+    service(state, kinds, ns, name, name, None, None);
+    for (suffix, hash) in [("stable", &rel.stable_h), ("canary", &rel.canary_h)] {
+        service(
+            state,
+            kinds,
+            ns,
+            &format!("{name}-{suffix}"),
+            name,
+            Some(hash),
+            Some(name),
+        );
+    }
+}
+
 fn seed_istio(state: &ClusterState, kinds: Kinds, clock: &Clock) -> Vec<(String, String)> {
     let mut seeded = Vec::new();
     for ns in ["shop", "payments", "search"] {
@@ -341,58 +458,45 @@ fn seed_istio(state: &ClusterState, kinds: Kinds, clock: &Clock) -> Vec<(String,
 
     // ---- shop/checkout: Istio canary, first timed pause --------------------------------
     let steps = checkout_steps(true);
-    let stable_t = pod_template("checkout", &image("checkout", "1.8.1"));
-    let canary_t = pod_template("checkout", &image("checkout", "1.8.2"));
-    let stable_h = util::pod_template_hash(&stable_t, None);
-    let canary_h = util::pod_template_hash(&canary_t, None);
+    let rel = Release::new("checkout", "1.8.1", "1.8.2");
     let started = clock.ago_str(40.0);
     let ro = rollout(
         state,
         kinds,
-        json!({
-            "metadata": rollout_meta("shop", "checkout", 5, &clock.days_ago(41.0)),
-            "spec": {
-                "replicas": 5,
-                "revisionHistoryLimit": 3,
-                "selector": {"matchLabels": {"app": "checkout"}},
-                "template": canary_t,
-                "strategy": {"canary": {
-                    "canaryService": "checkout-canary",
-                    "stableService": "checkout-stable",
-                    "trafficRouting": {"istio": {"virtualService": {"name": "checkout", "routes": ["primary"]}}},
-                    "steps": steps,
-                }},
-            },
-            "status": {
-                "stableRS": stable_h,
-                "currentPodHash": canary_h,
-                "currentStepHash": util::step_hash(&steps),
-                "currentStepIndex": 1,
-                "observedGeneration": "1",
-                "controllerPause": true,
-                "pauseConditions": [{"reason": CANARY_PAUSE_STEP, "startTime": clock.ago_str(6.0)}],
-                "canary": {}, "blueGreen": {},
-                "conditions": [
-                    cond("Available", "True", "AvailableReason", "Rollout has minimum availability", &clock.days_ago(41.0)),
-                    cond("Healthy", "False", "RolloutHealthy", "Rollout is not healthy", &started),
-                    cond("Completed", "False", "RolloutCompleted", "RolloutCompleted", &started),
-                    cond("Progressing", "True", "ReplicaSetUpdated", &format!("ReplicaSet \"checkout-{canary_h}\" is progressing."), &started),
-                ],
-            },
-        }),
+        PausedIstioCanary {
+            ns: "shop",
+            name: "checkout",
+            replicas: 5,
+            revision: 5,
+            age_days: 41.0,
+            steps: &steps,
+            release: &rel,
+            started: &started,
+            paused_secs: 6.0,
+        }
+        .rollout(clock),
     );
     if let Some(ro) = ro {
         let old_t = pod_template("checkout", &image("checkout", "1.8.0"));
         replica_set(state, kinds, &ro, &old_t, 3, 0, 5, &clock.days_ago(9.0));
-        replica_set(state, kinds, &ro, &stable_t, 4, 5, 5, &clock.days_ago(2.0));
-        replica_set(state, kinds, &ro, &canary_t, 5, 1, 5, &started);
+        replica_set(
+            state,
+            kinds,
+            &ro,
+            &rel.stable_t,
+            4,
+            5,
+            5,
+            &clock.days_ago(2.0),
+        );
+        replica_set(state, kinds, &ro, &rel.canary_t, 5, 1, 5, &started);
         let tpls = analysis_templates("shop");
         finished_run(
             state,
             kinds,
             &ro,
-            &format!("checkout-{stable_h}-4-3"),
-            json!({HASH_LABEL: stable_h, "rollout-type": "Step", "step-index": "3"}),
+            &format!("checkout-{}-4-3", rel.stable_h),
+            json!({HASH_LABEL: rel.stable_h, "rollout-type": "Step", "step-index": "3"}),
             4,
             "checkout-canary",
             &image("checkout", "1.8.1"),
@@ -401,25 +505,7 @@ fn seed_istio(state: &ClusterState, kinds: Kinds, clock: &Clock) -> Vec<(String,
         );
         seeded.push(("shop".to_string(), "checkout".to_string()));
     }
-    service(state, kinds, "shop", "checkout", "checkout", None, None);
-    service(
-        state,
-        kinds,
-        "shop",
-        "checkout-stable",
-        "checkout",
-        Some(&stable_h),
-        Some("checkout"),
-    );
-    service(
-        state,
-        kinds,
-        "shop",
-        "checkout-canary",
-        "checkout",
-        Some(&canary_h),
-        Some("checkout"),
-    );
+    canary_services(state, kinds, "shop", "checkout", &rel);
 
     // ---- search/search-api: a bad release in its canary --------------------------------
     let steps = json!([
@@ -432,51 +518,38 @@ fn seed_istio(state: &ClusterState, kinds: Kinds, clock: &Clock) -> Vec<(String,
         {"setWeight": 80},
         {"pause": {"duration": "30s"}},
     ]);
-    let stable_t = pod_template("search-api", &image("search-api", "2.13.4"));
-    let canary_t = pod_template("search-api", &image("search-api", "2.14.0"));
-    let stable_h = util::pod_template_hash(&stable_t, None);
-    let canary_h = util::pod_template_hash(&canary_t, None);
+    let rel = Release::new("search-api", "2.13.4", "2.14.0");
     let started = clock.ago_str(45.0);
     let ro = rollout(
         state,
         kinds,
-        json!({
-            "metadata": rollout_meta("search", "search-api", 8, &clock.days_ago(63.0)),
-            "spec": {
-                "replicas": 4,
-                "revisionHistoryLimit": 3,
-                "selector": {"matchLabels": {"app": "search-api"}},
-                "template": canary_t,
-                "strategy": {"canary": {
-                    "canaryService": "search-api-canary",
-                    "stableService": "search-api-stable",
-                    "trafficRouting": {"istio": {"virtualService": {"name": "search-api", "routes": ["primary"]}}},
-                    "steps": steps,
-                }},
-            },
-            "status": {
-                "stableRS": stable_h,
-                "currentPodHash": canary_h,
-                "currentStepHash": util::step_hash(&steps),
-                "currentStepIndex": 1,
-                "observedGeneration": "1",
-                "controllerPause": true,
-                "pauseConditions": [{"reason": CANARY_PAUSE_STEP, "startTime": clock.ago_str(22.0)}],
-                "canary": {}, "blueGreen": {},
-                "conditions": [
-                    cond("Available", "True", "AvailableReason", "Rollout has minimum availability", &clock.days_ago(63.0)),
-                    cond("Healthy", "False", "RolloutHealthy", "Rollout is not healthy", &started),
-                    cond("Completed", "False", "RolloutCompleted", "RolloutCompleted", &started),
-                    cond("Progressing", "True", "ReplicaSetUpdated", &format!("ReplicaSet \"search-api-{canary_h}\" is progressing."), &started),
-                ],
-            },
-        }),
+        PausedIstioCanary {
+            ns: "search",
+            name: "search-api",
+            replicas: 4,
+            revision: 8,
+            age_days: 63.0,
+            steps: &steps,
+            release: &rel,
+            started: &started,
+            paused_secs: 22.0,
+        }
+        .rollout(clock),
     );
     if let Some(ro) = ro {
         let old_t = pod_template("search-api", &image("search-api", "2.13.3"));
         replica_set(state, kinds, &ro, &old_t, 7, 0, 4, &clock.days_ago(6.0));
-        replica_set(state, kinds, &ro, &stable_t, 7, 4, 4, &clock.days_ago(3.0));
-        replica_set(state, kinds, &ro, &canary_t, 8, 1, 4, &started);
+        replica_set(
+            state,
+            kinds,
+            &ro,
+            &rel.stable_t,
+            7,
+            4,
+            4,
+            &clock.days_ago(3.0),
+        );
+        replica_set(state, kinds, &ro, &rel.canary_t, 8, 1, 4, &started);
         seeded.push(("search".to_string(), "search-api".to_string()));
     }
     // The revision of the old one is 6, not 7: fix it up (two RSs cannot share one).
@@ -498,33 +571,7 @@ fn seed_istio(state: &ClusterState, kinds: Kinds, clock: &Clock) -> Vec<(String,
                     v["metadata"]["annotations"][REVISION_ANNOTATION] = json!("6");
                 })
         });
-    service(
-        state,
-        kinds,
-        "search",
-        "search-api",
-        "search-api",
-        None,
-        None,
-    );
-    service(
-        state,
-        kinds,
-        "search",
-        "search-api-stable",
-        "search-api",
-        Some(&stable_h),
-        Some("search-api"),
-    );
-    service(
-        state,
-        kinds,
-        "search",
-        "search-api-canary",
-        "search-api",
-        Some(&canary_h),
-        Some("search-api"),
-    );
+    canary_services(state, kinds, "search", "search-api", &rel);
 
     // ---- payments/payments-api: blue-green waiting for promotion -----------------------
     let active_t = pod_template("payments-api", &image("payments-api", "3.2.0"));
@@ -707,81 +754,28 @@ fn basic_canary(
     canary_replicas: i64,
     revision: i64,
 ) -> Option<(String, String)> {
-    let stable_t = pod_template(name, &image(name, from));
-    let cur_t = pod_template(name, &image(name, to));
-    let stable_h = util::pod_template_hash(&stable_t, None);
-    let cur_h = util::pod_template_hash(&cur_t, None);
+    let rel = Release::new(name, from, to);
     let healthy = from == to;
     // A Healthy one became so shortly before start, so the simulated CI ships its next
     // release a few minutes into the demo rather than at once.
     let started = clock.ago_str(if healthy { 100.0 } else { 150.0 });
-    let mut conditions = vec![cond(
-        "Available",
-        "True",
-        "AvailableReason",
-        "Rollout has minimum availability",
-        &clock.days_ago(30.0),
-    )];
-    if healthy {
-        conditions.push(cond(
-            "Healthy",
-            "True",
-            "RolloutHealthy",
-            "Rollout is healthy",
-            &started,
-        ));
-        conditions.push(cond(
-            "Completed",
-            "True",
-            "RolloutCompleted",
-            "RolloutCompleted",
-            &started,
-        ));
-        conditions.push(cond(
-            "Progressing",
-            "True",
-            "NewReplicaSetAvailable",
-            &format!("ReplicaSet \"{name}-{cur_h}\" has successfully progressed."),
-            &started,
-        ));
-    } else {
-        conditions.push(cond(
-            "Healthy",
-            "False",
-            "RolloutHealthy",
-            "Rollout is not healthy",
-            &started,
-        ));
-        conditions.push(cond(
-            "Completed",
-            "False",
-            "RolloutCompleted",
-            "RolloutCompleted",
-            &started,
-        ));
-        conditions.push(cond(
-            "Progressing",
-            "True",
-            "ReplicaSetUpdated",
-            &format!("ReplicaSet \"{name}-{cur_h}\" is progressing."),
-            &started,
-        ));
-    }
+    let created = clock.days_ago(30.0);
+    let conditions = canary_conditions(name, &rel.canary_h, &created, &started, healthy);
     let ro = rollout(
         state,
         kinds,
         json!({
-            "metadata": rollout_meta(ns, name, revision, &clock.days_ago(30.0)),
+            "metadata": rollout_meta(ns, name, revision, &created),
             "spec": {
                 "replicas": replicas,
                 "revisionHistoryLimit": 3,
                 "selector": {"matchLabels": {"app": name}},
-                "template": cur_t,
+                "template": rel.canary_t,
                 "strategy": {"canary": {"steps": steps}},
             },
             "status": {
-                "stableRS": stable_h,
-                "currentPodHash": cur_h,
+                "stableRS": rel.stable_h,
+                "currentPodHash": rel.canary_h,
                 "currentStepHash": util::step_hash(steps),
                 "currentStepIndex": step,
                 "observedGeneration": "1",
@@ -803,14 +797,21 @@ fn basic_canary(
     );
     if healthy {
         replica_set(
-            state, kinds, &ro, &cur_t, revision, replicas, replicas, &started,
+            state,
+            kinds,
+            &ro,
+            &rel.canary_t,
+            revision,
+            replicas,
+            replicas,
+            &started,
         );
     } else {
         replica_set(
             state,
             kinds,
             &ro,
-            &stable_t,
+            &rel.stable_t,
             revision - 1,
             replicas - canary_replicas,
             replicas,
@@ -820,7 +821,7 @@ fn basic_canary(
             state,
             kinds,
             &ro,
-            &cur_t,
+            &rel.canary_t,
             revision,
             canary_replicas,
             replicas,
@@ -906,33 +907,23 @@ fn seed_bench(state: &ClusterState, kinds: Kinds, clock: &Clock) -> Vec<(String,
 /// Alert rules for the traffic model's series.
 #[must_use]
 pub fn alert_rules() -> Vec<AlertRule> {
-    let kv = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
-            .collect()
-    };
     vec![
-        AlertRule {
-            name: "CanaryErrorRateHigh".to_string(),
-            expr: "sum by (destination_service_name, destination_workload_namespace) (rate(istio_requests_total{reporter=\"source\",destination_service_name=~\".*-canary\",response_code=~\"5..\"}[1m])) / sum by (destination_service_name, destination_workload_namespace) (rate(istio_requests_total{reporter=\"source\",destination_service_name=~\".*-canary\"}[1m])) > 0.05".to_string(),
-            for_secs: 30,
-            labels: kv(&[("severity", "warning")]),
-            annotations: kv(&[
-                ("summary", "Canary 5xx rate above 5%"),
-                ("description", "{{ $labels.destination_service_name }} in {{ $labels.destination_workload_namespace }} answers {{ $value | humanizePercentage }} of requests with 5xx."),
-            ]),
-        },
-        AlertRule {
-            name: "IstioCircuitBreakerOpen".to_string(),
-            expr: "sum by (cluster_name, namespace) (rate(envoy_cluster_upstream_rq_pending_overflow[1m])) > 0 or max by (cluster_name, namespace) (envoy_cluster_outlier_detection_ejections_active) > 0".to_string(),
-            for_secs: 0,
-            labels: kv(&[("severity", "critical")]),
-            annotations: kv(&[
-                ("summary", "Circuit breaker open"),
-                ("description", "Envoy cluster {{ $labels.cluster_name }} is overflowing its pending queue or ejecting hosts."),
-            ]),
-        },
+        AlertRule::new(
+            "CanaryErrorRateHigh",
+            "sum by (destination_service_name, destination_workload_namespace) (rate(istio_requests_total{reporter=\"source\",destination_service_name=~\".*-canary\",response_code=~\"5..\"}[1m])) / sum by (destination_service_name, destination_workload_namespace) (rate(istio_requests_total{reporter=\"source\",destination_service_name=~\".*-canary\"}[1m])) > 0.05",
+            30,
+            "warning",
+            "Canary 5xx rate above 5%",
+            "{{ $labels.destination_service_name }} in {{ $labels.destination_workload_namespace }} answers {{ $value | humanizePercentage }} of requests with 5xx.",
+        ),
+        AlertRule::new(
+            "IstioCircuitBreakerOpen",
+            "sum by (cluster_name, namespace) (rate(envoy_cluster_upstream_rq_pending_overflow[1m])) > 0 or max by (cluster_name, namespace) (envoy_cluster_outlier_detection_ejections_active) > 0",
+            0,
+            "critical",
+            "Circuit breaker open",
+            "Envoy cluster {{ $labels.cluster_name }} is overflowing its pending queue or ejecting hosts.",
+        ),
     ]
 }
 

@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 
 use super::controller::Rec;
 use super::model::{Rollout, Rs, Strategy};
-use super::util::{self, int_at, str_at};
+use super::util;
+use crate::demo::sim::{clock, fields};
 
 impl Rec<'_, '_> {
     /// `checkPausedConditions`: Progressing (RolloutPaused/Resumed/Retry) and Paused
@@ -20,7 +21,7 @@ impl Rec<'_, '_> {
         let aborted = self.ro.aborted();
         let status = &mut self.ro.status;
         let prog_reason = condition(status, "Progressing")
-            .and_then(|c| str_at(&c, "/reason").map(str::to_string))
+            .and_then(|c| fields::get_str(&c, "/reason").map(str::to_string))
             .unwrap_or_default();
         let prog_paused = prog_reason == "RolloutPaused";
         let abort_cond = prog_reason == "RolloutAborted";
@@ -42,8 +43,8 @@ impl Rec<'_, '_> {
                 now,
             );
         }
-        let paused_true =
-            condition(status, "Paused").is_some_and(|c| str_at(&c, "/status") == Some("True"));
+        let paused_true = condition(status, "Paused")
+            .is_some_and(|c| fields::get_str(&c, "/status") == Some("True"));
         if is_paused != paused_true && !abort_cond {
             set_condition(
                 status,
@@ -146,25 +147,26 @@ impl Rec<'_, '_> {
     #[must_use]
     pub fn rollout_healthy(&self, st: &Value) -> bool {
         let replicas = self.ro.replicas;
-        let cur = str_at(st, "/currentPodHash").unwrap_or_default();
+        let cur = fields::str_at(st, "/currentPodHash");
         let completed_strategy = match &self.ro.strategy {
             Strategy::BlueGreen(b) => {
-                str_at(st, "/blueGreen/activeSelector") == Some(cur)
+                fields::get_str(st, "/blueGreen/activeSelector") == Some(cur)
                     && (b.preview_service.is_none()
-                        || str_at(st, "/blueGreen/previewSelector") == Some(cur))
+                        || fields::get_str(st, "/blueGreen/previewSelector") == Some(cur))
             }
             Strategy::Canary(c) => {
                 let all_steps = c.steps.is_empty()
-                    || int_at(st, "/currentStepIndex").is_none_or(|i| i == c.steps.len() as i64);
-                let stable = str_at(st, "/stableRS").unwrap_or_default();
+                    || fields::get_i64(st, "/currentStepIndex")
+                        .is_none_or(|i| i == c.steps.len() as i64);
+                let stable = fields::str_at(st, "/stableRS");
                 all_steps
                     && !stable.is_empty()
                     && stable == cur
-                    && int_at(st, "/replicas") == Some(replicas)
+                    && fields::get_i64(st, "/replicas") == Some(replicas)
             }
         };
-        int_at(st, "/updatedReplicas") == Some(replicas)
-            && int_at(st, "/availableReplicas") == Some(replicas)
+        fields::get_i64(st, "/updatedReplicas") == Some(replicas)
+            && fields::get_i64(st, "/availableReplicas") == Some(replicas)
             && self.ro.status_str("observedGeneration") == Some(&self.ro.generation.to_string())
             && completed_strategy
     }
@@ -200,8 +202,8 @@ impl Rec<'_, '_> {
             if !self.abort_message.is_empty() {
                 msg = format!("{msg}: {}", self.abort_message);
             } else if let Some(prev) = condition(&self.ro.status, "Progressing")
-                .filter(|c| str_at(c, "/reason") == Some("RolloutAborted"))
-                .and_then(|c| str_at(&c, "/message").map(str::to_string))
+                .filter(|c| fields::get_str(c, "/reason") == Some("RolloutAborted"))
+                .and_then(|c| fields::get_str(&c, "/message").map(str::to_string))
             {
                 msg = prev;
             }
@@ -219,8 +221,8 @@ impl Rec<'_, '_> {
                     now,
                 );
             } else if self.progressing(st) || became_unhealthy {
-                let stable = str_at(st, "/stableRS").unwrap_or_default();
-                let cur = str_at(st, "/currentPodHash").unwrap_or_default();
+                let stable = fields::str_at(st, "/stableRS");
+                let cur = fields::str_at(st, "/currentPodHash");
                 let (reason, msg) = if stable == cur && became_unhealthy {
                     (
                         "ReplicaSetNotAvailable",
@@ -236,14 +238,14 @@ impl Rec<'_, '_> {
                 let old = condition(&self.ro.status, "Progressing");
                 let transition = old
                     .as_ref()
-                    .filter(|c| str_at(c, "/status") == Some("True"))
-                    .and_then(|c| str_at(c, "/lastTransitionTime").map(str::to_string))
-                    .unwrap_or_else(|| util::fmt_time(now));
+                    .filter(|c| fields::get_str(c, "/status") == Some("True"))
+                    .and_then(|c| fields::get_str(c, "/lastTransitionTime").map(str::to_string))
+                    .unwrap_or_else(|| clock::fmt(now));
                 remove_condition(st, "Progressing");
                 set_condition(st, "Progressing", "True", reason, &msg, now);
                 if let Some(c) = conditions_mut(st)
                     .iter_mut()
-                    .find(|c| str_at(c, "/type") == Some("Progressing"))
+                    .find(|c| fields::get_str(c, "/type") == Some("Progressing"))
                 {
                     c["lastTransitionTime"] = json!(transition);
                 }
@@ -251,7 +253,7 @@ impl Rec<'_, '_> {
         }
         let available = match &self.ro.strategy {
             Strategy::BlueGreen(_) => {
-                let active = str_at(st, "/blueGreen/activeSelector").unwrap_or_default();
+                let active = fields::str_at(st, "/blueGreen/activeSelector");
                 self.rs_by_hash(active).is_some_and(|r| {
                     r.spec_replicas == self.ro.replicas && r.available >= self.ro.replicas
                 })
@@ -279,9 +281,8 @@ impl Rec<'_, '_> {
                 now,
             );
         }
-        let stable = str_at(st, "/stableRS").unwrap_or_default();
-        let done =
-            !stable.is_empty() && stable == str_at(st, "/currentPodHash").unwrap_or_default();
+        let stable = fields::str_at(st, "/stableRS");
+        let done = !stable.is_empty() && stable == fields::str_at(st, "/currentPodHash");
         set_condition(
             st,
             "Completed",
@@ -295,8 +296,8 @@ impl Rec<'_, '_> {
     /// `RolloutProgressing`: something moved since the stored status.
     fn progressing(&self, st: &Value) -> bool {
         let old = &self.ro.status;
-        let g = |v: &Value, k: &str| int_at(v, &format!("/{k}")).unwrap_or(0);
-        let gs = |v: &Value, p: &str| str_at(v, p).unwrap_or_default().to_string();
+        let g = |v: &Value, k: &str| fields::i64_at(v, &format!("/{k}"), 0);
+        let gs = |v: &Value, p: &str| fields::str_at(v, p).to_string();
         let strategy = match &self.ro.strategy {
             Strategy::BlueGreen(_) => {
                 gs(old, "/blueGreen/activeSelector") != gs(st, "/blueGreen/activeSelector")
@@ -304,8 +305,8 @@ impl Rec<'_, '_> {
             }
             Strategy::Canary(_) => {
                 let step_moved = match (
-                    int_at(old, "/currentStepIndex"),
-                    int_at(st, "/currentStepIndex"),
+                    fields::get_i64(old, "/currentStepIndex"),
+                    fields::get_i64(st, "/currentStepIndex"),
                 ) {
                     (Some(a), Some(b)) => a != b,
                     _ => false,
@@ -344,7 +345,7 @@ impl Rec<'_, '_> {
                 .state
                 .store
                 .modify(kinds.rollouts, &self.ro.ns, &self.ro.name, |v| {
-                    if str_at(v, "/metadata/resourceVersion") == Some(rv.as_str()) {
+                    if fields::get_str(v, "/metadata/resourceVersion") == Some(rv.as_str()) {
                         v["status"] = st;
                     } else {
                         conflict = true;
@@ -377,7 +378,7 @@ impl Rec<'_, '_> {
                 .get("abortedAt")
                 .filter(|v| v.is_string())
                 .cloned()
-                .unwrap_or_else(|| json!(util::fmt_time(now)));
+                .unwrap_or_else(|| json!(clock::fmt(now)));
             st["abortedAt"] = at;
             return;
         }
@@ -390,7 +391,7 @@ impl Rec<'_, '_> {
         let mut conds: Vec<Value> = Vec::new();
         let mut existing: Vec<String> = Vec::new();
         for c in self.ro.pause_conditions() {
-            let reason = str_at(&c, "/reason").unwrap_or_default().to_string();
+            let reason = fields::str_at(&c, "/reason").to_string();
             if !self.pause.remove.contains(&reason.as_str()) {
                 conds.push(c.clone());
             }
@@ -416,7 +417,7 @@ impl Rec<'_, '_> {
     #[must_use]
     pub fn pause_started(&self, reason: &str) -> Option<DateTime<Utc>> {
         let cond = self.ro.pause_condition(reason)?;
-        let stamp = str_at(&cond, "/startTime")?;
+        let stamp = fields::get_str(&cond, "/startTime")?;
         self.ctx
             .times
             .resolve(&format!("{}/pause/{reason}", self.ro.uid), stamp)
@@ -440,12 +441,12 @@ pub fn condition(st: &Value, kind: &str) -> Option<Value> {
     st.get("conditions")?
         .as_array()?
         .iter()
-        .find(|c| str_at(c, "/type") == Some(kind))
+        .find(|c| fields::get_str(c, "/type") == Some(kind))
         .cloned()
 }
 
 fn remove_condition(st: &mut Value, kind: &str) {
-    conditions_mut(st).retain(|c| str_at(c, "/type") != Some(kind));
+    conditions_mut(st).retain(|c| fields::get_str(c, "/type") != Some(kind));
 }
 
 /// `SetRolloutCondition`: no change when status and reason are the same; keeps
@@ -460,19 +461,19 @@ pub fn set_condition(
 ) -> bool {
     let current = condition(st, kind);
     if let Some(c) = &current
-        && str_at(c, "/status") == Some(status)
-        && str_at(c, "/reason") == Some(reason)
+        && fields::get_str(c, "/status") == Some(status)
+        && fields::get_str(c, "/reason") == Some(reason)
     {
         return false;
     }
-    let stamp = util::fmt_time(now);
+    let stamp = clock::fmt(now);
     let transition = current
         .as_ref()
-        .filter(|c| str_at(c, "/status") == Some(status))
-        .and_then(|c| str_at(c, "/lastTransitionTime").map(str::to_string))
+        .filter(|c| fields::get_str(c, "/status") == Some(status))
+        .and_then(|c| fields::get_str(c, "/lastTransitionTime").map(str::to_string))
         .unwrap_or_else(|| stamp.clone());
     let list = conditions_mut(st);
-    list.retain(|c| str_at(c, "/type") != Some(kind));
+    list.retain(|c| fields::get_str(c, "/type") != Some(kind));
     list.push(json!({
         "type": kind,
         "status": status,
@@ -493,9 +494,9 @@ pub fn calculate_phase(ro: &Rollout, st: &Value) -> (&'static str, String) {
         .into_iter()
         .flatten()
     {
-        let reason = str_at(c, "/reason").unwrap_or_default();
-        let msg = str_at(c, "/message").unwrap_or_default();
-        if str_at(c, "/type") == Some("InvalidSpec") {
+        let reason = fields::str_at(c, "/reason");
+        let msg = fields::str_at(c, "/message");
+        if fields::get_str(c, "/type") == Some("InvalidSpec") {
             return ("Degraded", format!("InvalidSpec: {msg}"));
         }
         if reason == "RolloutAborted" || reason == "ProgressDeadlineExceeded" {
@@ -510,15 +511,12 @@ pub fn calculate_phase(ro: &Rollout, st: &Value) -> (&'static str, String) {
         .and_then(Value::as_array)
         .and_then(|a| a.first())
     {
-        return (
-            "Paused",
-            str_at(c, "/reason").unwrap_or_default().to_string(),
-        );
+        return ("Paused", fields::str_at(c, "/reason").to_string());
     }
-    if ro.restart_at.is_some() && str_at(st, "/restartedAt") != ro.restart_at.as_deref() {
+    if ro.restart_at.is_some() && fields::get_str(st, "/restartedAt") != ro.restart_at.as_deref() {
         return ("Progressing", "rollout is restarting".to_string());
     }
-    let g = |k: &str| int_at(st, &format!("/{k}")).unwrap_or(0);
+    let g = |k: &str| fields::i64_at(st, &format!("/{k}"), 0);
     if g("updatedReplicas") < ro.replicas {
         return (
             "Progressing",
@@ -531,11 +529,11 @@ pub fn calculate_phase(ro: &Rollout, st: &Value) -> (&'static str, String) {
             "updated replicas are still becoming available".to_string(),
         );
     }
-    let cur = str_at(st, "/currentPodHash").unwrap_or_default();
-    let stable = str_at(st, "/stableRS").unwrap_or_default();
+    let cur = fields::str_at(st, "/currentPodHash");
+    let stable = fields::str_at(st, "/stableRS");
     match &ro.strategy {
         Strategy::BlueGreen(_) => {
-            let active = str_at(st, "/blueGreen/activeSelector").unwrap_or_default();
+            let active = fields::str_at(st, "/blueGreen/activeSelector");
             if active.is_empty() || active != cur {
                 return ("Progressing", "active service cutover pending".to_string());
             }

@@ -21,11 +21,13 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::model::Rs;
-use super::util::{self, HASH_LABEL, Kinds, str_at};
+use super::util::{self, HASH_LABEL, Kinds};
 use crate::demo::ClusterState;
 use crate::demo::api::store::mix64;
+use crate::demo::prom::format::go_f;
 use crate::demo::prom::tsdb::{Labels, Tsdb, labels};
 use crate::demo::sim::{Pace, SimRng};
+use crate::demo::sim::{clock, fields};
 
 /// Istio's default buckets for `istio_request_duration_milliseconds`.
 pub const BUCKETS: [f64; 19] = [
@@ -439,7 +441,7 @@ impl Model {
             for le in BUCKETS {
                 l.push(lab(
                     "istio_request_duration_milliseconds_bucket",
-                    base("200", "-", Some(util::go_float(le))),
+                    base("200", "-", Some(go_f(le))),
                 ));
             }
             l.push(lab(
@@ -572,7 +574,7 @@ fn destinations(state: &ClusterState, kinds: Kinds) -> Vec<(ServiceModel, Vec<De
             continue;
         };
         let (rs_objs, _) = state.store.list(kinds.replica_sets, Some(svc.ns));
-        let uid = str_at(&ro, "/metadata/uid").unwrap_or_default();
+        let uid = fields::uid(&ro);
         let rss: Vec<Rs> = rs_objs
             .iter()
             .filter(|o| o.owner_uids.first().map(String::as_str) == Some(uid))
@@ -590,12 +592,12 @@ fn destinations(state: &ClusterState, kinds: Kinds) -> Vec<(ServiceModel, Vec<De
             share,
             ready: rs.ready > 0,
             fixed_rps: fixed,
-            created_ms: util::parse_time(&rs.created).map_or(0, |t| t.timestamp_millis()),
+            created_ms: clock::parse(&rs.created).map_or(0, |t| t.timestamp_millis()),
         };
         let mut dests = Vec::new();
         if let Some(c) = ro.pointer("/spec/strategy/canary") {
-            let canary = str_at(c, "/canaryService").unwrap_or_default();
-            let stable = str_at(c, "/stableService").unwrap_or_default();
+            let canary = fields::str_at(c, "/canaryService");
+            let stable = fields::str_at(c, "/stableService");
             let weight = vs_weight(state, kinds, svc.ns, svc.rollout, canary).unwrap_or(0);
             if let Some(rs) = selected(stable) {
                 dests.push(dest(
@@ -611,8 +613,8 @@ fn destinations(state: &ClusterState, kinds: Kinds) -> Vec<(ServiceModel, Vec<De
                 dests.push(dest(canary, &rs, weight as f64, None));
             }
         } else if let Some(b) = ro.pointer("/spec/strategy/blueGreen") {
-            let active = str_at(b, "/activeService").unwrap_or_default();
-            let preview = str_at(b, "/previewService").unwrap_or_default();
+            let active = fields::str_at(b, "/activeService");
+            let preview = fields::str_at(b, "/previewService");
             let active_rs = selected(active);
             if let Some(rs) = &active_rs {
                 dests.push(dest(active, rs, 100.0, None));
@@ -642,7 +644,8 @@ fn vs_weight(state: &ClusterState, kinds: Kinds, ns: &str, vs: &str, canary: &st
                 .flatten()
         })
         .find(|d| {
-            str_at(d, "/destination/host").is_some_and(|h| h.split('.').next() == Some(canary))
+            fields::get_str(d, "/destination/host")
+                .is_some_and(|h| h.split('.').next() == Some(canary))
         })
         .and_then(|d| d.get("weight").and_then(Value::as_i64))
 }

@@ -1,13 +1,17 @@
-//! Small helpers shared by the simulated Argo Rollouts controllers: kind ids, JSON access,
-//! timestamps as the API server writes them, hashes as Argo computes them, durations.
+//! Small helpers shared by the simulated Argo Rollouts controllers: kind ids, JSON writes,
+//! precise timestamps, hashes as Argo computes them, durations. Field readers, timestamp
+//! formatting and Go durations are the ones every simulated controller uses
+//! ([`crate::demo::sim::fields`], [`crate::demo::sim::clock`]).
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use crate::demo::ClusterState;
 use crate::demo::api::registry::{self, TypeId};
+use crate::demo::sim::clock;
+use crate::demo::sim::fields::safe_encode;
 
 /// Label Argo adds to every ReplicaSet, pod and managed Service selector.
 pub const HASH_LABEL: &str = "rollouts-pod-template-hash";
@@ -58,23 +62,6 @@ impl Kinds {
     }
 }
 
-/// A string at a JSON pointer.
-#[must_use]
-pub fn str_at<'a>(v: &'a Value, ptr: &str) -> Option<&'a str> {
-    v.pointer(ptr).and_then(Value::as_str)
-}
-
-/// An integer at a JSON pointer.
-#[must_use]
-pub fn int_at(v: &Value, ptr: &str) -> Option<i64> {
-    v.pointer(ptr).and_then(Value::as_i64)
-}
-
-#[must_use]
-pub fn bool_at(v: &Value, ptr: &str) -> bool {
-    v.pointer(ptr).and_then(Value::as_bool).unwrap_or(false)
-}
-
 /// Sets `obj[key]` on a JSON object, making it an object first if needed.
 pub fn set(obj: &mut Value, key: &str, value: Value) {
     if !obj.is_object() {
@@ -92,19 +79,6 @@ pub fn remove(obj: &mut Value, key: &str) {
     }
 }
 
-/// A timestamp as Kubernetes serializes `metav1.Time` (RFC 3339, whole seconds, UTC).
-#[must_use]
-pub fn fmt_time(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-#[must_use]
-pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
-}
-
 /// Timestamps written with whole seconds, remembered at full precision so that a
 /// 30 s pause at `--speed 60` lasts half a second rather than "up to a second".
 #[derive(Debug, Default)]
@@ -113,7 +87,7 @@ pub struct PreciseTimes(HashMap<String, (String, DateTime<Utc>)>);
 impl PreciseTimes {
     /// Records `t` under `key` and returns its serialized form.
     pub fn stamp(&mut self, key: String, t: DateTime<Utc>) -> String {
-        let s = fmt_time(t);
+        let s = clock::fmt(t);
         // Keep the map small: forget entries whose objects are long gone.
         if self.0.len() > 4096 {
             self.0.clear();
@@ -127,7 +101,7 @@ impl PreciseTimes {
     pub fn resolve(&self, key: &str, stamp: &str) -> Option<DateTime<Utc>> {
         match self.0.get(key) {
             Some((s, t)) if s == stamp => Some(*t),
-            _ => parse_time(stamp),
+            _ => clock::parse(stamp),
         }
     }
 }
@@ -141,16 +115,6 @@ pub fn fnv32a(bytes: &[u8]) -> u32 {
         h = h.wrapping_mul(0x0100_0193);
     }
     h
-}
-
-/// Maps each character to an alphabet without vowels, as Kubernetes' `SafeEncodeString` does,
-/// so generated names never spell words.
-#[must_use]
-pub fn safe_encode(s: &str) -> String {
-    const ALPHANUMS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    s.bytes()
-        .map(|b| ALPHANUMS[usize::from(b) % ALPHANUMS.len()] as char)
-        .collect()
 }
 
 /// Drops nulls and empty objects/arrays, which Go's structs would not distinguish from
@@ -216,31 +180,7 @@ pub fn duration_secs(v: &Value) -> Option<f64> {
     if let Ok(n) = s.parse::<f64>() {
         return Some(n);
     }
-    let mut total = 0.0;
-    let mut num = String::new();
-    let mut chars = s.chars().peekable();
-    let mut any = false;
-    while let Some(c) = chars.next() {
-        if c.is_ascii_digit() || c == '.' {
-            num.push(c);
-            continue;
-        }
-        let unit = if c == 'm' && chars.peek() == Some(&'s') {
-            chars.next();
-            0.001
-        } else {
-            match c {
-                'h' => 3600.0,
-                'm' => 60.0,
-                's' => 1.0,
-                _ => return None,
-            }
-        };
-        total += num.parse::<f64>().ok()? * unit;
-        num.clear();
-        any = true;
-    }
-    (any && num.is_empty()).then_some(total)
+    clock::parse_go_duration(s)
 }
 
 /// `matchLabels` as the `a=b,c=d` selector string Kubernetes formats (sorted keys).
@@ -264,18 +204,6 @@ pub fn controller_ref(kind: &str, name: &str, uid: &str) -> Value {
         "controller": true,
         "blockOwnerDeletion": true,
     })
-}
-
-/// How Go's `strconv.FormatFloat(v, 'f', -1, 64)` prints a sample value (`+Inf`, `NaN`).
-#[must_use]
-pub fn go_float(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".to_string()
-    } else if v.is_infinite() {
-        if v > 0.0 { "+Inf" } else { "-Inf" }.to_string()
-    } else {
-        format!("{v}")
-    }
 }
 
 #[cfg(test)]
@@ -313,13 +241,5 @@ mod tests {
         assert_eq!(fnv32a(b""), 0x811c_9dc5);
         assert_eq!(fnv32a(b"a"), 0xe40c_292c);
         assert_eq!(fnv32a(b"foobar"), 0xbf9c_f968);
-    }
-
-    #[test]
-    fn go_float_format() {
-        assert_eq!(go_float(0.9723), "0.9723");
-        assert_eq!(go_float(1.0), "1");
-        assert_eq!(go_float(f64::NAN), "NaN");
-        assert_eq!(go_float(f64::INFINITY), "+Inf");
     }
 }

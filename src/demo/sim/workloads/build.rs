@@ -1,7 +1,7 @@
 //! Object builders for core workloads: Deployments, StatefulSets, ReplicaSets, pods,
 //! Services and ConfigMaps in the shapes the real controllers and API server produce. Seeding
 //! and the simulated controllers both build objects here, so a seeded object and one created at
-//! run time look the same.
+//! run time look the same; the Argo Rollouts seed builds its Services here too.
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 use super::catalog::{Exposure, Workload};
 use crate::demo::api::store::{mix64, random_suffix};
 use crate::demo::sim::clock;
-use crate::demo::sim::fields::{self, fnv64};
+use crate::demo::sim::fields::{self, fnv64, safe_encode};
 
 /// Label the Deployment controller puts on ReplicaSets and pods.
 pub const TEMPLATE_HASH: &str = "pod-template-hash";
@@ -27,23 +27,47 @@ pub const STS_POD_INDEX: &str = "apps.kubernetes.io/pod-index";
 /// The pod template of a workload at an image tag.
 #[must_use]
 pub fn pod_template(w: &Workload, tag: &str) -> Value {
-    let mut labels = Map::new();
-    labels.insert(NAME_LABEL.into(), json!(w.name));
-    if let Some(app) = w.instance {
-        labels.insert(INSTANCE.into(), json!(app));
-    }
-    let protocol = if w.port == 53 { "UDP" } else { "TCP" };
+    let image = format!("{}:{tag}", w.image);
+    let container = Container {
+        name: w.name,
+        image: &image,
+        port_name: w.port_name,
+        port: w.port,
+        protocol: if w.port == 53 { "UDP" } else { "TCP" },
+        cpu_request: w.cpu_request,
+        memory_request: w.memory_request,
+    };
+    pod_template_with(workload_labels(w), &container)
+}
+
+/// The single container of a simulated pod template.
+#[derive(Debug, Clone, Copy)]
+pub struct Container<'a> {
+    pub name: &'a str,
+    pub image: &'a str,
+    pub port_name: &'a str,
+    pub port: u16,
+    pub protocol: &'a str,
+    pub cpu_request: &'a str,
+    /// Also the memory limit.
+    pub memory_request: &'a str,
+}
+
+/// A pod template running one container, with the fields the API server defaults, so every
+/// workload (catalog or `--scale`) has templates of the same shape.
+#[must_use]
+pub fn pod_template_with(labels: Value, c: &Container<'_>) -> Value {
     json!({
         "metadata": { "labels": labels },
         "spec": {
             "containers": [{
-                "name": w.name,
-                "image": format!("{}:{tag}", w.image),
+                "name": c.name,
+                "image": c.image,
                 "imagePullPolicy": "IfNotPresent",
-                "ports": [{ "name": w.port_name, "containerPort": w.port, "protocol": protocol }],
+                "ports": [{ "name": c.port_name, "containerPort": c.port, "protocol": c.protocol }],
                 "resources": {
-                    "requests": { "cpu": w.cpu_request, "memory": w.memory_request },
-                    "limits": { "memory": w.memory_request },
+                    "requests": { "cpu": c.cpu_request, "memory": c.memory_request },
+                    "limits": { "memory": c.memory_request },
                 },
                 "terminationMessagePath": "/dev/termination-log",
                 "terminationMessagePolicy": "File",
@@ -171,25 +195,33 @@ pub fn service(w: &Workload, cluster: usize) -> Option<Value> {
     } else {
         json!([{ "name": w.port_name, "port": port, "protocol": "TCP", "targetPort": w.port_name }])
     };
-    let mut spec = json!({
-        "type": "ClusterIP",
-        "clusterIP": ip,
-        "clusterIPs": [ip],
-        "ipFamilies": ["IPv4"],
-        "ipFamilyPolicy": "SingleStack",
-        "internalTrafficPolicy": "Cluster",
-        "sessionAffinity": "None",
-        "ports": ports,
-        "selector": { NAME_LABEL: w.name },
-    });
+    let meta = json!({ "name": svc_name, "namespace": w.ns, "labels": workload_labels(w) });
+    let mut svc = cluster_ip_service(meta, &ip, ports, json!({ NAME_LABEL: w.name }));
     if w.exposure == Exposure::Headless {
-        spec["publishNotReadyAddresses"] = json!(true);
+        svc["spec"]["publishNotReadyAddresses"] = json!(true);
     }
-    Some(json!({
-        "metadata": { "name": svc_name, "namespace": w.ns, "labels": workload_labels(w) },
-        "spec": spec,
+    Some(svc)
+}
+
+/// A single-stack IPv4 ClusterIP Service (`ip` may be `None`: headless) with the fields the
+/// API server defaults, for any controller family that seeds Services.
+#[must_use]
+pub fn cluster_ip_service(metadata: Value, ip: &str, ports: Value, selector: Value) -> Value {
+    json!({
+        "metadata": metadata,
+        "spec": {
+            "type": "ClusterIP",
+            "clusterIP": ip,
+            "clusterIPs": [ip],
+            "ipFamilies": ["IPv4"],
+            "ipFamilyPolicy": "SingleStack",
+            "internalTrafficPolicy": "Cluster",
+            "sessionAffinity": "None",
+            "ports": ports,
+            "selector": selector,
+        },
         "status": { "loadBalancer": {} },
-    }))
+    })
 }
 
 /// A ConfigMap.
@@ -223,14 +255,10 @@ pub fn owner_ref(owner: &Value) -> Value {
 /// 32-bit hash whose decimal digits are mapped onto the API server's name alphabet.
 #[must_use]
 pub fn template_hash(template: &Value) -> String {
-    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
     // serde_json objects are key-sorted maps, so serialization is canonical.
     let bytes = serde_json::to_vec(template).unwrap_or_default();
     let h = (fnv64(&bytes) & 0xffff_ffff) as u32;
-    h.to_string()
-        .bytes()
-        .map(|b| ALPHABET[usize::from(b) % ALPHABET.len()] as char)
-        .collect()
+    safe_encode(&h.to_string())
 }
 
 /// The ReplicaSet a Deployment owns for one template revision (no status).

@@ -4,7 +4,6 @@
 //! old ReplicaSets pruned beyond `revisionHistoryLimit`, and the status with the Available and
 //! Progressing conditions and their real reasons (including ProgressDeadlineExceeded).
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -12,9 +11,9 @@ use serde_json::{Value, json};
 
 use super::build::{self, REVISION, TEMPLATE_HASH};
 use crate::demo::ClusterState;
-use crate::demo::api::store::{EventType, ObjKey, WatchEvent};
+use crate::demo::api::store::WatchEvent;
 use crate::demo::sim::clock;
-use crate::demo::sim::controller::{Key, Queue, Reconciler, key};
+use crate::demo::sim::controller::{Key, OwnerIndex, Queue, Reconciler};
 use crate::demo::sim::events::{self, Severity, Source};
 use crate::demo::sim::fields;
 use crate::demo::sim::kinds::kinds;
@@ -477,40 +476,18 @@ fn write_status(
 /// The Deployment controller as a [`Reconciler`].
 #[derive(Debug, Default)]
 pub struct DeploymentController {
-    /// Deployment uid → key, so ReplicaSet events find their owner.
-    by_uid: HashMap<String, ObjKey>,
+    /// Deployments by uid, so ReplicaSet events find their owner.
+    owners: OwnerIndex,
 }
 
 impl Reconciler for DeploymentController {
     fn resync(&mut self, state: &ClusterState, queue: &mut Queue) {
-        let k = kinds();
-        self.by_uid.clear();
-        let (all, _) = state.store.list(k.deployment, None);
-        for d in all {
-            self.by_uid.insert(d.uid.clone(), d.key.clone());
-            queue.push((k.deployment, d.key.clone()));
-        }
+        self.owners.resync(state, kinds().deployment, queue);
     }
 
     fn on_event(&mut self, _state: &ClusterState, ev: &WatchEvent, queue: &mut Queue) {
         let k = kinds();
-        if ev.type_id == k.deployment {
-            if ev.kind == EventType::Deleted {
-                self.by_uid.remove(&ev.object.uid);
-            } else {
-                self.by_uid
-                    .insert(ev.object.uid.clone(), ev.object.key.clone());
-                queue.push((k.deployment, ev.object.key.clone()));
-            }
-        } else if ev.type_id == k.replicaset
-            && let Some(owner) = ev
-                .object
-                .owner_uids
-                .first()
-                .and_then(|u| self.by_uid.get(u))
-        {
-            queue.push(key(k.deployment, &owner.ns, &owner.name));
-        }
+        self.owners.on_event(ev, k.deployment, k.replicaset, queue);
     }
 
     fn reconcile(&mut self, state: &ClusterState, key: &Key) -> Option<Duration> {

@@ -362,11 +362,7 @@ impl HpaController {
 
 impl Reconciler for HpaController {
     fn resync(&mut self, state: &ClusterState, queue: &mut Queue) {
-        let k = kinds();
-        let (all, _) = state.store.list(k.hpa, None);
-        for h in all {
-            queue.push((k.hpa, h.key.clone()));
-        }
+        queue.push_all(state, kinds().hpa, None);
     }
 
     fn on_event(&mut self, _state: &ClusterState, ev: &WatchEvent, queue: &mut Queue) {

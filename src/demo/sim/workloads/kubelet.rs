@@ -311,11 +311,7 @@ fn record_start(state: &ClusterState, pod: &Value, node: &str, container: &str, 
 impl Reconciler for Kubelet {
     fn resync(&mut self, state: &ClusterState, queue: &mut Queue) {
         self.refresh_nodes(state);
-        let k = kinds();
-        let (all, _) = state.store.list(k.pod, None);
-        for p in all {
-            queue.push((k.pod, p.key.clone()));
-        }
+        queue.push_all(state, kinds().pod, None);
     }
 
     fn on_event(&mut self, state: &ClusterState, ev: &WatchEvent, queue: &mut Queue) {

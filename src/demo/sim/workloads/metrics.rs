@@ -321,31 +321,11 @@ pub fn backfill(state: &ClusterState, now: DateTime<Utc>, timelines: &[Timeline]
     }
 }
 
-fn rule(
-    name: &str,
-    expr: &str,
-    for_secs: u64,
-    severity: &str,
-    summary: &str,
-    description: &str,
-) -> AlertRule {
-    AlertRule {
-        name: name.to_string(),
-        expr: expr.to_string(),
-        for_secs,
-        labels: vec![("severity".into(), severity.into())],
-        annotations: vec![
-            ("summary".into(), summary.into()),
-            ("description".into(), description.into()),
-        ],
-    }
-}
-
 /// The kube-state alerting rules (only selectors, increase, arithmetic and comparisons).
 #[must_use]
 pub fn rules() -> Vec<AlertRule> {
     vec![
-        rule(
+        AlertRule::new(
             "KubePodCrashLooping",
             "increase(kube_pod_container_status_restarts_total[15m]) > 0",
             300,
@@ -353,7 +333,7 @@ pub fn rules() -> Vec<AlertRule> {
             "Pod is crash looping.",
             "Pod {{ $labels.namespace }}/{{ $labels.pod }} ({{ $labels.container }}) is restarting.",
         ),
-        rule(
+        AlertRule::new(
             "KubeHpaMaxedOut",
             "kube_horizontalpodautoscaler_status_current_replicas == kube_horizontalpodautoscaler_spec_max_replicas",
             900,
@@ -361,7 +341,7 @@ pub fn rules() -> Vec<AlertRule> {
             "HPA is running at max replicas",
             "HPA {{ $labels.namespace }}/{{ $labels.horizontalpodautoscaler }} has been running at max replicas for longer than 15 minutes.",
         ),
-        rule(
+        AlertRule::new(
             "KubeDeploymentReplicasMismatch",
             "kube_deployment_spec_replicas > kube_deployment_status_replicas_available",
             900,
@@ -369,7 +349,7 @@ pub fn rules() -> Vec<AlertRule> {
             "Deployment has not matched the expected number of replicas.",
             "Deployment {{ $labels.namespace }}/{{ $labels.deployment }} has not matched the expected number of replicas for longer than 15 minutes.",
         ),
-        rule(
+        AlertRule::new(
             "KubeNodeNotReady",
             "kube_node_status_condition{condition=\"Ready\",status=\"true\"} == 0",
             900,

@@ -255,24 +255,22 @@ pub fn start_running(pod: &mut Value, pod_ip: &str, now: DateTime<Utc>) {
 
 /// Readiness probes pass.
 pub fn become_ready(pod: &mut Value, now: DateTime<Utc>) {
-    let now_s = clock::fmt(now);
-    if let Some(statuses) = pod["status"]["containerStatuses"].as_array_mut() {
-        for c in statuses {
-            c["ready"] = json!(true);
-        }
-    }
-    set_ready_conditions(pod, true, &now_s);
+    set_containers_ready(pod, true, now);
 }
 
 /// The terminating pod's containers stop being ready (the kubelet stops probing).
 pub fn mark_not_ready(pod: &mut Value, now: DateTime<Utc>) {
-    let now_s = clock::fmt(now);
+    set_containers_ready(pod, false, now);
+}
+
+/// Every container's `ready`, and the pod's conditions to match.
+fn set_containers_ready(pod: &mut Value, ready: bool, now: DateTime<Utc>) {
     if let Some(statuses) = pod["status"]["containerStatuses"].as_array_mut() {
         for c in statuses {
-            c["ready"] = json!(false);
+            c["ready"] = json!(ready);
         }
     }
-    set_ready_conditions(pod, false, &now_s);
+    set_ready_conditions(pod, ready, &clock::fmt(now));
 }
 
 /// The first container exits with an error and enters CrashLoopBackOff; `backoff_secs` is

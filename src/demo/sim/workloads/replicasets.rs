@@ -15,9 +15,9 @@ use serde_json::{Value, json};
 use super::build;
 use super::pods::{self, Stage};
 use crate::demo::ClusterState;
-use crate::demo::api::store::{EventType, ObjKey, StoredObject, WatchEvent};
+use crate::demo::api::store::{ObjKey, StoredObject, WatchEvent};
 use crate::demo::sim::clock;
-use crate::demo::sim::controller::{Key, Queue, Reconciler, key};
+use crate::demo::sim::controller::{Key, OwnerIndex, Queue, Reconciler};
 use crate::demo::sim::events::{self, Severity, Source};
 use crate::demo::sim::fields;
 use crate::demo::sim::kinds::kinds;
@@ -210,42 +210,20 @@ pub fn write_status(
 /// The ReplicaSet controller as a [`Reconciler`].
 #[derive(Debug, Default)]
 pub struct ReplicaSetController {
-    /// ReplicaSet uid → key, so pod events find their owner.
-    by_uid: HashMap<String, ObjKey>,
+    /// ReplicaSets by uid, so pod events find their owner.
+    owners: OwnerIndex,
     /// Pod-name counter per ReplicaSet (starting past the pods it had when first seen).
     next_name: HashMap<ObjKey, u64>,
 }
 
 impl Reconciler for ReplicaSetController {
     fn resync(&mut self, state: &ClusterState, queue: &mut Queue) {
-        let k = kinds();
-        self.by_uid.clear();
-        let (all, _) = state.store.list(k.replicaset, None);
-        for rs in all {
-            self.by_uid.insert(rs.uid.clone(), rs.key.clone());
-            queue.push((k.replicaset, rs.key.clone()));
-        }
+        self.owners.resync(state, kinds().replicaset, queue);
     }
 
     fn on_event(&mut self, _state: &ClusterState, ev: &WatchEvent, queue: &mut Queue) {
         let k = kinds();
-        if ev.type_id == k.replicaset {
-            if ev.kind == EventType::Deleted {
-                self.by_uid.remove(&ev.object.uid);
-            } else {
-                self.by_uid
-                    .insert(ev.object.uid.clone(), ev.object.key.clone());
-                queue.push((k.replicaset, ev.object.key.clone()));
-            }
-        } else if ev.type_id == k.pod
-            && let Some(owner) = ev
-                .object
-                .owner_uids
-                .first()
-                .and_then(|u| self.by_uid.get(u))
-        {
-            queue.push(key(k.replicaset, &owner.ns, &owner.name));
-        }
+        self.owners.on_event(ev, k.replicaset, k.pod, queue);
     }
 
     fn reconcile(&mut self, state: &ClusterState, key: &Key) -> Option<Duration> {

@@ -80,25 +80,17 @@ pub fn seed_namespaces(state: &ClusterState) {
 }
 
 fn template(d: &LoadDeployment) -> Value {
-    json!({
-        "metadata": { "labels": { NAME_LABEL: d.name, INSTANCE: d.app } },
-        "spec": {
-            "containers": [{
-                "name": "app",
-                "image": format!("registry.example.com/load/{}:1.0.{}", d.name, d.index % 7),
-                "imagePullPolicy": "IfNotPresent",
-                "ports": [{ "name": "http", "containerPort": 8080, "protocol": "TCP" }],
-                "resources": { "requests": { "cpu": "100m", "memory": "64Mi" }, "limits": { "memory": "64Mi" } },
-                "terminationMessagePath": "/dev/termination-log",
-                "terminationMessagePolicy": "File",
-            }],
-            "restartPolicy": "Always",
-            "terminationGracePeriodSeconds": 30,
-            "dnsPolicy": "ClusterFirst",
-            "schedulerName": "default-scheduler",
-            "securityContext": {},
-        },
-    })
+    let image = format!("registry.example.com/load/{}:1.0.{}", d.name, d.index % 7);
+    let container = build::Container {
+        name: "app",
+        image: &image,
+        port_name: "http",
+        port: 8080,
+        protocol: "TCP",
+        cpu_request: "100m",
+        memory_request: "64Mi",
+    };
+    build::pod_template_with(json!({ NAME_LABEL: d.name, INSTANCE: d.app }), &container)
 }
 
 /// Seeds the load Deployments (with pods) and their HPAs; returns the HPAs' timelines.

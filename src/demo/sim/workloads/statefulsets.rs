@@ -11,9 +11,9 @@ use serde_json::{Value, json};
 use super::build::{self, STS_POD_INDEX, STS_POD_NAME, STS_REVISION};
 use super::replicasets::{OwnedPod, owned_pods};
 use crate::demo::ClusterState;
-use crate::demo::api::store::{EventType, ObjKey, WatchEvent};
+use crate::demo::api::store::WatchEvent;
 use crate::demo::sim::clock;
-use crate::demo::sim::controller::{Key, Queue, Reconciler, key};
+use crate::demo::sim::controller::{Key, OwnerIndex, Queue, Reconciler};
 use crate::demo::sim::events::{self, Severity, Source};
 use crate::demo::sim::fields;
 use crate::demo::sim::kinds::kinds;
@@ -189,39 +189,18 @@ pub fn write_status(state: &ClusterState, sts: &Value, update_rev: &str) {
 /// The StatefulSet controller as a [`Reconciler`].
 #[derive(Debug, Default)]
 pub struct StatefulSetController {
-    by_uid: HashMap<String, ObjKey>,
+    /// StatefulSets by uid, so pod events find their owner.
+    owners: OwnerIndex,
 }
 
 impl Reconciler for StatefulSetController {
     fn resync(&mut self, state: &ClusterState, queue: &mut Queue) {
-        let k = kinds();
-        self.by_uid.clear();
-        let (all, _) = state.store.list(k.statefulset, None);
-        for s in all {
-            self.by_uid.insert(s.uid.clone(), s.key.clone());
-            queue.push((k.statefulset, s.key.clone()));
-        }
+        self.owners.resync(state, kinds().statefulset, queue);
     }
 
     fn on_event(&mut self, _state: &ClusterState, ev: &WatchEvent, queue: &mut Queue) {
         let k = kinds();
-        if ev.type_id == k.statefulset {
-            if ev.kind == EventType::Deleted {
-                self.by_uid.remove(&ev.object.uid);
-            } else {
-                self.by_uid
-                    .insert(ev.object.uid.clone(), ev.object.key.clone());
-                queue.push((k.statefulset, ev.object.key.clone()));
-            }
-        } else if ev.type_id == k.pod
-            && let Some(owner) = ev
-                .object
-                .owner_uids
-                .first()
-                .and_then(|u| self.by_uid.get(u))
-        {
-            queue.push(key(k.statefulset, &owner.ns, &owner.name));
-        }
+        self.owners.on_event(ev, k.statefulset, k.pod, queue);
     }
 
     fn reconcile(&mut self, state: &ClusterState, key: &Key) -> Option<Duration> {

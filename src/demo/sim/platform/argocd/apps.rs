@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 use super::health;
 use crate::demo::ClusterState;
-use crate::demo::api::registry::{self, Addon};
+use crate::demo::api::registry::{self, Addon, TypeId};
 use crate::demo::sim::clock;
 use crate::demo::sim::fields::{self, fnv64};
 use crate::demo::sim::kinds::kinds;
@@ -162,8 +162,9 @@ pub fn object(state: &ClusterState, app: &AppSpec, created: DateTime<Utc>) -> Va
     })
 }
 
-/// The kinds an app may own: (type id, group, version, kind).
-fn tracked_kinds(state: &ClusterState) -> Vec<(usize, &'static str, String, &'static str)> {
+/// The kinds an app may own (whether or not the cluster serves them).
+#[must_use]
+pub fn tracked_types() -> [TypeId; 6] {
     let k = kinds();
     [
         k.service,
@@ -173,13 +174,18 @@ fn tracked_kinds(state: &ClusterState) -> Vec<(usize, &'static str, String, &'st
         k.hpa,
         k.rollout,
     ]
-    .into_iter()
-    .filter(|t| state.store.serves(*t))
-    .map(|t| {
-        let rt = registry::get(t);
-        (t, rt.group, rt.versions[0].to_string(), rt.kind)
-    })
-    .collect()
+}
+
+/// The kinds an app may own that the cluster serves: (type id, group, version, kind).
+fn tracked_kinds(state: &ClusterState) -> Vec<(usize, &'static str, String, &'static str)> {
+    tracked_types()
+        .into_iter()
+        .filter(|t| state.store.serves(*t))
+        .map(|t| {
+            let rt = registry::get(t);
+            (t, rt.group, rt.versions[0].to_string(), rt.kind)
+        })
+        .collect()
 }
 
 /// One tracked live object: its `status.resources[]` entry (with the given sync code) and

@@ -16,7 +16,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use super::apps::{self, ARGOCD_NS, Drift};
+use super::apps::{self, ARGOCD_NS, Drift, tracked_types};
 use super::drift::{apply_drift, drift_secs};
 use super::operations::{
     complete_operation, finish_failed, operation_secs, request_auto_sync, start_operation,
@@ -147,17 +147,7 @@ impl AppController {
             }
         });
         let app = updated.unwrap_or(app);
-        let health = fields::str_at(&app, "/status/health/status");
-        if !before_health.is_empty() && health != before_health {
-            events::record(
-                state,
-                &app,
-                Severity::Normal,
-                "ResourceUpdated",
-                &format!("Updated health status: {before_health} -> {health}"),
-                Source::component(SOURCE),
-            );
-        }
+        status_changed(state, &app, "health", &before_health);
         if let Some(at) = t.next_refresh {
             wake.push(at);
         }
@@ -187,16 +177,7 @@ impl AppController {
             .get_value(k.application, ARGOCD_NS, name)
             .unwrap_or(app);
         let sync_status = fields::str_at(&after, "/status/sync/status");
-        if !before_sync.is_empty() && sync_status != before_sync {
-            events::record(
-                state,
-                &after,
-                Severity::Normal,
-                "ResourceUpdated",
-                &format!("Updated sync status: {before_sync} -> {sync_status}"),
-                Source::component(SOURCE),
-            );
-        }
+        status_changed(state, &after, "sync", &before_sync);
 
         // Automated sync of an OutOfSync app, after a short delay.
         let automated = after
@@ -222,13 +203,25 @@ impl AppController {
     }
 }
 
+/// Records Argo CD's `ResourceUpdated` event when `status.<what>.status` (`sync` or
+/// `health`) moved away from `before`; nothing when it was unset before.
+fn status_changed(state: &ClusterState, app: &Value, what: &str, before: &str) {
+    let now = fields::str_at(app, &format!("/status/{what}/status"));
+    if !before.is_empty() && now != before {
+        events::record(
+            state,
+            app,
+            Severity::Normal,
+            "ResourceUpdated",
+            &format!("Updated {what} status: {before} -> {now}"),
+            Source::component(SOURCE),
+        );
+    }
+}
+
 impl Reconciler for AppController {
     fn resync(&mut self, state: &ClusterState, queue: &mut Queue) {
-        let k = kinds();
-        let (all, _) = state.store.list(k.application, Some(ARGOCD_NS));
-        for a in all {
-            queue.push((k.application, a.key.clone()));
-        }
+        queue.push_all(state, kinds().application, Some(ARGOCD_NS));
     }
 
     fn on_event(&mut self, state: &ClusterState, ev: &WatchEvent, queue: &mut Queue) {
@@ -239,15 +232,7 @@ impl Reconciler for AppController {
             }
             return;
         }
-        let tracked = [
-            k.service,
-            k.configmap,
-            k.deployment,
-            k.statefulset,
-            k.hpa,
-            k.rollout,
-        ];
-        if tracked.contains(&ev.type_id)
+        if tracked_types().contains(&ev.type_id)
             && let Some(app) = ev.object.label(INSTANCE)
         {
             // Debounced: a burst of changes to one app's objects is one refresh.

@@ -23,6 +23,15 @@ pub fn worse<'a>(a: &'a str, b: &'a str) -> &'a str {
     if rank(b) > rank(a) { b } else { a }
 }
 
+/// A status with a message, as most rules below return it.
+fn progressing(message: impl Into<String>) -> (String, Option<String>) {
+    ("Progressing".into(), Some(message.into()))
+}
+
+fn degraded(message: impl Into<String>) -> (String, Option<String>) {
+    ("Degraded".into(), Some(message.into()))
+}
+
 fn generation_observed(obj: &Value) -> bool {
     fields::i64_at(obj, "/metadata/generation", 0)
         <= fields::i64_at(obj, "/status/observedGeneration", 0)
@@ -34,81 +43,59 @@ fn deployment(d: &Value) -> (String, Option<String>) {
         return ("Suspended".into(), Some("Deployment is paused".into()));
     }
     if !generation_observed(d) {
-        return (
-            "Progressing".into(),
-            Some("Waiting for rollout to finish: observed deployment generation less than desired generation".into()),
+        return progressing(
+            "Waiting for rollout to finish: observed deployment generation less than desired generation",
         );
     }
     let conds = fields::array_at(d, "/status/conditions");
     if fields::condition(conds, "Progressing")
         .is_some_and(|c| fields::str_at(c, "/reason") == "ProgressDeadlineExceeded")
     {
-        return (
-            "Degraded".into(),
-            Some(format!(
-                "Deployment \"{name}\" exceeded its progress deadline"
-            )),
-        );
+        return degraded(format!(
+            "Deployment \"{name}\" exceeded its progress deadline"
+        ));
     }
     let replicas = fields::i64_at(d, "/spec/replicas", 1);
     let updated = fields::i64_at(d, "/status/updatedReplicas", 0);
     let current = fields::i64_at(d, "/status/replicas", 0);
     let available = fields::i64_at(d, "/status/availableReplicas", 0);
     if updated < replicas {
-        return (
-            "Progressing".into(),
-            Some(format!(
-                "Waiting for rollout to finish: {updated} out of {replicas} new replicas have been updated..."
-            )),
-        );
+        return progressing(format!(
+            "Waiting for rollout to finish: {updated} out of {replicas} new replicas have been updated..."
+        ));
     }
     if current > updated {
-        return (
-            "Progressing".into(),
-            Some(format!(
-                "Waiting for rollout to finish: {} old replicas are pending termination...",
-                current - updated
-            )),
-        );
+        return progressing(format!(
+            "Waiting for rollout to finish: {} old replicas are pending termination...",
+            current - updated
+        ));
     }
     if available < updated {
-        return (
-            "Progressing".into(),
-            Some(format!(
-                "Waiting for rollout to finish: {available} of {updated} updated replicas are available..."
-            )),
-        );
+        return progressing(format!(
+            "Waiting for rollout to finish: {available} of {updated} updated replicas are available..."
+        ));
     }
     ("Healthy".into(), None)
 }
 
 fn statefulset(s: &Value) -> (String, Option<String>) {
     if fields::i64_at(s, "/status/observedGeneration", 0) == 0 || !generation_observed(s) {
-        return (
-            "Progressing".into(),
-            Some("Waiting for statefulset spec update to be observed...".into()),
-        );
+        return progressing("Waiting for statefulset spec update to be observed...");
     }
     let replicas = fields::i64_at(s, "/spec/replicas", 1);
     let ready = fields::i64_at(s, "/status/readyReplicas", 0);
     if ready < replicas {
-        return (
-            "Progressing".into(),
-            Some(format!(
-                "Waiting for {} pods to be ready...",
-                replicas - ready
-            )),
-        );
+        return progressing(format!(
+            "Waiting for {} pods to be ready...",
+            replicas - ready
+        ));
     }
     let update = fields::str_at(s, "/status/updateRevision");
     if update != fields::str_at(s, "/status/currentRevision") {
-        return (
-            "Progressing".into(),
-            Some(format!(
-                "waiting for statefulset rolling update to complete {} pods at revision {update}...",
-                fields::i64_at(s, "/status/updatedReplicas", 0)
-            )),
-        );
+        return progressing(format!(
+            "waiting for statefulset rolling update to complete {} pods at revision {update}...",
+            fields::i64_at(s, "/status/updatedReplicas", 0)
+        ));
     }
     (
         "Healthy".into(),
@@ -136,11 +123,8 @@ fn hpa(h: &Value) -> (String, Option<String>) {
             )
     });
     match failed {
-        Some(c) => (
-            "Degraded".into(),
-            Some(fields::str_at(c, "/message").to_string()),
-        ),
-        None if conds.is_empty() => ("Progressing".into(), Some("Waiting to Autoscale".into())),
+        Some(c) => degraded(fields::str_at(c, "/message")),
+        None if conds.is_empty() => progressing("Waiting to Autoscale"),
         None => ("Healthy".into(), None),
     }
 }

@@ -36,6 +36,37 @@ pub fn location_failure(location: &str) -> String {
     )
 }
 
+/// Finishes a backup's `status` at `at`: the outcome's phase and counts with all `items`
+/// backed up, or, when `failed_location` names its unavailable location, Failed with nothing
+/// backed up. Seeding and the controller finish backups alike.
+pub fn finish_status(
+    st: &mut Value,
+    at: DateTime<Utc>,
+    out: &plan::Outcome,
+    items: i64,
+    failed_location: Option<&str>,
+) {
+    st["completionTimestamp"] = json!(clock::fmt(at));
+    match failed_location {
+        None => {
+            st["phase"] = json!(out.phase);
+            st["progress"]["itemsBackedUp"] = json!(items);
+            if out.errors > 0 {
+                st["errors"] = json!(out.errors);
+            }
+            if out.warnings > 0 {
+                st["warnings"] = json!(out.warnings);
+            }
+        }
+        Some(location) => {
+            st["phase"] = json!("Failed");
+            st["failureReason"] = json!(location_failure(location));
+            st["progress"]["itemsBackedUp"] = json!(0);
+            st["errors"] = json!(1);
+        }
+    }
+}
+
 /// The location a backup writes to: its own, or the default one.
 fn location_of(state: &ClusterState, backup: &Value) -> Option<Value> {
     let k = kinds();
@@ -116,24 +147,9 @@ fn sync_backup(state: &ClusterState, name: &str, now: DateTime<Utc>) -> Option<D
                 return Some(clock::until(done_at).min(pace.secs(PROGRESS_SECS)));
             }
             let loc = fields::str_at(&b, "/spec/storageLocation").to_string();
+            let failed_location = (!available).then_some(loc.as_str());
             state.store.modify(k.backup, VELERO_NS, name, |v| {
-                let st = &mut v["status"];
-                st["completionTimestamp"] = json!(clock::fmt(now));
-                if available {
-                    st["phase"] = json!(out.phase);
-                    st["progress"]["itemsBackedUp"] = json!(total);
-                    if out.errors > 0 {
-                        st["errors"] = json!(out.errors);
-                    }
-                    if out.warnings > 0 {
-                        st["warnings"] = json!(out.warnings);
-                    }
-                } else {
-                    st["phase"] = json!("Failed");
-                    st["failureReason"] = json!(location_failure(&loc));
-                    st["progress"]["itemsBackedUp"] = json!(0);
-                    st["errors"] = json!(1);
-                }
+                finish_status(&mut v["status"], now, &out, total, failed_location);
             });
             expiry_wait(&b, now)
         }
@@ -270,9 +286,7 @@ impl Reconciler for BackupController {
     fn resync(&mut self, state: &ClusterState, queue: &mut Queue) {
         let k = kinds();
         for t in [k.backup, k.restore] {
-            for o in state.store.list(t, Some(VELERO_NS)).0 {
-                queue.push((t, o.key.clone()));
-            }
+            queue.push_all(state, t, Some(VELERO_NS));
         }
     }
 

@@ -11,18 +11,22 @@ use crate::demo::sim::clock;
 /// A parsed schedule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Cron {
-    Fields {
-        minutes: u64,
-        hours: u64,
-        days: u64,
-        months: u64,
-        weekdays: u64,
-        /// The day-of-month / day-of-week field was `*` (or `?`).
-        days_any: bool,
-        weekdays_any: bool,
-    },
+    Fields(Fields),
     /// `@every <duration>`: a fixed period.
     Every(i64),
+}
+
+/// The five cron fields, each a bit mask of the values it allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fields {
+    minutes: u64,
+    hours: u64,
+    days: u64,
+    months: u64,
+    weekdays: u64,
+    /// The day-of-month / day-of-week field was `*` (or `?`).
+    days_any: bool,
+    weekdays_any: bool,
 }
 
 fn field(spec: &str, lo: u32, hi: u32, names: &[&str]) -> Result<(u64, bool), String> {
@@ -105,7 +109,7 @@ pub fn parse(expr: &str) -> Result<Cron, String> {
     if weekdays & (1 << 7) != 0 {
         weekdays = (weekdays | 1) & !(1 << 7);
     }
-    Ok(Cron::Fields {
+    Ok(Cron::Fields(Fields {
         minutes,
         hours,
         days,
@@ -113,38 +117,17 @@ pub fn parse(expr: &str) -> Result<Cron, String> {
         weekdays,
         days_any,
         weekdays_any,
-    })
+    }))
 }
 
-impl Cron {
-    /// The first activation strictly after `t`.
-    #[must_use]
-    pub fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let (minutes, hours, days, months, weekdays, days_any, weekdays_any) = match self {
-            Self::Every(secs) => return Some(t + ChronoDuration::seconds(*secs)),
-            Self::Fields {
-                minutes,
-                hours,
-                days,
-                months,
-                weekdays,
-                days_any,
-                weekdays_any,
-            } => (
-                *minutes,
-                *hours,
-                *days,
-                *months,
-                *weekdays,
-                *days_any,
-                *weekdays_any,
-            ),
-        };
+impl Fields {
+    /// The first matching minute strictly after `t`, searching five years ahead.
+    fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let has = |mask: u64, v: u32| mask & (1 << v) != 0;
         let day_ok = |d: &DateTime<Utc>| {
-            let dom = has(days, d.day());
-            let dow = has(weekdays, d.weekday().num_days_from_sunday());
-            if days_any || weekdays_any {
+            let dom = has(self.days, d.day());
+            let dow = has(self.weekdays, d.weekday().num_days_from_sunday());
+            if self.days_any || self.weekdays_any {
                 dom && dow
             } else {
                 dom || dow
@@ -153,7 +136,7 @@ impl Cron {
         let mut c = t.with_second(0)?.with_nanosecond(0)? + ChronoDuration::minutes(1);
         let limit = t + ChronoDuration::days(366 * 5);
         while c <= limit {
-            if !has(months, c.month()) {
+            if !has(self.months, c.month()) {
                 let (y, m) = if c.month() == 12 {
                     (c.year() + 1, 1)
                 } else {
@@ -166,17 +149,28 @@ impl Cron {
                 c = (c + ChronoDuration::days(1)).with_hour(0)?.with_minute(0)?;
                 continue;
             }
-            if !has(hours, c.hour()) {
+            if !has(self.hours, c.hour()) {
                 c = (c + ChronoDuration::hours(1)).with_minute(0)?;
                 continue;
             }
-            if !has(minutes, c.minute()) {
+            if !has(self.minutes, c.minute()) {
                 c += ChronoDuration::minutes(1);
                 continue;
             }
             return Some(c);
         }
         None
+    }
+}
+
+impl Cron {
+    /// The first activation strictly after `t`.
+    #[must_use]
+    pub fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        match self {
+            Self::Every(secs) => Some(t + ChronoDuration::seconds(*secs)),
+            Self::Fields(f) => f.next_after(t),
+        }
     }
 
     /// Activations in `(from, to]`, oldest first.

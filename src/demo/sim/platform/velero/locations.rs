@@ -46,10 +46,7 @@ pub struct LocationController;
 
 impl Reconciler for LocationController {
     fn resync(&mut self, state: &ClusterState, queue: &mut Queue) {
-        let k = kinds();
-        for l in state.store.list(k.bsl, Some(VELERO_NS)).0 {
-            queue.push((k.bsl, l.key.clone()));
-        }
+        queue.push_all(state, kinds().bsl, Some(VELERO_NS));
     }
 
     fn on_event(&mut self, _state: &ClusterState, ev: &WatchEvent, queue: &mut Queue) {

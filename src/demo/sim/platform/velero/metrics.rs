@@ -220,31 +220,11 @@ pub fn backfill(state: &ClusterState, now: DateTime<Utc>) {
     }
 }
 
-fn rule(
-    name: &str,
-    expr: &str,
-    for_secs: u64,
-    severity: &str,
-    summary: &str,
-    description: &str,
-) -> AlertRule {
-    AlertRule {
-        name: name.to_string(),
-        expr: expr.to_string(),
-        for_secs,
-        labels: vec![("severity".into(), severity.into())],
-        annotations: vec![
-            ("summary".into(), summary.into()),
-            ("description".into(), description.into()),
-        ],
-    }
-}
-
 /// The Velero alerting rules (selectors, time(), arithmetic and comparisons only).
 #[must_use]
 pub fn rules() -> Vec<AlertRule> {
     vec![
-        rule(
+        AlertRule::new(
             "VeleroBackupStale",
             "time() - velero_backup_last_successful_timestamp > 90000",
             600,
@@ -252,7 +232,7 @@ pub fn rules() -> Vec<AlertRule> {
             "Velero schedule has no recent successful backup.",
             "Schedule {{ $labels.schedule }} last completed a backup more than 25 hours ago.",
         ),
-        rule(
+        AlertRule::new(
             "VeleroBackupLastFailed",
             "velero_backup_last_status == 0",
             0,
@@ -260,7 +240,7 @@ pub fn rules() -> Vec<AlertRule> {
             "The last Velero backup of a schedule did not succeed.",
             "The newest backup of schedule {{ $labels.schedule }} failed or partially failed.",
         ),
-        rule(
+        AlertRule::new(
             "VeleroBackupStorageLocationUnavailable",
             "velero_backup_location_status_gauge == 0",
             300,

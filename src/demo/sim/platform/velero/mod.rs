@@ -67,21 +67,8 @@ fn seeded_status(
         st["progress"]["itemsBackedUp"] = json!((out.items as f64 * frac.clamp(0.0, 0.95)) as i64);
         return st;
     }
-    st["completionTimestamp"] = json!(clock::fmt(done));
-    if location_ok {
-        st["phase"] = json!(out.phase);
-        if out.errors > 0 {
-            st["errors"] = json!(out.errors);
-        }
-        if out.warnings > 0 {
-            st["warnings"] = json!(out.warnings);
-        }
-    } else {
-        st["phase"] = json!("Failed");
-        st["errors"] = json!(1);
-        st["progress"]["itemsBackedUp"] = json!(0);
-        st["failureReason"] = json!(backups::location_failure("secondary"));
-    }
+    let failed_location = (!location_ok).then_some("secondary");
+    backups::finish_status(&mut st, done, &out, out.items, failed_location);
     st
 }
 

@@ -98,10 +98,7 @@ pub struct ScheduleController;
 
 impl Reconciler for ScheduleController {
     fn resync(&mut self, state: &ClusterState, queue: &mut Queue) {
-        let k = kinds();
-        for s in state.store.list(k.schedule, Some(VELERO_NS)).0 {
-            queue.push((k.schedule, s.key.clone()));
-        }
+        queue.push_all(state, kinds().schedule, Some(VELERO_NS));
     }
 
     fn on_event(&mut self, _state: &ClusterState, ev: &WatchEvent, queue: &mut Queue) {
