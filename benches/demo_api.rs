@@ -47,6 +47,7 @@ async fn objects(http: &reqwest::Client, api: &str) -> usize {
 }
 
 fn main() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let http = reqwest::Client::new();
     println!("demo cluster benchmark (release build, one simulated cluster)\n");

@@ -89,10 +89,13 @@ fn frame_times() {
     handle.set_discovery(Discovery::default());
     let (rollouts, rss): (Vec<_>, Vec<_>) = (0..ROWS).map(synthetic).unzip();
     let live = SourceState::Live { since: Utc::now() };
-    handle.set_test_source(rollouts, live.clone());
-    handle.set_test_source(rss.into_iter().flatten().collect::<Vec<ReplicaSet>>(), live);
+    handle.set_test_source(rollouts.clone(), live.clone());
+    handle.set_test_source(
+        rss.into_iter().flatten().collect::<Vec<ReplicaSet>>(),
+        live.clone(),
+    );
     let world = Arc::new(World::new(Notifier::new()));
-    world.add(handle);
+    world.add(handle.clone());
     let panes = registry();
     let keymap = Keymap::from_texts(
         "default",
@@ -117,16 +120,25 @@ fn frame_times() {
     );
     app.focus_pane("rollouts");
     let mut term = Terminal::new(TestBackend::new(120, 40)).unwrap();
+    app.update_models();
+    term.draw(|f| app.render(f)).unwrap();
     let mut full = Vec::new();
+    let mut ages = Vec::new();
     let mut redraw = Vec::new();
     for i in 0..120 {
-        // A new second: ages move, so every row is recomputed (the worst case per frame).
-        app.clock = Clock::Fixed(start + chrono::Duration::seconds(i64::from(i) + 1));
+        // New data (the store replaced): every row is recomputed.
+        handle.set_test_source(rollouts.clone(), live.clone());
         let t = Instant::now();
         app.update_models();
         term.draw(|f| app.render(f)).unwrap();
         full.push(t.elapsed());
-        // Same second, nothing changed: the cost of a frame that recomputes nothing.
+        // A new second, same data: only the step ages move.
+        app.clock = Clock::Fixed(start + chrono::Duration::seconds(i64::from(i) + 1));
+        let t = Instant::now();
+        app.update_models();
+        term.draw(|f| app.render(f)).unwrap();
+        ages.push(t.elapsed());
+        // Nothing changed: the cost of a frame that recomputes nothing.
         let t = Instant::now();
         app.update_models();
         term.draw(|f| app.render(f)).unwrap();

@@ -122,6 +122,9 @@ pub struct App {
     next_id: u64,
     settings: AppSettings,
     log_state: tui_logger::TuiWidgetState,
+    /// When the panes not on screen last updated (they feed the problems roll-up, which
+    /// need not move faster than once a second).
+    background_updated: Option<Instant>,
 }
 
 impl std::fmt::Debug for App {
@@ -167,6 +170,7 @@ impl App {
             next_id: 1,
             settings,
             log_state: tui_logger::TuiWidgetState::new(),
+            background_updated: None,
         };
         if let Some(id) = app.settings.start_pane.clone()
             && let Some(i) = app.panes.iter().position(|p| p.id() == id)
@@ -242,26 +246,42 @@ impl App {
         self.dirty = true;
     }
 
-    /// Recomputes view models from the stores (only what changed).
+    /// Recomputes view models from the stores (only what changed): the focused pane on every
+    /// frame, the others at most once a second.
     pub fn update_models(&mut self) {
         let clusters = self.world.clusters();
+        let background = self
+            .background_updated
+            .is_none_or(|t| t.elapsed() >= Duration::from_secs(1));
+        if background {
+            self.background_updated = Some(Instant::now());
+        }
+        let focus = self.focus;
         let empty = BTreeMap::new();
         let mut problems: BTreeMap<String, Vec<Problem>> = BTreeMap::new();
-        for pane in self.panes.iter_mut().filter(|p| !p.uses_problems()) {
-            let ctx = ViewCtx {
-                clusters: &clusters,
-                scope: &self.scope,
-                clock: self.clock,
-                config: &self.config,
-                problems: &empty,
-            };
-            pane.update(&ctx);
+        for (i, pane) in self.panes.iter_mut().enumerate() {
+            if pane.uses_problems() {
+                continue;
+            }
+            if background || i == focus {
+                let ctx = ViewCtx {
+                    clusters: &clusters,
+                    scope: &self.scope,
+                    clock: self.clock,
+                    config: &self.config,
+                    problems: &empty,
+                };
+                pane.update(&ctx);
+            }
             for p in pane.problems() {
                 problems.entry(p.cluster.clone()).or_default().push(p);
             }
         }
         self.problems = problems;
-        for pane in self.panes.iter_mut().filter(|p| p.uses_problems()) {
+        for (i, pane) in self.panes.iter_mut().enumerate() {
+            if !pane.uses_problems() || !(background || i == focus) {
+                continue;
+            }
             let ctx = ViewCtx {
                 clusters: &clusters,
                 scope: &self.scope,

@@ -119,12 +119,17 @@ pub struct SourceCell {
     notifier: Notifier,
 }
 
+/// Revisions of all cells start far apart, so a replaced source never repeats a revision a
+/// view has already seen.
+static NEXT_BASE: AtomicU64 = AtomicU64::new(1);
+const REVISION_SPAN: u64 = 1 << 32;
+
 impl SourceCell {
     #[must_use]
     pub fn new(notifier: Notifier) -> Self {
         Self {
             state: Mutex::new(SourceState::Connecting),
-            revision: AtomicU64::new(1),
+            revision: AtomicU64::new(NEXT_BASE.fetch_add(REVISION_SPAN, Ordering::Relaxed)),
             notifier,
         }
     }

@@ -37,8 +37,11 @@ pub struct ClustersPane {
     last_second: i64,
     /// Pod counts per context with the pod-source revision they were counted at: the
     /// per-second refresh (countdowns, latency) must not walk every pod again.
-    pod_counts: std::collections::HashMap<String, (u64, Option<PodCounts>)>,
+    pod_counts: std::collections::HashMap<String, (u64, std::time::Instant, Option<PodCounts>)>,
 }
+
+/// Pods churn on a busy cluster: count them at most this often.
+const POD_RECOUNT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Hook for pod counts; filled by the pod source once that kind is registered.
 pub type PodCounter =
@@ -146,11 +149,17 @@ impl Pane for ClustersPane {
                 let pods_state = c.source::<crate::k8s::pod::Pod>().state();
                 let revision = pods::revision(c);
                 let pods = match self.pod_counts.get(&c.context) {
-                    Some((rev, counts)) if *rev == revision => counts.clone(),
+                    Some((rev, at, counts))
+                        if *rev == revision || (at.elapsed() < POD_RECOUNT && counts.is_some()) =>
+                    {
+                        counts.clone()
+                    }
                     _ => {
                         let (counts, _) = pods::counts(c);
-                        self.pod_counts
-                            .insert(c.context.clone(), (revision, counts.clone()));
+                        self.pod_counts.insert(
+                            c.context.clone(),
+                            (revision, std::time::Instant::now(), counts.clone()),
+                        );
                         counts
                     }
                 };
