@@ -33,14 +33,14 @@ use common::summary;
 
 const ROWS: usize = 2000;
 
-fn synthetic(i: usize) -> (Rollout, Vec<ReplicaSet>) {
+fn synthetic(i: usize, rv: &str) -> (Rollout, Vec<ReplicaSet>) {
     let ns = format!("team-{:02}", i % 40);
     let name = format!("svc-{i:04}");
     let uid = format!("uid-{i}");
     let paused = i.is_multiple_of(7);
     let step = (i % 5) as i64;
     let ro: Rollout = serde_json::from_value(json!({
-        "metadata": {"name": name, "namespace": ns, "uid": uid, "resourceVersion": i.to_string(),
+        "metadata": {"name": name, "namespace": ns, "uid": uid, "resourceVersion": format!("{i}{rv}"),
             "generation": 3, "creationTimestamp": "2026-11-20T10:00:00Z"},
         "spec": {"replicas": 4, "strategy": {"canary": {"canaryService": format!("{name}-canary"),
             "stableService": format!("{name}-stable"),
@@ -87,7 +87,11 @@ fn frame_times() {
         CancellationToken::new(),
     );
     handle.set_discovery(Discovery::default());
-    let (rollouts, rss): (Vec<_>, Vec<_>) = (0..ROWS).map(synthetic).unzip();
+    let (rollouts, rss): (Vec<_>, Vec<_>) = (0..ROWS).map(|i| synthetic(i, "a")).unzip();
+    // Every object at a new resourceVersion (everything changed), and one object changed.
+    let all_new: Vec<Rollout> = (0..ROWS).map(|i| synthetic(i, "b").0).collect();
+    let mut one_new = rollouts.clone();
+    one_new[ROWS / 2] = synthetic(ROWS / 2, "c").0;
     let live = SourceState::Live { since: Utc::now() };
     handle.set_test_source(rollouts.clone(), live.clone());
     handle.set_test_source(
@@ -123,15 +127,24 @@ fn frame_times() {
     app.update_models();
     term.draw(|f| app.render(f)).unwrap();
     let mut full = Vec::new();
+    let mut one = Vec::new();
     let mut ages = Vec::new();
     let mut redraw = Vec::new();
     for i in 0..120 {
-        // New data (the store replaced): every row is recomputed.
-        handle.set_test_source(rollouts.clone(), live.clone());
+        // Every object changed: every row is recomputed.
+        let set = if i % 2 == 0 { &all_new } else { &rollouts };
+        handle.set_test_source(set.clone(), live.clone());
         let t = Instant::now();
         app.update_models();
         term.draw(|f| app.render(f)).unwrap();
         full.push(t.elapsed());
+        // One object changed (the common case): one row recomputed, the rest from cache.
+        let set = if i % 2 == 0 { &one_new } else { &rollouts };
+        handle.set_test_source(set.clone(), live.clone());
+        let t = Instant::now();
+        app.update_models();
+        term.draw(|f| app.render(f)).unwrap();
+        one.push(t.elapsed());
         // A new second, same data: only the step ages move.
         app.clock = Clock::Fixed(start + chrono::Duration::seconds(i64::from(i) + 1));
         let t = Instant::now();
@@ -146,14 +159,15 @@ fn frame_times() {
     }
     let screen = term.backend().to_string();
     assert!(screen.contains(&format!("({ROWS} ·")), "{screen}");
-    let (m, p95, max) = summary(full);
-    println!(
-        "frame, {ROWS} rows, models recomputed: median {m:.2} ms, p95 {p95:.2} ms, max {max:.2} ms"
-    );
-    let (m, p95, max) = summary(redraw);
-    println!(
-        "frame, {ROWS} rows, redraw only:       median {m:.2} ms, p95 {p95:.2} ms, max {max:.2} ms"
-    );
+    for (label, samples) in [
+        ("all objects changed     ", full),
+        ("one object changed      ", one),
+        ("a second later, ages    ", ages),
+        ("nothing changed, redraw  ", redraw),
+    ] {
+        let (m, p95, max) = summary(samples);
+        println!("frame, {ROWS} rows, {label}: median {m:.2} ms, p95 {p95:.2} ms, max {max:.2} ms");
+    }
 }
 
 fn event_to_screen() {

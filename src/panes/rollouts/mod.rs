@@ -11,8 +11,12 @@ pub mod model;
 pub mod plan;
 pub mod view;
 
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use kube::core::DeserializeGuard;
 use ratatui::Frame;
@@ -22,7 +26,9 @@ use serde_json::json;
 
 use self::detail::{DetailInputs, EventLine, RolloutDetail, deployment_detail, rollout_detail};
 use self::metrics::{MetricsPoller, target_for};
-use self::model::{RolloutRow, WorkloadKind, build_rows, sort_by_attention, unreadable_row};
+use self::model::{
+    RolloutRow, WorkloadKind, deployment_row_owned, rollout_row_owned, unreadable_row,
+};
 use super::{Pane, Problem, RenderCtx, Reply, ViewCtx};
 use crate::cluster::ClusterHandle;
 use crate::k8s::apps::{Deployment, ReplicaSet};
@@ -97,6 +103,32 @@ fn start_metrics(view: &mut DetailView, cluster: &ClusterHandle, ctx: &ViewCtx, 
     }
 }
 
+/// A computed row and a hash of what it was computed from (resourceVersions of the object,
+/// its ReplicaSets and AnalysisRuns, and the cluster's short name).
+struct CachedRow {
+    inputs: u64,
+    row: RolloutRow,
+    table: TableRow,
+}
+
+fn inputs_hash<R: kube::Resource>(
+    short_name: &str,
+    meta: &ObjectMeta,
+    replica_sets: &[&ReplicaSet],
+    runs: &[&R],
+) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    short_name.hash(&mut h);
+    meta.resource_version.hash(&mut h);
+    for rs in replica_sets {
+        rs.metadata.resource_version.hash(&mut h);
+    }
+    for r in runs {
+        r.meta().resource_version.hash(&mut h);
+    }
+    h.finish()
+}
+
 /// State of the Rollouts pane.
 #[derive(Default)]
 pub struct RolloutsPane {
@@ -111,6 +143,8 @@ pub struct RolloutsPane {
     /// `kdeck rollout NAME [-n NS]`: open when it appears.
     pending_open: Option<(String, Option<String>)>,
     clusters: Vec<Arc<ClusterHandle>>,
+    /// Rows by key, so a change to one object recomputes one row.
+    row_cache: HashMap<String, CachedRow>,
 }
 
 impl std::fmt::Debug for RolloutsPane {
@@ -137,7 +171,10 @@ fn worst(a: SourceState, b: SourceState) -> SourceState {
 impl RolloutsPane {
     fn compute_rows(&mut self, ctx: &ViewCtx) {
         let now = ctx.clock.now();
-        let mut rows = Vec::new();
+        let contexts: Vec<String> = ctx.clusters.iter().map(|c| c.context.clone()).collect();
+        let names = super::short_context_names(&contexts);
+        let mut pairs: Vec<(RolloutRow, TableRow)> = Vec::new();
+        let mut seen: HashSet<String> = HashSet::new();
         let mut states = Vec::new();
         for c in ctx
             .clusters
@@ -150,19 +187,51 @@ impl RolloutsPane {
             let deployments = dp_src.objects();
             let replica_sets = c.source::<ReplicaSet>().objects();
             let runs = c.source::<AnalysisRun>().objects();
-            let ro_refs: Vec<&Rollout> = ok_refs(&rollouts)
+            let mut rs_by_owner: HashMap<&str, Vec<&ReplicaSet>> = HashMap::new();
+            for rs in ok_refs(&replica_sets) {
+                for o in rs.metadata.owner_references.iter().flatten() {
+                    rs_by_owner.entry(o.uid.as_str()).or_default().push(rs);
+                }
+            }
+            let mut runs_by_owner: HashMap<&str, Vec<&AnalysisRun>> = HashMap::new();
+            for run in ok_refs(&runs) {
+                for o in run.metadata.owner_references.iter().flatten() {
+                    runs_by_owner.entry(o.uid.as_str()).or_default().push(run);
+                }
+            }
+            let short = names.get(&c.context).map_or("", String::as_str);
+            for ro in ok_refs(&rollouts).into_iter().filter(|o| in_scope(*o, ctx)) {
+                let uid = ro.metadata.uid.as_deref().unwrap_or_default();
+                let rss = rs_by_owner.get(uid).map_or(&[][..], Vec::as_slice);
+                let owned_runs = runs_by_owner.get(uid).map_or(&[][..], Vec::as_slice);
+                let inputs = inputs_hash(short, &ro.metadata, rss, owned_runs);
+                pairs.push(self.cached_row(
+                    &c.context,
+                    &ro.metadata,
+                    WorkloadKind::Rollout,
+                    inputs,
+                    &mut seen,
+                    || rollout_row_owned(&c.context, ro, rss, owned_runs, now),
+                    &names,
+                ));
+            }
+            for d in ok_refs(&deployments)
                 .into_iter()
                 .filter(|o| in_scope(*o, ctx))
-                .collect();
-            let dp_refs: Vec<&Deployment> = ok_refs(&deployments)
-                .into_iter()
-                .filter(|o| in_scope(*o, ctx))
-                .collect();
-            let rs_refs = ok_refs(&replica_sets);
-            let run_refs = ok_refs(&runs);
-            rows.extend(build_rows(
-                &c.context, &ro_refs, &dp_refs, &rs_refs, &run_refs, now,
-            ));
+            {
+                let uid = d.metadata.uid.as_deref().unwrap_or_default();
+                let rss = rs_by_owner.get(uid).map_or(&[][..], Vec::as_slice);
+                let inputs = inputs_hash::<AnalysisRun>(short, &d.metadata, rss, &[]);
+                pairs.push(self.cached_row(
+                    &c.context,
+                    &d.metadata,
+                    WorkloadKind::Deployment,
+                    inputs,
+                    &mut seen,
+                    || deployment_row_owned(&c.context, d, rss, now),
+                    &names,
+                ));
+            }
             // One malformed object is one row that says so, never a missing pane.
             for (g, kind) in rollouts
                 .iter()
@@ -186,12 +255,15 @@ impl RolloutsPane {
                     "namespace": g.metadata.namespace,
                     "uid": g.metadata.uid,
                 }});
-                rows.push(unreadable_row(&c.context, kind, &raw, &g.error));
+                let row = unreadable_row(&c.context, kind, &raw, &g.error);
+                let table = view::table_row(&row, &names);
+                pairs.push((row, table));
             }
             states.push((c.context.clone(), worst(ro_src.state(), dp_src.state())));
         }
+        self.row_cache.retain(|k, _| seen.contains(k));
         // Stores iterate in no particular order: fix one, then group by attention (stable).
-        rows.sort_by(|a, b| {
+        pairs.sort_by(|(a, _), (b, _)| {
             (&a.cluster, &a.namespace, &a.name, a.kind.as_str()).cmp(&(
                 &b.cluster,
                 &b.namespace,
@@ -199,11 +271,11 @@ impl RolloutsPane {
                 b.kind.as_str(),
             ))
         });
-        sort_by_attention(&mut rows);
-        self.rows = rows;
+        pairs.sort_by_key(|(r, _)| r.attention);
+        (self.rows, self.table_rows) = pairs.into_iter().unzip();
         self.states = states;
-        let contexts: Vec<String> = ctx.clusters.iter().map(|c| c.context.clone()).collect();
-        self.table_rows = view::table_rows(&self.rows, &super::short_context_names(&contexts));
+        // Rows taken from the cache carry the age of when they were computed.
+        self.refresh_ages(now);
         self.table.sync(&self.table_rows);
         if let Some((name, ns)) = self.pending_open.clone()
             && let Some(r) = self
@@ -221,6 +293,43 @@ impl RolloutsPane {
             self.pending_open = None;
             self.open(key);
         }
+    }
+
+    /// The row of one object: from the cache when nothing it is computed from moved.
+    #[allow(clippy::too_many_arguments)]
+    fn cached_row(
+        &mut self,
+        cluster: &str,
+        meta: &ObjectMeta,
+        kind: WorkloadKind,
+        inputs: u64,
+        seen: &mut HashSet<String>,
+        compute: impl FnOnce() -> RolloutRow,
+        names: &HashMap<String, String>,
+    ) -> (RolloutRow, TableRow) {
+        let key = format!(
+            "{cluster}/{}/{}/{}",
+            meta.namespace.as_deref().unwrap_or_default(),
+            meta.name.as_deref().unwrap_or_default(),
+            kind.as_str()
+        );
+        seen.insert(key.clone());
+        if let Some(c) = self.row_cache.get(&key)
+            && c.inputs == inputs
+        {
+            return (c.row.clone(), c.table.clone());
+        }
+        let row = compute();
+        let table = view::table_row(&row, names);
+        self.row_cache.insert(
+            key,
+            CachedRow {
+                inputs,
+                row: row.clone(),
+                table: table.clone(),
+            },
+        );
+        (row, table)
     }
 
     fn open(&mut self, key: DetailKey) {

@@ -70,63 +70,65 @@ pub fn table_rows(
     rows: &[RolloutRow],
     names: &std::collections::HashMap<String, String>,
 ) -> Vec<TableRow> {
-    rows.iter()
-        .map(|r| {
-            let (sym, role) = status_style(r.status);
-            let mut status = format!("{sym} {}", r.status.as_str());
-            if let Some(reason) = &r.reason {
-                status.push(' ');
-                status.push_str(reason);
-            } else if let Some(problem) = &r.problem {
-                status.push(' ');
-                status.push_str(problem);
-            }
-            let weight = match (r.set_weight, r.actual_weight) {
-                (Some(s), Some(a)) if s == a => format!("{s}"),
-                (Some(s), Some(a)) => format!("{s}→{a}"),
-                (Some(s), None) => format!("{s}"),
-                _ => "-".into(),
-            };
-            let rc = r.replicas;
-            let images = match (r.stable_tags.first(), r.new_tags.first()) {
-                (Some(s), Some(n)) if s != n => format!("{s}→{n}"),
-                (Some(s), _) => s.clone(),
-                (None, Some(n)) => n.clone(),
-                (None, None) => "-".into(),
-            };
-            TableRow {
-                key: row_key(r),
-                cells: vec![
-                    Cell::plain(
-                        names
-                            .get(&r.cluster)
-                            .cloned()
-                            .unwrap_or_else(|| r.cluster.clone()),
-                    ),
-                    Cell::plain(r.namespace.clone()),
-                    Cell::styled(
-                        r.name.clone(),
-                        if r.needs_attention() {
-                            Role::Title
-                        } else {
-                            Role::Text
-                        },
-                    ),
-                    Cell::plain(r.strategy.as_str()),
-                    Cell::styled(status, role),
-                    Cell::plain(r.step.map_or_else(|| "-".to_string(), |s| s.to_string())),
-                    Cell::plain(weight),
-                    Cell::plain(format!(
-                        "{}/{}/{}/{}",
-                        rc.ready, rc.desired, rc.updated, rc.available
-                    )),
-                    Cell::plain(images),
-                    age_cell(r),
-                    analysis_cell(r),
-                ],
-            }
-        })
-        .collect()
+    rows.iter().map(|r| table_row(r, names)).collect()
+}
+
+/// The table row of one rollout row.
+#[must_use]
+pub fn table_row(r: &RolloutRow, names: &std::collections::HashMap<String, String>) -> TableRow {
+    let (sym, role) = status_style(r.status);
+    let mut status = format!("{sym} {}", r.status.as_str());
+    if let Some(reason) = &r.reason {
+        status.push(' ');
+        status.push_str(reason);
+    } else if let Some(problem) = &r.problem {
+        status.push(' ');
+        status.push_str(problem);
+    }
+    let weight = match (r.set_weight, r.actual_weight) {
+        (Some(s), Some(a)) if s == a => format!("{s}"),
+        (Some(s), Some(a)) => format!("{s}→{a}"),
+        (Some(s), None) => format!("{s}"),
+        _ => "-".into(),
+    };
+    let rc = r.replicas;
+    let images = match (r.stable_tags.first(), r.new_tags.first()) {
+        (Some(s), Some(n)) if s != n => format!("{s}→{n}"),
+        (Some(s), _) => s.clone(),
+        (None, Some(n)) => n.clone(),
+        (None, None) => "-".into(),
+    };
+    TableRow {
+        key: row_key(r),
+        cells: vec![
+            Cell::plain(
+                names
+                    .get(&r.cluster)
+                    .cloned()
+                    .unwrap_or_else(|| r.cluster.clone()),
+            ),
+            Cell::plain(r.namespace.clone()),
+            Cell::styled(
+                r.name.clone(),
+                if r.needs_attention() {
+                    Role::Title
+                } else {
+                    Role::Text
+                },
+            ),
+            Cell::plain(r.strategy.as_str()),
+            Cell::styled(status, role),
+            Cell::plain(r.step.map_or_else(|| "-".to_string(), |s| s.to_string())),
+            Cell::plain(weight),
+            Cell::plain(format!(
+                "{}/{}/{}/{}",
+                rc.ready, rc.desired, rc.updated, rc.available
+            )),
+            Cell::plain(images),
+            age_cell(r),
+            analysis_cell(r),
+        ],
+    }
 }
 
 /// The AGE cell: how long the current step has been running.
