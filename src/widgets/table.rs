@@ -57,17 +57,32 @@ impl Cell {
     }
 }
 
-/// A row with a stable identity.
+/// A row with a stable identity. Shared (`Arc`), so views can keep computed rows and hand
+/// them to the table without copying strings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableRow {
-    pub key: String,
-    pub cells: Vec<Cell>,
+    pub key: std::sync::Arc<str>,
+    pub cells: std::sync::Arc<[Cell]>,
 }
+
+impl TableRow {
+    #[must_use]
+    pub fn new(key: impl Into<std::sync::Arc<str>>, cells: Vec<Cell>) -> Self {
+        Self {
+            key: key.into(),
+            cells: cells.into(),
+        }
+    }
+}
+
+/// A cell computed when drawn, for the visible rows only (e.g. an age that moves every
+/// second): the column and a function from the row's index to the cell.
+pub type LiveCell<'a> = (usize, &'a dyn Fn(usize) -> Cell);
 
 /// Selection, scroll and filter of one table.
 #[derive(Debug, Clone, Default)]
 pub struct TableState {
-    selected_key: Option<String>,
+    selected_key: Option<std::sync::Arc<str>>,
     selected: usize,
     offset: usize,
     pub filter: String,
@@ -93,7 +108,7 @@ impl TableState {
             .map(|(i, _)| i)
             .collect();
         if let Some(key) = &self.selected_key
-            && let Some(pos) = self.visible.iter().position(|&i| rows[i].key == *key)
+            && let Some(pos) = self.visible.iter().position(|&i| *rows[i].key == **key)
         {
             self.selected = pos;
         }
@@ -125,9 +140,9 @@ impl TableState {
 
     /// Selects the row with this key, if visible.
     pub fn select_key(&mut self, rows: &[TableRow], key: &str) {
-        if let Some(pos) = self.visible.iter().position(|&i| rows[i].key == key) {
+        if let Some(pos) = self.visible.iter().position(|&i| &*rows[i].key == key) {
             self.selected = pos;
-            self.selected_key = Some(key.to_string());
+            self.selected_key = Some(key.into());
         }
     }
 
@@ -251,6 +266,7 @@ pub fn render(
     theme: &Theme,
     focused: bool,
     empty_text: &str,
+    live: Option<LiveCell<'_>>,
 ) {
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -307,7 +323,10 @@ pub fn render(
             sel.add_modifier(Modifier::DIM)
         };
         let cells = fitted.iter().map(|(ci, w)| {
-            let cell = row.cells.get(*ci).cloned().unwrap_or_default();
+            let cell = match live {
+                Some((col, f)) if col == *ci => f(idx),
+                _ => row.cells.get(*ci).cloned().unwrap_or_default(),
+            };
             let style = cell
                 .role
                 .map_or_else(|| theme.style(Role::Text), |r| theme.style(r));
@@ -353,8 +372,8 @@ mod tests {
     fn rows(keys: &[&str]) -> Vec<TableRow> {
         keys.iter()
             .map(|k| TableRow {
-                key: (*k).to_string(),
-                cells: vec![Cell::plain(*k)],
+                key: (*k).to_string().into(),
+                cells: vec![Cell::plain(*k)].into(),
             })
             .collect()
     }

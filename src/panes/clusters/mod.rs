@@ -51,7 +51,7 @@ impl ClustersPane {
     fn to_table_rows(rows: &[ClusterRow]) -> Vec<TableRow> {
         rows.iter()
             .map(|r| TableRow {
-                key: r.context.clone(),
+                key: r.context.clone().into(),
                 cells: vec![
                     Cell::styled(
                         if r.focused {
@@ -68,7 +68,8 @@ impl ClustersPane {
                     Cell::plain(r.namespaces.clone()),
                     Cell::plain(r.addons_text()),
                     Cell::styled(r.problems_text(), r.problems_role()),
-                ],
+                ]
+                .into(),
             })
             .collect()
     }
@@ -228,6 +229,7 @@ impl Pane for ClustersPane {
             theme,
             ctx.focused,
             "no clusters match the filter",
+            None,
         );
     }
 

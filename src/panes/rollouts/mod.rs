@@ -107,7 +107,7 @@ fn start_metrics(view: &mut DetailView, cluster: &ClusterHandle, ctx: &ViewCtx, 
 /// its ReplicaSets and AnalysisRuns, and the cluster's short name).
 struct CachedRow {
     inputs: u64,
-    row: RolloutRow,
+    row: Arc<RolloutRow>,
     table: TableRow,
 }
 
@@ -132,11 +132,10 @@ fn inputs_hash<R: kube::Resource>(
 /// State of the Rollouts pane.
 #[derive(Default)]
 pub struct RolloutsPane {
-    rows: Vec<RolloutRow>,
+    rows: Vec<Arc<RolloutRow>>,
     table_rows: Vec<TableRow>,
     table: TableState,
     fingerprint: Vec<u64>,
-    last_second: i64,
     /// Per-cluster source state of the Rollout kind (worst of Rollout/Deployment).
     states: Vec<(String, SourceState)>,
     detail: Option<DetailView>,
@@ -173,7 +172,7 @@ impl RolloutsPane {
         let now = ctx.clock.now();
         let contexts: Vec<String> = ctx.clusters.iter().map(|c| c.context.clone()).collect();
         let names = super::short_context_names(&contexts);
-        let mut pairs: Vec<(RolloutRow, TableRow)> = Vec::new();
+        let mut pairs: Vec<(Arc<RolloutRow>, TableRow)> = Vec::new();
         let mut seen: HashSet<String> = HashSet::new();
         let mut states = Vec::new();
         for c in ctx
@@ -213,6 +212,7 @@ impl RolloutsPane {
                     &mut seen,
                     || rollout_row_owned(&c.context, ro, rss, owned_runs, now),
                     &names,
+                    now,
                 ));
             }
             for d in ok_refs(&deployments)
@@ -230,6 +230,7 @@ impl RolloutsPane {
                     &mut seen,
                     || deployment_row_owned(&c.context, d, rss, now),
                     &names,
+                    now,
                 ));
             }
             // One malformed object is one row that says so, never a missing pane.
@@ -256,8 +257,8 @@ impl RolloutsPane {
                     "uid": g.metadata.uid,
                 }});
                 let row = unreadable_row(&c.context, kind, &raw, &g.error);
-                let table = view::table_row(&row, &names);
-                pairs.push((row, table));
+                let table = view::table_row(&row, &names, now);
+                pairs.push((Arc::new(row), table));
             }
             states.push((c.context.clone(), worst(ro_src.state(), dp_src.state())));
         }
@@ -274,8 +275,6 @@ impl RolloutsPane {
         pairs.sort_by_key(|(r, _)| r.attention);
         (self.rows, self.table_rows) = pairs.into_iter().unzip();
         self.states = states;
-        // Rows taken from the cache carry the age of when they were computed.
-        self.refresh_ages(now);
         self.table.sync(&self.table_rows);
         if let Some((name, ns)) = self.pending_open.clone()
             && let Some(r) = self
@@ -306,7 +305,8 @@ impl RolloutsPane {
         seen: &mut HashSet<String>,
         compute: impl FnOnce() -> RolloutRow,
         names: &HashMap<String, String>,
-    ) -> (RolloutRow, TableRow) {
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> (Arc<RolloutRow>, TableRow) {
         let key = format!(
             "{cluster}/{}/{}/{}",
             meta.namespace.as_deref().unwrap_or_default(),
@@ -319,8 +319,8 @@ impl RolloutsPane {
         {
             return (c.row.clone(), c.table.clone());
         }
-        let row = compute();
-        let table = view::table_row(&row, names);
+        let row = Arc::new(compute());
+        let table = view::table_row(&row, names, now);
         self.row_cache.insert(
             key,
             CachedRow {
@@ -440,19 +440,11 @@ impl RolloutsPane {
         };
     }
 
-    fn refresh_ages(&mut self, now: chrono::DateTime<chrono::Utc>) {
-        for (row, table_row) in self.rows.iter_mut().zip(self.table_rows.iter_mut()) {
-            row.step_age = row
-                .step_since
-                .map(|since| (now - since).max(chrono::Duration::zero()));
-            if let Some(cell) = table_row.cells.get_mut(view::AGE_COLUMN) {
-                *cell = view::age_cell(row);
-            }
-        }
-    }
-
     fn selected_row(&self) -> Option<&RolloutRow> {
-        self.table.selected_index().and_then(|i| self.rows.get(i))
+        self.table
+            .selected_index()
+            .and_then(|i| self.rows.get(i))
+            .map(|r| &**r)
     }
 
     fn title_spans(
@@ -546,15 +538,10 @@ impl Pane for RolloutsPane {
                 .as_ref()
                 .map_or(0, |f| f.len() as u64 + 1),
         );
-        let second = ctx.clock.now().timestamp();
+        // Step ages are drawn from the clock (see `render`), so only data moves the rows.
         if fp != self.fingerprint {
             self.fingerprint = fp;
-            self.last_second = second;
             self.compute_rows(ctx);
-        } else if second != self.last_second {
-            // Only the step ages moved: refresh that column, not the whole model.
-            self.last_second = second;
-            self.refresh_ages(ctx.clock.now());
         }
         self.update_detail(ctx);
     }
@@ -621,6 +608,13 @@ impl Pane for RolloutsPane {
         } else {
             "no rollouts or deployments in view"
         };
+        // Ages move every second: drawn from the clock for the visible rows only.
+        let now = ctx.clock.now();
+        let rows = &self.rows;
+        let age = |i: usize| {
+            rows.get(i)
+                .map_or_else(Default::default, |r| view::age_cell(r, now))
+        };
         table::render(
             frame,
             area,
@@ -631,6 +625,7 @@ impl Pane for RolloutsPane {
             theme,
             ctx.focused,
             empty,
+            Some((view::AGE_COLUMN, &age)),
         );
     }
 

@@ -13,8 +13,8 @@ use crate::clock::{Clock, short_duration};
 use crate::theme::{Role, Theme};
 use crate::widgets::table::{Cell, Column, TableRow};
 
-/// Position of the AGE column in [`COLUMNS`] (refreshed every second without recomputing
-/// the rows).
+/// Position of the AGE column in [`COLUMNS`] (drawn from the row's step start and the clock,
+/// so a moving age never recomputes the rows).
 pub const AGE_COLUMN: usize = 9;
 
 pub const COLUMNS: &[Column] = &[
@@ -69,13 +69,18 @@ fn analysis_cell(row: &RolloutRow) -> Cell {
 pub fn table_rows(
     rows: &[RolloutRow],
     names: &std::collections::HashMap<String, String>,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Vec<TableRow> {
-    rows.iter().map(|r| table_row(r, names)).collect()
+    rows.iter().map(|r| table_row(r, names, now)).collect()
 }
 
 /// The table row of one rollout row.
 #[must_use]
-pub fn table_row(r: &RolloutRow, names: &std::collections::HashMap<String, String>) -> TableRow {
+pub fn table_row(
+    r: &RolloutRow,
+    names: &std::collections::HashMap<String, String>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> TableRow {
     let (sym, role) = status_style(r.status);
     let mut status = format!("{sym} {}", r.status.as_str());
     if let Some(reason) = &r.reason {
@@ -99,7 +104,7 @@ pub fn table_row(r: &RolloutRow, names: &std::collections::HashMap<String, Strin
         (None, None) => "-".into(),
     };
     TableRow {
-        key: row_key(r),
+        key: row_key(r).into(),
         cells: vec![
             Cell::plain(
                 names
@@ -125,19 +130,20 @@ pub fn table_row(r: &RolloutRow, names: &std::collections::HashMap<String, Strin
                 rc.ready, rc.desired, rc.updated, rc.available
             )),
             Cell::plain(images),
-            age_cell(r),
+            age_cell(r, now),
             analysis_cell(r),
-        ],
+        ]
+        .into(),
     }
 }
 
-/// The AGE cell: how long the current step has been running.
+/// The AGE cell: how long the current step has been running, as of `now`.
 #[must_use]
-pub fn age_cell(r: &RolloutRow) -> Cell {
-    Cell::plain(
-        r.step_age
-            .map_or_else(|| "-".into(), |a| short_duration(a.num_seconds())),
-    )
+pub fn age_cell(r: &RolloutRow, now: chrono::DateTime<chrono::Utc>) -> Cell {
+    Cell::plain(r.step_since.map_or_else(
+        || "-".into(),
+        |since| short_duration((now - since).num_seconds().max(0)),
+    ))
 }
 
 /// A row's identity across updates.
