@@ -9,7 +9,8 @@
 //!
 //! Actions (the JSON body's `action` field; see [`crate::demo::api::faults`]):
 //! `drop-watches`, `compact`, `fail-kind` (`group`, `resource`, `code` 403 or 404),
-//! `restore-kind` (`group`, `resource`), `latency` (`ms`), `error-rate` (`rate`, 0 to 1),
+//! `no-status-subresource` (`group`, `resource`: the kind acts like a CRD without a status
+//! subresource), `restore-kind` (`group`, `resource`; undoes both), `latency` (`ms`), `error-rate` (`rate`, 0 to 1),
 //! `down`, `up`, `deny` (rule fields `user`, `verb`, `group`, `resource`, `subresource`,
 //! `namespace`, `name`, each `*` or a comma list, plus `reason`), `remove-deny` (`id`),
 //! `clear-denies`, `reset`. Example:

@@ -285,7 +285,12 @@ impl Executor {
         }
         let mut sent = Vec::new();
         let rv_before = rv.clone();
-        for req in &requests {
+        let total = requests.len();
+        let mut applied = 0;
+        let mut queue: std::collections::VecDeque<KubeRequest> = requests.into();
+        let mut legacy = false;
+        while let Some(req) = queue.pop_front() {
+            let req = &req;
             let body = with_precondition(req, &rv);
             let method = match req.verb {
                 Verb::Get => "GET",
@@ -311,6 +316,7 @@ impl Executor {
             .await
             {
                 Ok(resp) => {
+                    applied += 1;
                     if let Some(new_rv) = resp
                         .pointer("/metadata/resourceVersion")
                         .and_then(Value::as_str)
@@ -319,10 +325,26 @@ impl Executor {
                         rv = new_rv.to_string();
                     }
                 }
+                Err(e)
+                    if e.code == Some(404)
+                        && req.subresource.as_deref() == Some("status")
+                        && !legacy
+                        && plan.status_fallback.is_some() =>
+                {
+                    // No status subresource (Argo Rollouts before v0.10): the same change as
+                    // one main-resource patch replaces what is left, as the upstream CLI does.
+                    log::info!(
+                        "{}: {} has no status subresource; sending one patch of the object",
+                        plan.action,
+                        plan.object_name()
+                    );
+                    legacy = true;
+                    queue.clear();
+                    queue.extend(plan.status_fallback.clone());
+                }
                 Err(e) => {
-                    let done = sent.len() - 1;
-                    let partial = if done > 0 {
-                        format!(" ({done} of {} requests were applied)", requests.len())
+                    let partial = if applied > 0 {
+                        format!(" ({applied} of {total} requests were applied)")
                     } else {
                         String::new()
                     };
@@ -341,10 +363,15 @@ impl Executor {
             )
         } else {
             format!(
-                "{} {} on {}: done (resourceVersion {rv_before} → {rv})",
+                "{} {} on {}: done (resourceVersion {rv_before} → {rv}){}",
                 plan.action,
                 plan.object_name(),
-                plan.cluster
+                plan.cluster,
+                if legacy {
+                    "; no status subresource, sent as one patch of the object"
+                } else {
+                    ""
+                }
             )
         };
         (sent, Outcome::new(OutcomeKind::Ok, msg))
@@ -429,6 +456,8 @@ pub fn with_precondition(req: &KubeRequest, rv: &str) -> Value {
 
 struct SendError {
     kind: OutcomeKind,
+    /// The API server's status code, when it answered.
+    code: Option<u16>,
     message: String,
 }
 
@@ -459,11 +488,13 @@ async fn send_json(
         .body(bytes)
         .map_err(|e| SendError {
             kind: OutcomeKind::Failed,
+            code: None,
             message: e.to_string(),
         })?;
     match tokio::time::timeout(REQUEST_TIMEOUT, client.request::<Value>(req)).await {
         Err(_) => Err(SendError {
             kind: OutcomeKind::Failed,
+            code: None,
             message: "the API server did not answer in time".into(),
         }),
         Ok(Ok(v)) => Ok(v),
@@ -481,11 +512,13 @@ async fn send_json(
             };
             Err(SendError {
                 kind,
+                code: Some(status.code),
                 message: format!("HTTP {}: {}", status.code, status.message),
             })
         }
         Ok(Err(e)) => Err(SendError {
             kind: OutcomeKind::Failed,
+            code: None,
             message: short_error(&e),
         }),
     }

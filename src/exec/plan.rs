@@ -56,6 +56,10 @@ pub struct ActionPlan {
     /// What will change, in words.
     pub summary: String,
     pub build: PlanBuild,
+    /// Sent instead of the remaining requests when a `/status` request answers 404: a
+    /// controller whose CRD has no status subresource (Argo Rollouts before v0.10) takes the
+    /// same change as one patch of the main resource, as kubectl-argo-rollouts does.
+    pub status_fallback: Option<KubeRequest>,
     /// State of the data the plan was made from; only live data may be acted on.
     pub data_state: SourceState,
 }

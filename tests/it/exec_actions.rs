@@ -428,3 +428,96 @@ fn safety_checks_refuse_before_anything_changes() {
         ["conflict", "forbidden", "ok", "refused", "refused", "ok"]
     );
 }
+
+/// Argo Rollouts before v0.10 had no status subresource: `/status` answers 404, and the
+/// upstream CLI sends the same change as one patch of the rollout. kdeck does the same, the
+/// simulated controller acts on it, and the audit log shows both requests.
+#[test]
+fn without_a_status_subresource_actions_fall_back_to_one_patch() {
+    let f = Fixture::start();
+    let c = Client::connect(&f);
+    let audit = f.dir.path().join("audit.log");
+    let (exec, mut rx) = c.executor(ExecOptions::default(), &audit);
+    f.demo.as_ref().unwrap().clusters()[0]
+        .faults
+        .remove_status_subresource("argoproj.io", "rollouts")
+        .unwrap();
+    // Real clients see the old CRD: discovery no longer lists rollouts/status.
+    let out = Command::new("kubectl")
+        .args([
+            "--kubeconfig",
+            &f.kubeconfig(),
+            "get",
+            "--raw",
+            "/apis/argoproj.io/v1alpha1",
+        ])
+        .env("KUBECACHEDIR", f.dir.path().join("kube-cache"))
+        .output()
+        .unwrap();
+    let doc = String::from_utf8_lossy(&out.stdout);
+    assert!(doc.contains("\"rollouts\""), "{doc}");
+    assert!(!doc.contains("rollouts/status"), "{doc}");
+
+    let o = run(&f, &exec, &mut rx, c.plan(&f, "promote", &[]).unwrap());
+    assert_eq!(o.kind, OutcomeKind::Ok, "{o:?}");
+    assert!(o.message.contains("no status subresource"), "{o:?}");
+    let r = wait_kubectl(&f, "the next pause", |r| step(r) == Some(3));
+    assert_eq!(
+        r.pointer("/status/pauseConditions/0/reason"),
+        Some(&json!("CanaryPauseStep"))
+    );
+
+    let o = run(&f, &exec, &mut rx, c.plan(&f, "abort", &[]).unwrap());
+    assert_eq!(o.kind, OutcomeKind::Ok, "{o:?}");
+    wait_kubectl(&f, "Degraded after abort", |r| {
+        r.pointer("/status/phase") == Some(&json!("Degraded"))
+            && r.pointer("/status/abort") == Some(&json!(true))
+    });
+
+    let records: Vec<Value> = std::fs::read_to_string(&audit)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let sent = |i: usize| -> Vec<(String, String)> {
+        records[i]["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let mut body = r["body"].clone();
+                body["metadata"] = Value::Null;
+                (r["path"].as_str().unwrap().to_string(), body.to_string())
+            })
+            .collect()
+    };
+    let base = format!("/apis/argoproj.io/v1alpha1/namespaces/{NS}/rollouts/web");
+    assert_eq!(
+        sent(0),
+        [
+            (
+                format!("{base}/status"),
+                r#"{"metadata":null,"status":{"pauseConditions":null}}"#.to_string()
+            ),
+            (
+                base.clone(),
+                r#"{"metadata":null,"spec":{"paused":false},"status":{"pauseConditions":null}}"#
+                    .to_string()
+            ),
+        ]
+    );
+    assert_eq!(
+        sent(1),
+        [
+            (
+                format!("{base}/status"),
+                r#"{"metadata":null,"status":{"abort":true}}"#.to_string()
+            ),
+            (
+                base,
+                r#"{"metadata":null,"status":{"abort":true}}"#.to_string()
+            ),
+        ]
+    );
+    assert!(records.iter().all(|r| r["outcome"] == "ok"), "{records:?}");
+}

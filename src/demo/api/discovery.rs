@@ -116,9 +116,10 @@ const SUBRESOURCE_VERBS: &[&str] = &["get", "patch", "update"];
 fn subresources(
     t: &ResourceType,
     version: &str,
+    status: bool,
 ) -> Vec<(&'static str, String, String, String, Vec<&'static str>)> {
     let mut subs = Vec::new();
-    if t.status_subresource {
+    if status {
         subs.push((
             "status",
             t.group.to_string(),
@@ -165,7 +166,7 @@ pub fn resource_list(
     version: &str,
 ) -> Option<Value> {
     let mut resources = Vec::new();
-    for (_, t) in served(state, faults) {
+    for (id, t) in served(state, faults) {
         if t.group != group || !t.versions.contains(&version) {
             continue;
         }
@@ -183,7 +184,7 @@ pub fn resource_list(
             r["categories"] = json!(t.categories);
         }
         resources.push(r);
-        for (sub, g, v, kind, verbs) in subresources(t, version) {
+        for (sub, g, v, kind, verbs) in subresources(t, version, faults.has_status(id)) {
             let mut r = json!({
                 "name": format!("{}/{sub}", t.plural),
                 "singularName": "",
@@ -235,7 +236,7 @@ pub fn aggregated(
                 let resources: Vec<Value> = served
                     .iter()
                     .filter(|(_, t)| t.group == group && t.versions.contains(version))
-                    .map(|(_, t)| {
+                    .map(|(id, t)| {
                         let mut r = json!({
                             "resource": t.plural,
                             "responseKind": {"group": t.group, "version": version, "kind": t.kind},
@@ -249,7 +250,7 @@ pub fn aggregated(
                         if !t.categories.is_empty() {
                             r["categories"] = json!(t.categories);
                         }
-                        let subs: Vec<Value> = subresources(t, version)
+                        let subs: Vec<Value> = subresources(t, version, faults.has_status(*id))
                             .into_iter()
                             .map(|(sub, g, v, kind, verbs)| {
                                 json!({

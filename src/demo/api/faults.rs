@@ -6,6 +6,7 @@
 //! | drop watches | every open watch stream ends (clients re-watch from their last version) |
 //! | compact | the store forgets its history: a watch from an older version gets 410 Gone |
 //! | fail kind | one resource answers 403 Forbidden or 404 NotFound (404 also hides it from discovery); open watches of it end |
+//! | no status subresource | a kind behaves like a CRD without `subresources.status` (Argo Rollouts before v0.10): `/status` answers 404 and writes to the main resource change status too |
 //! | latency | every request waits this long first |
 //! | error rate | this share of requests answers 500 InternalError |
 //! | down / up | the cluster's listeners (Kubernetes API and Prometheus) close, with every connection, and reopen on the same ports |
@@ -14,7 +15,7 @@
 //! [`Faults`] is the in-process handle; [`FaultAction`] is the same set as JSON for the
 //! control API (`{"action": "fail-kind", "group": "apps", "resource": "deployments", "code": 403}`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -53,6 +54,8 @@ pub struct FaultState {
     request_counter: AtomicU64,
     salt: u64,
     kind_codes: RwLock<HashMap<TypeId, u16>>,
+    /// Kinds whose status subresource is taken away.
+    no_status: RwLock<HashSet<TypeId>>,
     /// Bumped whenever open watches must re-check whether they may go on.
     watch_epoch: watch::Sender<u64>,
     /// Watches started before this epoch end (bumped by "drop watches" only).
@@ -101,6 +104,7 @@ impl FaultState {
             request_counter: AtomicU64::new(0),
             salt,
             kind_codes: RwLock::new(HashMap::new()),
+            no_status: RwLock::new(HashSet::new()),
             watch_epoch: watch::channel(0).0,
             drop_epoch: AtomicU64::new(0),
             stats: Counters::default(),
@@ -159,6 +163,18 @@ impl FaultState {
             .copied()
     }
 
+    /// Whether a kind has its `/status` subresource here (its registry entry says so and no
+    /// fault took it away).
+    #[must_use]
+    pub fn has_status(&self, type_id: TypeId) -> bool {
+        registry::get(type_id).status_subresource
+            && !self
+                .no_status
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .contains(&type_id)
+    }
+
     /// A receiver that changes whenever open watches must re-check [`Self::watch_may_continue`].
     #[must_use]
     pub fn watch_signal(&self) -> watch::Receiver<u64> {
@@ -195,6 +211,11 @@ pub enum FaultAction {
         code: u16,
     },
     RestoreKind {
+        #[serde(default)]
+        group: String,
+        resource: String,
+    },
+    NoStatusSubresource {
         #[serde(default)]
         group: String,
         resource: String,
@@ -299,7 +320,7 @@ impl Faults {
         Ok(())
     }
 
-    /// Undoes [`Self::fail_kind`].
+    /// Undoes [`Self::fail_kind`] and [`Self::remove_status_subresource`].
     pub fn restore_kind(&self, group: &str, resource: &str) -> Result<(), FaultError> {
         let id = find_kind(group, resource)?;
         self.state
@@ -307,6 +328,24 @@ impl Faults {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(&id);
+        self.state
+            .no_status
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&id);
+        Ok(())
+    }
+
+    /// Makes `resource` in `group` behave like a CRD without a status subresource, as Argo
+    /// Rollouts' CRD was before v0.10: `/status` answers 404 and main-resource writes may
+    /// change status.
+    pub fn remove_status_subresource(&self, group: &str, resource: &str) -> Result<(), FaultError> {
+        let id = find_kind(group, resource)?;
+        self.state
+            .no_status
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(id);
         Ok(())
     }
 
@@ -379,6 +418,11 @@ impl Faults {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clear();
+        self.state
+            .no_status
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
         self.authz.clear();
         self.up().await
     }
@@ -422,6 +466,9 @@ impl Faults {
                 code,
             } => self.fail_kind(&group, &resource, code)?,
             FaultAction::RestoreKind { group, resource } => self.restore_kind(&group, &resource)?,
+            FaultAction::NoStatusSubresource { group, resource } => {
+                self.remove_status_subresource(&group, &resource)?;
+            }
             FaultAction::Latency { ms } => self.set_latency(Duration::from_millis(ms)),
             FaultAction::ErrorRate { rate } => self.set_error_rate(rate)?,
             FaultAction::Down => self.down().await,

@@ -323,6 +323,13 @@ impl ApiServer {
         if t.create_only {
             return review(&ctx, verb);
         }
+        let has_status = self.faults.has_status(type_id);
+        // Without a status subresource, main-resource writes carry status too.
+        let main = if has_status || !t.status_subresource {
+            super::store::Subresource::Main
+        } else {
+            super::store::Subresource::Whole
+        };
         match (ctx.path.subresource.as_deref(), verb) {
             (None, "list") => {
                 self.faults.count(Counted::List);
@@ -334,11 +341,11 @@ impl ApiServer {
             }
             (None, "get") => resources::get(&ctx),
             (None, "create") => resources::create(&ctx),
-            (None, "update") => resources::update(&ctx, super::store::Subresource::Main),
-            (None, "patch") => resources::patch(&ctx, super::store::Subresource::Main),
+            (None, "update") => resources::update(&ctx, main),
+            (None, "patch") => resources::patch(&ctx, main),
             (None, "delete") => resources::delete(&ctx),
             (None, "deletecollection") => resources::delete_collection(&ctx).await,
-            (Some("status"), _) if t.status_subresource => match verb {
+            (Some("status"), _) if has_status => match verb {
                 "get" => resources::get(&ctx),
                 "update" => resources::update(&ctx, super::store::Subresource::Status),
                 "patch" => resources::patch(&ctx, super::store::Subresource::Status),

@@ -115,6 +115,9 @@ pub enum Subresource {
     Main,
     /// `/status`: only `status` changes.
     Status,
+    /// The main resource of a kind whose status subresource is switched off (a fault):
+    /// everything, status included, is written.
+    Whole,
 }
 
 /// A patch body, by content type.
@@ -975,7 +978,7 @@ fn merge_for_write(type_id: TypeId, old: &Value, mut new: Value, sub: Subresourc
             }
             new
         }
-        Subresource::Main => new,
+        Subresource::Main | Subresource::Whole => new,
     }
 }
 

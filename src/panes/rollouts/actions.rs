@@ -10,8 +10,8 @@
 //!   `abort`, `retry`, `promote`, `pause`, `restart`, `undo`): status-subresource merge patches
 //!   for abort/retry/promote/promote-full, spec merge patches for pause/restart, a JSON patch of
 //!   `/spec/template` for undo. When a status patch answers 404 (controllers before v0.10) the
-//!   plugin sends one main-resource patch instead: [`status_fallback`] gives it to the
-//!   executor.
+//!   plugin sends one main-resource patch instead: [`status_fallback`] builds it, the plan
+//!   carries it, and the executor sends it on that 404.
 //! - The plugin has no `resume` verb; kdeck's Resume is Argo CD's `resume` action (clear
 //!   `status.pauseConditions`, set `spec.paused=false`, never touch the step), sent as the
 //!   same two patches the plugin's promote uses for those fields.

@@ -10,7 +10,7 @@ use kube::core::DeserializeGuard;
 use super::actions::{
     ActionInputs, DeploymentAction, RolloutAction, check, check_deployment, deployment_requests,
     deployment_target, describe, describe_deployment, pick_rollback_target, pick_undo_target,
-    requests, rollout_target,
+    requests, rollout_target, status_fallback,
 };
 use super::model::{RolloutRow, WorkloadKind};
 use crate::cluster::ClusterHandle;
@@ -141,6 +141,7 @@ fn plan_rollout(
         seen_rv: ro.metadata.resource_version.clone().unwrap_or_default(),
         summary: describe(act, &ro),
         build,
+        status_fallback: status_fallback(act, &ro).ok().flatten(),
         data_state,
     }))
 }
@@ -208,6 +209,7 @@ fn plan_deployment(
         seen_rv: d.metadata.resource_version.clone().unwrap_or_default(),
         summary: describe_deployment(act, &d),
         build,
+        status_fallback: None,
         data_state,
     }))
 }
