@@ -1,5 +1,6 @@
-//! The demo cluster under load: memory per stored object, list throughput (objects/s) and
-//! watch fan-out (events delivered/s to many watchers), at `--scale 10000`.
+//! The demo cluster under load: memory per stored object, the simulator's CPU at rest, list
+//! throughput (objects/s) and watch fan-out (events delivered/s to many watchers), at
+//! `--scale 10000`.
 //!
 //! Run: `cargo bench --bench demo_api`
 
@@ -10,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use common::{DemoServe, rss_mib};
+use common::{DemoServe, cpu_secs, rss_mib};
 
 const KINDS: &[&str] = &[
     "/api/v1/pods",
@@ -59,7 +60,14 @@ fn main() {
         std::thread::sleep(Duration::from_secs(5));
         let n = rt.block_on(objects(&http, &demo.api_url(0)));
         let rss = rss_mib(demo.pid());
-        println!("--scale {scale:>5}: {n:>6} objects (main kinds), RSS {rss:7.1} MiB");
+        // Controllers at rest: CPU of the simulator over 10 s with nobody watching.
+        let cpu0 = cpu_secs(demo.pid());
+        std::thread::sleep(Duration::from_secs(10));
+        let idle = cpu_secs(demo.pid()) - cpu0;
+        println!(
+            "--scale {scale:>5}: {n:>6} objects (main kinds), RSS {rss:7.1} MiB, \
+             simulator CPU {idle:.2} s per 10 s"
+        );
         sizes.push((n, rss));
     }
     let (n0, r0) = sizes[0];

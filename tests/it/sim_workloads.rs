@@ -1383,33 +1383,3 @@ async fn client_created_backup_and_restore_complete() {
     assert_eq!(bad["status"]["phase"], "FailedValidation");
     assert_eq!(validate_object(&r), Ok(()));
 }
-
-/// CPU time this process has used (user + system), from /proc.
-fn cpu_time() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    Some(Duration::from_millis(ticks * 10))
-}
-
-/// A measurement more than a test: run with `--ignored` on a quiet machine.
-#[ignore = "measures CPU use; run explicitly"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn idle_controllers_at_scale_use_little_cpu() {
-    let state = seeded(0, 1.0, 10_000);
-    let shutdown = CancellationToken::new();
-    let start = cpu_time().unwrap();
-    sim::spawn(&state, &shutdown);
-    // Let the first resync of every controller finish.
-    tokio::time::sleep(Duration::from_secs(20)).await;
-    let settled = cpu_time().unwrap();
-    tokio::time::sleep(Duration::from_secs(20)).await;
-    let idle = cpu_time().unwrap() - settled;
-    shutdown.cancel();
-    eprintln!(
-        "first resync: {:?} CPU; idle: {:?} CPU over 20 s",
-        settled - start,
-        idle
-    );
-    assert!(idle < Duration::from_secs(4), "idle CPU {idle:?} over 20 s");
-}
