@@ -88,10 +88,17 @@ fn frame_times() {
     );
     handle.set_discovery(Discovery::default());
     let (rollouts, rss): (Vec<_>, Vec<_>) = (0..ROWS).map(|i| synthetic(i, "a")).unzip();
-    // Every object at a new resourceVersion (everything changed), and one object changed.
-    let all_new: Vec<Rollout> = (0..ROWS).map(|i| synthetic(i, "b").0).collect();
-    let mut one_new = rollouts.clone();
-    one_new[ROWS / 2] = synthetic(ROWS / 2, "c").0;
+    // Each round: every object at a new resourceVersion (everything changed), then the same
+    // set with one object changed. Fresh versions every round, so no round hits the cache of
+    // an earlier one.
+    let with_rv = |set: &[Rollout], round: usize| -> Vec<Rollout> {
+        let mut set = set.to_vec();
+        for r in &mut set {
+            let rv = r.metadata.resource_version.take().unwrap_or_default();
+            r.metadata.resource_version = Some(format!("{rv}-{round}"));
+        }
+        set
+    };
     let live = SourceState::Live { since: Utc::now() };
     handle.set_test_source(rollouts.clone(), live.clone());
     handle.set_test_source(
@@ -132,21 +139,22 @@ fn frame_times() {
     let mut redraw = Vec::new();
     for i in 0..120 {
         // Every object changed: every row is recomputed.
-        let set = if i % 2 == 0 { &all_new } else { &rollouts };
-        handle.set_test_source(set.clone(), live.clone());
+        let all_new = with_rv(&rollouts, i);
+        handle.set_test_source(all_new.clone(), live.clone());
         let t = Instant::now();
         app.update_models();
         term.draw(|f| app.render(f)).unwrap();
         full.push(t.elapsed());
         // One object changed (the common case): one row recomputed, the rest from cache.
-        let set = if i % 2 == 0 { &one_new } else { &rollouts };
-        handle.set_test_source(set.clone(), live.clone());
+        let mut one_new = all_new;
+        one_new[ROWS / 2].metadata.resource_version = Some(format!("changed-{i}"));
+        handle.set_test_source(one_new, live.clone());
         let t = Instant::now();
         app.update_models();
         term.draw(|f| app.render(f)).unwrap();
         one.push(t.elapsed());
         // A new second, same data: only the step ages move.
-        app.clock = Clock::Fixed(start + chrono::Duration::seconds(i64::from(i) + 1));
+        app.clock = Clock::Fixed(start + chrono::Duration::seconds(i as i64 + 1));
         let t = Instant::now();
         app.update_models();
         term.draw(|f| app.render(f)).unwrap();
