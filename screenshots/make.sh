@@ -59,6 +59,8 @@ wait_for "Confirm: promote"
 sleep 1
 shot confirm
 t send-keys -t k n Escape
+sleep 0.5
+t send-keys -t k Escape  # clears the filter
 
 t resize-window -t k -x 80 -y 24
 sleep 1
