@@ -13,7 +13,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 /// Implements `kube::Resource` for a slim struct with a `metadata: ObjectMeta` field.
 ///
-/// ```ignore
+/// ```text
 /// slim_resource!(Rollout, "argoproj.io", "v1alpha1", "Rollout", "rollouts", Namespaced);
 /// ```
 #[macro_export]
