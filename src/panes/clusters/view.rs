@@ -12,6 +12,9 @@ use crate::clock::Clock;
 use crate::cluster::{PromReach, Reach};
 use crate::theme::{Role, Theme};
 
+/// Width of the label column of the details panel.
+const LABEL_WIDTH: usize = 11;
+
 const ADDON_NAMES: &[(&str, &str)] = &[
     ("RO", "Argo Rollouts"),
     ("CD", "Argo CD"),
@@ -27,7 +30,7 @@ pub fn render_details(
     theme: &Theme,
     clock: Clock,
 ) {
-    let label = |s: &str| Span::styled(format!("{s:<11}"), theme.style(Role::Muted));
+    let label = |s: &str| Span::styled(format!("{s:<LABEL_WIDTH$}"), theme.style(Role::Muted));
     let info = &row.info;
     let mut lines = vec![Line::from(vec![
         label("server"),
@@ -91,19 +94,29 @@ pub fn render_details(
         addons.push(Span::styled(format!("{mark} {name}   "), theme.style(role)));
     }
     lines.push(Line::from(addons));
+    // Watch states packed into lines by hand, so an item never breaks and continuation lines
+    // stay under the value column.
+    let avail = usize::from(area.width.saturating_sub(2));
     let mut watches = vec![label("watches")];
+    let mut used = LABEL_WIDTH;
     for (kind, state) in &row.sources {
-        watches.push(Span::styled(
-            format!("{} {kind}", state.symbol()),
-            theme.style(state.role()),
-        ));
+        let mut text = format!("{} {kind}", state.symbol());
         if !state.is_live() {
-            watches.push(Span::styled(
-                format!(" ({})", state.label(clock)),
-                theme.style(state.role()),
-            ));
+            text.push_str(&format!(" ({})", state.label(clock)));
         }
-        watches.push(Span::raw("  "));
+        let width = Span::raw(text.as_str()).width();
+        if used > LABEL_WIDTH {
+            if used + 2 + width > avail {
+                lines.push(Line::from(std::mem::take(&mut watches)));
+                watches.push(Span::raw(" ".repeat(LABEL_WIDTH)));
+                used = LABEL_WIDTH;
+            } else {
+                watches.push(Span::raw("  "));
+                used += 2;
+            }
+        }
+        watches.push(Span::styled(text, theme.style(state.role())));
+        used += width;
     }
     lines.push(Line::from(watches));
     lines.push(Line::from(Span::styled(
