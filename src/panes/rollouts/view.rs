@@ -254,6 +254,19 @@ fn ratio(v: f64) -> String {
     format!("{v:.3}")
 }
 
+/// An image and its roles (`stable`, `canary`, `active`, `preview`); an image no role claims
+/// (an old ReplicaSet still scaling down) stands alone, as in `kubectl argo rollouts get`.
+fn image_spans(image: &str, tags: &[String], theme: &Theme) -> Vec<Span<'static>> {
+    let mut spans = vec![Span::raw(image.to_string())];
+    if !tags.is_empty() {
+        spans.push(Span::styled(
+            format!(" ({})", tags.join(", ")),
+            theme.style(Role::Accent),
+        ));
+    }
+    spans
+}
+
 fn millis(v: f64) -> String {
     format!("{v:.0} ms")
 }
@@ -308,14 +321,9 @@ pub fn render_detail(
     }
     header.push(Line::from(strat));
     for (i, img) in r.images.iter().enumerate() {
-        header.push(Line::from(vec![
-            label(if i == 0 { "Images" } else { "" }),
-            Span::raw(img.image.clone()),
-            Span::styled(
-                format!(" ({})", img.tags.join(", ")),
-                theme.style(Role::Accent),
-            ),
-        ]));
+        let mut line = vec![label(if i == 0 { "Images" } else { "" })];
+        line.extend(image_spans(&img.image, &img.tags, theme));
+        header.push(Line::from(line));
     }
     let rc = r.replicas;
     header.push(Line::from(vec![
@@ -622,7 +630,22 @@ pub fn render_detail(
 
 #[cfg(test)]
 mod tests {
-    use super::compact_numbers;
+    use super::{compact_numbers, image_spans};
+    use crate::theme::Theme;
+
+    #[test]
+    fn images_show_their_roles_and_nothing_when_none() {
+        let theme = Theme::builtin("default").unwrap();
+        let text = |tags: &[&str]| -> String {
+            let tags: Vec<String> = tags.iter().map(|t| (*t).to_string()).collect();
+            image_spans("web:1.0", &tags, &theme)
+                .iter()
+                .map(|s| s.content.to_string())
+                .collect()
+        };
+        assert_eq!(text(&["active", "stable"]), "web:1.0 (active, stable)");
+        assert_eq!(text(&[]), "web:1.0");
+    }
 
     #[test]
     fn measured_values_are_shortened() {
