@@ -216,3 +216,24 @@ pub fn deployment(name: &str, replicas: i64, ready: i64) -> Value {
                    "availableReplicas": ready, "observedGeneration": 1},
     })
 }
+
+/// Whether the installed kubectl client is at least 1.`minor`. Debian's `kubernetes-client`
+/// (the fallback `.ci/run` installs when kubectl is missing) is 1.20, which predates
+/// `--subresource` (1.24) and `auth whoami` (1.26); tests of those say so and stop.
+pub fn kubectl_at_least(minor: u32, feature: &str) -> bool {
+    let out = std::process::Command::new("kubectl")
+        .args(["version", "--client", "-o", "json"])
+        .output()
+        .expect("kubectl must be installed (see .ci/run)");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    let have: u32 = v
+        .pointer("/clientVersion/minor")
+        .and_then(Value::as_str)
+        .map(|m| m.trim_end_matches('+'))
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(u32::MAX);
+    if have < minor {
+        eprintln!("kubectl 1.{have} has no {feature} (1.{minor}+): that part is not checked here");
+    }
+    have >= minor
+}

@@ -10,7 +10,9 @@
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::demo_harness::{DEADLINE, NS, TestDemo, deployment, eventually, find_row, kind, pod};
+use crate::demo_harness::{
+    DEADLINE, NS, TestDemo, deployment, eventually, find_row, kind, kubectl_at_least, pod,
+};
 use crate::support;
 
 /// A scheduler nobody runs: pods that name it stay Pending, as on a real cluster, so what
@@ -259,21 +261,23 @@ async fn patch_merge_and_status_subresource() {
         d["status"]["readyReplicas"], 2,
         "status is not changed through the main resource"
     );
-    // Strategic merge (kubectl's default) through the status subresource: only status moves.
-    let d = patch_printed(&t, &["--subresource", "status", "-p",
-                    r#"{"status":{"readyReplicas":1,"conditions":[{"type":"Available","status":"False"}]},"spec":{"replicas":9}}"#])
-        .await;
-    assert_eq!(d["status"]["readyReplicas"], 1);
-    let available = d["status"]["conditions"]
-        .as_array()
-        .and_then(|c| c.iter().find(|c| c["type"] == "Available"))
-        .unwrap_or_else(|| panic!("{d}"));
-    assert_eq!(available["status"], "False", "merged by type: {d}");
-    assert_eq!(
-        d["spec"]["replicas"], 2,
-        "spec is not changed through /status"
-    );
-    assert_eq!(d["metadata"]["generation"], 2);
+    if kubectl_at_least(24, "--subresource") {
+        // Strategic merge (kubectl's default) through the status subresource: only status moves.
+        let d = patch_printed(&t, &["--subresource", "status", "-p",
+                        r#"{"status":{"readyReplicas":1,"conditions":[{"type":"Available","status":"False"}]},"spec":{"replicas":9}}"#])
+            .await;
+        assert_eq!(d["status"]["readyReplicas"], 1);
+        let available = d["status"]["conditions"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["type"] == "Available"))
+            .unwrap_or_else(|| panic!("{d}"));
+        assert_eq!(available["status"], "False", "merged by type: {d}");
+        assert_eq!(
+            d["spec"]["replicas"], 2,
+            "spec is not changed through /status"
+        );
+        assert_eq!(d["metadata"]["generation"], 2);
+    }
     // The Deployment controller owns the status: it writes back what the pods say, and
     // kubectl's READY column shows it.
     observed_deployment(&t, "it-patch", |d| count(d, "readyReplicas") == 2).await;
@@ -441,21 +445,23 @@ async fn auth_can_i_follows_deny_rules() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auth_whoami_names_the_user() {
     let t = TestDemo::start(1).await;
-    let text = t.kubectl(&["auth", "whoami"]).await.ok();
-    assert_eq!(
-        find_row(&text, "Username").unwrap()[1],
-        "demo-admin",
-        "{text}"
-    );
-    let text = t
-        .kubectl(&["--as", "demo-viewer", "auth", "whoami"])
-        .await
-        .ok();
-    assert_eq!(
-        find_row(&text, "Username").unwrap()[1],
-        "demo-viewer",
-        "{text}"
-    );
+    if kubectl_at_least(26, "auth whoami") {
+        let text = t.kubectl(&["auth", "whoami"]).await.ok();
+        assert_eq!(
+            find_row(&text, "Username").unwrap()[1],
+            "demo-admin",
+            "{text}"
+        );
+        let text = t
+            .kubectl(&["--as", "demo-viewer", "auth", "whoami"])
+            .await
+            .ok();
+        assert_eq!(
+            find_row(&text, "Username").unwrap()[1],
+            "demo-viewer",
+            "{text}"
+        );
+    }
     t.insert(0, pod("it-keep", "it-keep"));
     let out = t
         .kubectl(&["--as", "demo-viewer", "delete", "pod", "it-keep", "-n", NS])
