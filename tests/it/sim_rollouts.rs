@@ -696,6 +696,29 @@ async fn blue_green_promote_switches_active_service() {
         svc["spec"]["selector"]["rollouts-pod-template-hash"],
         preview.as_str()
     );
+    // The controller says so, as Argo Rollouts does: a SwitchService event on the rollout.
+    let switched = || -> Vec<String> {
+        let (events, _) = sim.state.store.list(t("", "events"), Some("payments"));
+        events
+            .iter()
+            .map(|o| o.value())
+            .filter(|e| {
+                e["involvedObject"]["name"] == "payments-api" && e["reason"] == "SwitchService"
+            })
+            .map(|e| e["message"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    // Recorded right after the status write that made it Healthy.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while switched().is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        switched(),
+        [format!(
+            "Switched selector for service 'payments-api' from '{active}' to '{preview}'"
+        )]
+    );
     let deadline = Instant::now() + Duration::from_secs(60);
     while sim.rs("payments", &active)["spec"]["replicas"] != 0 {
         assert!(Instant::now() < deadline, "old active never scaled down");

@@ -87,6 +87,19 @@ pub fn record(state: &ClusterState, ro: &Rollout, object: &Value, old: &Value, n
             );
         }
     }
+    if let Strategy::BlueGreen(_) = &ro.strategy {
+        let active = |st: &Value| fields::str_at(st, "/blueGreen/activeSelector").to_string();
+        let (from, to) = (active(old), active(new));
+        if !from.is_empty() && !to.is_empty() && from != to {
+            let service = fields::get_str(object, "/spec/strategy/blueGreen/activeService")
+                .unwrap_or_default();
+            rec(
+                Severity::Normal,
+                "SwitchService",
+                &format!("Switched selector for service '{service}' from '{from}' to '{to}'"),
+            );
+        }
+    }
     let reasons = |st: &Value| -> Vec<String> {
         st.get("pauseConditions")
             .and_then(Value::as_array)
