@@ -13,7 +13,7 @@ use kdeck::exec::audit::AuditLog;
 use kdeck::exec::{
     ActionPlan, ExecEvent, ExecOptions, Executor, Outcome, OutcomeKind, RbacVerdict,
 };
-use kdeck::k8s::apps::ReplicaSet;
+use kdeck::k8s::apps::{Deployment, ReplicaSet};
 use kdeck::k8s::rollout::{AnalysisRun, Rollout};
 use kdeck::keymap::ActionCall;
 use kdeck::panes::Reply;
@@ -59,6 +59,7 @@ impl Client {
             );
             tokio::spawn(monitor::run(handle.clone(), None));
             handle.source::<Rollout>();
+            handle.source::<Deployment>();
             handle.source::<ReplicaSet>();
             handle.source::<AnalysisRun>();
             let world = Arc::new(World::new(notifier));
@@ -520,4 +521,208 @@ fn without_a_status_subresource_actions_fall_back_to_one_patch() {
         ]
     );
     assert!(records.iter().all(|r| r["outcome"] == "ok"), "{records:?}");
+}
+
+/// `kubectl` against the fixture's demo; panics with its stderr on failure.
+fn kubectl_ok(f: &Fixture, args: &[&str]) -> String {
+    let out = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(f.kubeconfig())
+        .args(args)
+        .env("KUBECACHEDIR", f.dir.path().join("kube-cache"))
+        .output()
+        .expect("kubectl");
+    assert!(
+        out.status.success(),
+        "kubectl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn kubectl_deployment(f: &Fixture) -> Value {
+    serde_json::from_str(&kubectl_ok(
+        f,
+        &["get", "deploy", "api", "-n", NS, "-o", "json"],
+    ))
+    .unwrap()
+}
+
+fn wait_deployment(f: &Fixture, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let d = kubectl_deployment(f);
+        if pred(&d) {
+            return d;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "kubectl never showed {what}: {d:#}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+impl Client {
+    /// The plan the Rollouts pane makes for `action` on Deployment `api`, once kdeck's store
+    /// holds the server's current version of it.
+    fn plan_deployment(&self, f: &Fixture, action: &str) -> Result<ActionPlan, String> {
+        let server_rv = kubectl_deployment(f)["metadata"]["resourceVersion"].clone();
+        let deadline = Instant::now() + WAIT;
+        let deployment = loop {
+            let d = self.handle.source::<Deployment>().get(NS, "api");
+            if let Some(d) = d
+                && d.metadata.resource_version.as_deref() == server_rv.as_str()
+            {
+                break d;
+            }
+            assert!(Instant::now() < deadline, "kdeck's store never caught up");
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let rss = self.handle.source::<ReplicaSet>().objects();
+        let rs_refs: Vec<&ReplicaSet> = rss.iter().filter_map(|g| g.0.as_ref().ok()).collect();
+        let rows = build_rows(
+            "demo-us-east",
+            &[],
+            &[&deployment],
+            &rs_refs,
+            &[],
+            chrono::Utc::now(),
+        );
+        let call = ActionCall {
+            name: action.into(),
+            args: Vec::new(),
+        };
+        match plan(&call, &rows[0], &self.handle) {
+            Reply::Plan(p) => Ok(*p),
+            Reply::Warn(w) | Reply::Info(w) => Err(w),
+            other => Err(format!("{other:?}")),
+        }
+    }
+}
+
+fn image_of(d: &Value) -> &str {
+    d.pointer("/spec/template/spec/containers/0/image")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+fn revision_of(d: &Value) -> &str {
+    d.pointer("/metadata/annotations/deployment.kubernetes.io~1revision")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+/// Deployments get kubectl's verbs (`rollout undo|pause|resume|restart`): kdeck sends them,
+/// the simulated Deployment controller acts, and kubectl shows the result.
+#[test]
+fn deployment_rollback_pause_resume_restart_reach_the_controller() {
+    let f = Fixture::start();
+    let c = Client::connect(&f);
+    let audit = f.dir.path().join("audit.log");
+    let (exec, mut rx) = c.executor(ExecOptions::default(), &audit);
+    let deployments = kdeck::demo::api::registry::find("apps", "deployments").unwrap();
+    f.store()
+        .create(
+            deployments,
+            NS,
+            json!({
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": "api", "namespace": NS},
+                "spec": {
+                    "replicas": 2,
+                    "selector": {"matchLabels": {"app": "api"}},
+                    "template": {
+                        "metadata": {"labels": {"app": "api"}},
+                        "spec": {"containers": [{"name": "api", "image": "registry.example.com/api:1.0.0"}]}
+                    }
+                }
+            }),
+            false,
+        )
+        .unwrap();
+    wait_deployment(&f, "revision 1 available", |d| {
+        revision_of(d) == "1" && d.pointer("/status/availableReplicas") == Some(&json!(2))
+    });
+    kubectl_ok(
+        &f,
+        &[
+            "set",
+            "image",
+            "deploy/api",
+            "-n",
+            NS,
+            "api=registry.example.com/api:2.0.0",
+        ],
+    );
+    wait_deployment(&f, "revision 2 rolled out", |d| {
+        revision_of(d) == "2"
+            && d.pointer("/status/updatedReplicas") == Some(&json!(2))
+            && d.pointer("/status/availableReplicas") == Some(&json!(2))
+    });
+
+    // Rollback: the pod template of revision 1 comes back as revision 3.
+    let p = c.plan_deployment(&f, "rollback").unwrap();
+    let o = run(&f, &exec, &mut rx, p);
+    assert_eq!(o.kind, OutcomeKind::Ok, "{o:?}");
+    let d = wait_deployment(&f, "the rollback", |d| revision_of(d) == "3");
+    assert_eq!(image_of(&d), "registry.example.com/api:1.0.0");
+    let history = kubectl_ok(&f, &["rollout", "history", "deploy/api", "-n", NS]);
+    let revisions: Vec<&str> = history
+        .lines()
+        .skip_while(|l| !l.starts_with("REVISION"))
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    // Revision 1 became 3: its ReplicaSet is the one scaled back up.
+    assert_eq!(revisions, ["2", "3"], "{history}");
+
+    // Pause, then resume: spec.paused as `kubectl rollout pause|resume` set it.
+    let o = run(&f, &exec, &mut rx, c.plan_deployment(&f, "pause").unwrap());
+    assert_eq!(o.kind, OutcomeKind::Ok, "{o:?}");
+    wait_deployment(&f, "paused", |d| {
+        d.pointer("/spec/paused") == Some(&json!(true))
+    });
+    let o = run(&f, &exec, &mut rx, c.plan_deployment(&f, "resume").unwrap());
+    assert_eq!(o.kind, OutcomeKind::Ok, "{o:?}");
+    wait_deployment(&f, "resumed", |d| {
+        d.pointer("/spec/paused") != Some(&json!(true))
+    });
+
+    // Restart: a restartedAt annotation on the pod template, so new pods roll out.
+    let o = run(
+        &f,
+        &exec,
+        &mut rx,
+        c.plan_deployment(&f, "restart").unwrap(),
+    );
+    assert_eq!(o.kind, OutcomeKind::Ok, "{o:?}");
+    let d = wait_deployment(&f, "a restart rolled out", |d| {
+        revision_of(d) == "4" && d.pointer("/status/updatedReplicas") == Some(&json!(2))
+    });
+    assert!(
+        d.pointer("/spec/template/metadata/annotations/kubectl.kubernetes.io~1restartedAt")
+            .and_then(Value::as_str)
+            .is_some_and(|t| t.ends_with('Z')),
+        "{d:#}"
+    );
+    assert_eq!(image_of(&d), "registry.example.com/api:1.0.0");
+
+    let actions: Vec<String> = std::fs::read_to_string(&audit)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .map(|v| {
+            format!(
+                "{} {}",
+                v["action"].as_str().unwrap(),
+                v["outcome"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        ["rollback ok", "pause ok", "resume ok", "restart ok"]
+    );
 }

@@ -15,7 +15,7 @@ use super::actions::{
 use super::model::{RolloutRow, WorkloadKind};
 use crate::cluster::ClusterHandle;
 use crate::exec::plan::{ActionPlan, PlanBuild};
-use crate::exec::request::Target;
+use crate::exec::request::{KubeRequest, Target};
 use crate::k8s::apps::{Deployment, ReplicaSet};
 use crate::k8s::rollout::Rollout;
 use crate::keymap::ActionCall;
@@ -49,6 +49,36 @@ fn rs_target(rs: &ReplicaSet) -> Target {
         plural: "replicasets".into(),
         namespace: rs.metadata.namespace.clone(),
         name: rs.metadata.name.clone().unwrap_or_default(),
+    }
+}
+
+/// How an action's requests come about: for an undo/rollback, built at execution time from
+/// the old ReplicaSet (`undo_source`) and the live object; otherwise right away. A request
+/// list with nothing to change is an answer, not a plan.
+fn plan_build<T: Clone + Send + Sync + 'static>(
+    action_name: &str,
+    object: &T,
+    undo_source: Option<&ReplicaSet>,
+    requests: impl Fn(&T, &ActionInputs) -> Result<Vec<KubeRequest>, String> + Send + Sync + 'static,
+) -> Result<PlanBuild, Reply> {
+    if let Some(rs) = undo_source {
+        let object = object.clone();
+        return Ok(PlanBuild::AfterFetch {
+            fetch: rs_target(rs),
+            build: Arc::new(move |rs_json, live| {
+                let inputs = ActionInputs {
+                    now: Utc::now(),
+                    undo_source: Some(rs_json.clone()),
+                    live_object: Some(live.clone()),
+                };
+                requests(&object, &inputs)
+            }),
+        });
+    }
+    match requests(object, &ActionInputs::at(Utc::now())) {
+        Ok(r) if r.is_empty() => Err(Reply::Info(format!("{action_name}: nothing to change"))),
+        Ok(r) => Ok(PlanBuild::Ready(r)),
+        Err(why) => Err(Reply::Warn(why)),
     }
 }
 
@@ -107,32 +137,23 @@ fn plan_rollout(
         return Reply::Warn(why);
     }
     let data_state = cluster.source::<Rollout>().state();
-    let build = if let RolloutAction::Undo { to_revision } = act {
+    let undo_source = if let RolloutAction::Undo { to_revision } = act {
         let rss = owned_replica_sets(cluster, ro.metadata.uid.as_deref().unwrap_or_default());
-        let target_rs = match pick_undo_target(&ro, &rss, to_revision) {
-            Ok(rs) => rs.clone(),
+        match pick_undo_target(&ro, &rss, to_revision) {
+            Ok(rs) => Some(rs.clone()),
             Err(why) => return Reply::Warn(format!("undo: {why}")),
-        };
-        let ro_for_build = ro.clone();
-        PlanBuild::AfterFetch {
-            fetch: rs_target(&target_rs),
-            build: Arc::new(move |rs_json, live| {
-                let inputs = ActionInputs {
-                    now: Utc::now(),
-                    undo_source: Some(rs_json.clone()),
-                    live_object: Some(live.clone()),
-                };
-                requests(act, &ro_for_build, &inputs)
-            }),
         }
     } else {
-        match requests(act, &ro, &ActionInputs::at(Utc::now())) {
-            Ok(r) if r.is_empty() => {
-                return Reply::Info(format!("{}: nothing to change", action.name));
-            }
-            Ok(r) => PlanBuild::Ready(r),
-            Err(why) => return Reply::Warn(why),
-        }
+        None
+    };
+    let build = match plan_build(
+        &action.name,
+        &ro,
+        undo_source.as_ref(),
+        move |ro, inputs| requests(act, ro, inputs),
+    ) {
+        Ok(b) => b,
+        Err(reply) => return reply,
     };
     Reply::Plan(Box::new(ActionPlan {
         cluster: cluster.context.clone(),
@@ -175,32 +196,20 @@ fn plan_deployment(
         return Reply::Warn(why);
     }
     let data_state = cluster.source::<Deployment>().state();
-    let build = if let DeploymentAction::Rollback { to_revision } = act {
+    let undo_source = if let DeploymentAction::Rollback { to_revision } = act {
         let rss = owned_replica_sets(cluster, d.metadata.uid.as_deref().unwrap_or_default());
-        let target_rs = match pick_rollback_target(&d, &rss, to_revision) {
-            Ok(rs) => rs.clone(),
+        match pick_rollback_target(&d, &rss, to_revision) {
+            Ok(rs) => Some(rs.clone()),
             Err(why) => return Reply::Warn(format!("rollback: {why}")),
-        };
-        let d_for_build = d.clone();
-        PlanBuild::AfterFetch {
-            fetch: rs_target(&target_rs),
-            build: Arc::new(move |rs_json, live| {
-                let inputs = ActionInputs {
-                    now: Utc::now(),
-                    undo_source: Some(rs_json.clone()),
-                    live_object: Some(live.clone()),
-                };
-                deployment_requests(act, &d_for_build, &inputs)
-            }),
         }
     } else {
-        match deployment_requests(act, &d, &ActionInputs::at(Utc::now())) {
-            Ok(r) if r.is_empty() => {
-                return Reply::Info(format!("{}: nothing to change", action.name));
-            }
-            Ok(r) => PlanBuild::Ready(r),
-            Err(why) => return Reply::Warn(why),
-        }
+        None
+    };
+    let build = match plan_build(&action.name, &d, undo_source.as_ref(), move |d, inputs| {
+        deployment_requests(act, d, inputs)
+    }) {
+        Ok(b) => b,
+        Err(reply) => return reply,
     };
     Reply::Plan(Box::new(ActionPlan {
         cluster: cluster.context.clone(),
