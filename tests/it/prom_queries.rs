@@ -6,7 +6,7 @@
 use kdeck::config::QueryConfig;
 use kdeck::k8s::rollout::{AnalysisTemplate, Rollout};
 use kdeck::panes::rollouts::detail::{DetailInputs, rollout_detail};
-use kdeck::panes::rollouts::metrics::{MetricTarget, fetch, target_for};
+use kdeck::panes::rollouts::metrics::{MetricTarget, MetricsSnapshot, fetch, target_for};
 use kdeck::source::prometheus::{PromClient, PromEndpoint};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -257,4 +257,91 @@ fn shipped_canary_queries_against_a_real_prometheus() {
         matches!(&bad, Err(kdeck::source::prometheus::PromError::Api { error_type, .. }) if error_type == "bad_data"),
         "{bad:?}"
     );
+}
+
+/// When Prometheus goes away, the charts keep their last good points, marked stale since
+/// they were fetched; when it comes back, fresh data replaces them. Driven over HTTP
+/// against the demo's Prometheus, taken down and up with its cluster.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_stay_marked_stale_while_prometheus_is_away() {
+    use kdeck::panes::rollouts::metrics::MetricsPoller;
+    use kdeck::source::Notifier;
+
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let t = crate::demo_harness::TestDemo::start(1).await;
+    let prom = PromClient::new(
+        PromEndpoint::Url(t.cluster(0).prom_url()),
+        None,
+        std::time::Duration::from_secs(2),
+    );
+    let target = MetricTarget {
+        namespace: "shop".into(),
+        sides: [
+            ("canary", "checkout-canary".into()),
+            ("stable", "checkout-stable".into()),
+        ],
+    };
+    let poller = MetricsPoller::start(
+        prom,
+        QueryConfig::default(),
+        target,
+        std::time::Duration::from_millis(200),
+        Notifier::new(),
+    );
+    let wait = |what: &'static str, pred: fn(&MetricsSnapshot) -> bool| {
+        let poller = &poller;
+        async move {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            loop {
+                if let Some(s) = poller.snapshot()
+                    && pred(&s)
+                {
+                    return s;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "never {what}: {:?}",
+                    poller.snapshot()
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    };
+    let stable = |s: &MetricsSnapshot| {
+        s.success_rate
+            .iter()
+            .find(|x| x.label == "stable")
+            .cloned()
+            .unwrap()
+    };
+    let live = wait("live data", |s| {
+        s.success_rate
+            .iter()
+            .all(|x| x.error.is_none() && !x.points.is_empty())
+    })
+    .await;
+    let fetched = live.fetched_at.unwrap();
+
+    t.cluster(0).faults.down().await;
+    let away = wait("stale data", |s| {
+        s.success_rate
+            .iter()
+            .all(|x| x.error.is_some() && x.stale_since.is_some())
+    })
+    .await;
+    let kept = stable(&away);
+    assert!(!kept.points.is_empty(), "last good points kept: {kept:?}");
+    assert!(kept.stale_since.unwrap() >= fetched, "{kept:?}");
+    // Stale stays anchored at the last good fetch, however many polls fail.
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    let later = stable(&poller.snapshot().unwrap());
+    assert_eq!(later.stale_since, kept.stale_since);
+
+    t.cluster(0).faults.up().await.unwrap();
+    wait("fresh data again", |s| {
+        s.success_rate
+            .iter()
+            .all(|x| x.error.is_none() && x.stale_since.is_none() && !x.points.is_empty())
+    })
+    .await;
 }

@@ -61,6 +61,9 @@ pub struct SideSeries {
     pub points: Vec<(f64, f64)>,
     /// Why there is no data, if there is none.
     pub error: Option<String>,
+    /// Set when the last poll failed and `points` are the last good ones: when those were
+    /// fetched. Old data stays on screen, marked, rather than vanishing.
+    pub stale_since: Option<DateTime<Utc>>,
 }
 
 impl SideSeries {
@@ -133,10 +136,41 @@ pub async fn fetch(
                 service: service.clone(),
                 points,
                 error,
+                stale_since: None,
             });
         }
     }
     snap
+}
+
+/// `next` with every series that failed (an error and no points) given the last good points
+/// of the same series in `prev`, marked stale since `prev` fetched them.
+#[must_use]
+pub fn keep_last_good(
+    prev: Option<&MetricsSnapshot>,
+    mut next: MetricsSnapshot,
+) -> MetricsSnapshot {
+    let Some(prev) = prev else {
+        return next;
+    };
+    for (new, old) in [
+        (&mut next.success_rate, &prev.success_rate),
+        (&mut next.latency_p99, &prev.latency_p99),
+    ] {
+        for s in new
+            .iter_mut()
+            .filter(|s| s.error.is_some() && s.points.is_empty())
+        {
+            if let Some(o) = old
+                .iter()
+                .find(|o| o.label == s.label && o.service == s.service && !o.points.is_empty())
+            {
+                s.points.clone_from(&o.points);
+                s.stale_since = o.stale_since.or(prev.fetched_at);
+            }
+        }
+    }
+    next
 }
 
 /// Polls [`fetch`] while a detail view is open; dropping it stops the polling.
@@ -169,9 +203,12 @@ impl MetricsPoller {
                 loop {
                     let end = Utc::now().timestamp() as f64;
                     let snap = fetch(&prom, &queries, &target, end, WINDOW_SECS, STEP_SECS).await;
-                    *latest
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(snap);
+                    {
+                        let mut shown = latest
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner);
+                        *shown = Some(keep_last_good(shown.as_ref(), snap));
+                    }
                     notifier.notify();
                     tokio::select! {
                         () = cancel.cancelled() => return,

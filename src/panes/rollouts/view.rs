@@ -171,6 +171,7 @@ fn metric_lines<'a>(
     fmt: fn(f64) -> String,
     width: usize,
     theme: &Theme,
+    clock: Clock,
 ) -> Vec<Line<'a>> {
     let mut lines = Vec::new();
     let limit = threshold.and_then(|t| t.success.or(t.failure));
@@ -211,6 +212,12 @@ fn metric_lines<'a>(
                     Span::styled(
                         format!(" {value}{}", if breached { " ✖" } else { "" }),
                         theme.style(if breached { Role::Crit } else { Role::Text }),
+                    ),
+                    Span::styled(
+                        s.stale_since.map_or_else(String::new, |t| {
+                            format!(" ◐ stale since {}", clock.time_of_day(t))
+                        }),
+                        theme.style(Role::Warn),
                     ),
                 ]));
             }
@@ -437,6 +444,7 @@ pub fn render_detail(
                 ratio,
                 chart_width,
                 theme,
+                clock,
             ));
             charts.extend(metric_lines(
                 "p99 latency",
@@ -445,6 +453,7 @@ pub fn render_detail(
                 millis,
                 chart_width,
                 theme,
+                clock,
             ));
         }
         None => {
@@ -630,8 +639,43 @@ pub fn render_detail(
 
 #[cfg(test)]
 mod tests {
-    use super::{compact_numbers, image_spans};
+    use super::{compact_numbers, image_spans, metric_lines, ratio};
+    use crate::clock::Clock;
+    use crate::panes::rollouts::metrics::SideSeries;
     use crate::theme::Theme;
+
+    #[test]
+    fn kept_points_are_marked_stale_since_their_fetch() {
+        let theme = Theme::builtin("default").unwrap();
+        let at = chrono::DateTime::parse_from_rfc3339("2026-11-22T12:03:04Z")
+            .unwrap()
+            .to_utc();
+        let side = |stale_since: Option<chrono::DateTime<chrono::Utc>>| SideSeries {
+            label: "canary",
+            service: "web-canary".into(),
+            points: vec![(0.0, 0.98), (30.0, 0.99)],
+            error: stale_since.map(|_| "prometheus unreachable".to_string()),
+            stale_since,
+        };
+        let text = |s: SideSeries| -> String {
+            metric_lines(
+                "success rate",
+                &[s],
+                None,
+                ratio,
+                80,
+                &theme,
+                Clock::Fixed(at),
+            )
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+        };
+        let stale = text(side(Some(at)));
+        assert!(stale.contains("0.990 ◐ stale since 12:03:04"), "{stale}");
+        assert!(!text(side(None)).contains("stale"));
+    }
 
     #[test]
     fn images_show_their_roles_and_nothing_when_none() {
