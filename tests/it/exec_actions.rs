@@ -164,34 +164,32 @@ fn run(
     })
 }
 
-fn kubectl_rollout(f: &Fixture) -> Value {
+/// `kubectl` against the fixture's demo; panics with its stderr on failure.
+fn kubectl_ok(f: &Fixture, args: &[&str]) -> String {
     let out = Command::new("kubectl")
-        .args([
-            "--kubeconfig",
-            &f.kubeconfig(),
-            "get",
-            "rollout",
-            "web",
-            "-n",
-            NS,
-            "-o",
-            "json",
-        ])
+        .arg("--kubeconfig")
+        .arg(f.kubeconfig())
+        .args(args)
         .env("KUBECACHEDIR", f.dir.path().join("kube-cache"))
         .output()
         .expect("kubectl");
     assert!(
         out.status.success(),
-        "{}",
+        "kubectl {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).unwrap()
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn wait_kubectl(f: &Fixture, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+/// What `kubectl get OBJECT -n e2e -o json` prints (`rollout/web`, `deploy/api`).
+fn kubectl_get(f: &Fixture, object: &str) -> Value {
+    serde_json::from_str(&kubectl_ok(f, &["get", object, "-n", NS, "-o", "json"])).unwrap()
+}
+
+fn wait_get(f: &Fixture, object: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + WAIT;
     loop {
-        let r = kubectl_rollout(f);
+        let r = kubectl_get(f, object);
         if pred(&r) {
             return r;
         }
@@ -201,6 +199,22 @@ fn wait_kubectl(f: &Fixture, what: &str, pred: impl Fn(&Value) -> bool) -> Value
         );
         std::thread::sleep(Duration::from_millis(300));
     }
+}
+
+fn kubectl_rollout(f: &Fixture) -> Value {
+    kubectl_get(f, "rollout/web")
+}
+
+fn wait_kubectl(f: &Fixture, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    wait_get(f, "rollout/web", what, pred)
+}
+
+fn kubectl_deployment(f: &Fixture) -> Value {
+    kubectl_get(f, "deploy/api")
+}
+
+fn wait_deployment(f: &Fixture, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    wait_get(f, "deploy/api", what, pred)
 }
 
 fn step(r: &Value) -> Option<i64> {
@@ -306,24 +320,7 @@ fn safety_checks_refuse_before_anything_changes() {
     // A stale object: someone changes it between the screen and the keypress.
     let (exec, mut rx) = c.executor(ExecOptions::default(), &audit);
     let p = c.plan(&f, "promote", &[]).unwrap();
-    let out = Command::new("kubectl")
-        .args([
-            "--kubeconfig",
-            &f.kubeconfig(),
-            "label",
-            "rollout",
-            "web",
-            "-n",
-            NS,
-            "touched=yes",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    kubectl_ok(&f, &["label", "rollout", "web", "-n", NS, "touched=yes"]);
     let moved = rv();
     let o = run(&f, &exec, &mut rx, p);
     assert_eq!(o.kind, OutcomeKind::Conflict, "{o:?}");
@@ -444,18 +441,7 @@ fn without_a_status_subresource_actions_fall_back_to_one_patch() {
         .remove_status_subresource("argoproj.io", "rollouts")
         .unwrap();
     // Real clients see the old CRD: discovery no longer lists rollouts/status.
-    let out = Command::new("kubectl")
-        .args([
-            "--kubeconfig",
-            &f.kubeconfig(),
-            "get",
-            "--raw",
-            "/apis/argoproj.io/v1alpha1",
-        ])
-        .env("KUBECACHEDIR", f.dir.path().join("kube-cache"))
-        .output()
-        .unwrap();
-    let doc = String::from_utf8_lossy(&out.stdout);
+    let doc = kubectl_ok(&f, &["get", "--raw", "/apis/argoproj.io/v1alpha1"]);
     assert!(doc.contains("\"rollouts\""), "{doc}");
     assert!(!doc.contains("rollouts/status"), "{doc}");
 
@@ -521,46 +507,6 @@ fn without_a_status_subresource_actions_fall_back_to_one_patch() {
         ]
     );
     assert!(records.iter().all(|r| r["outcome"] == "ok"), "{records:?}");
-}
-
-/// `kubectl` against the fixture's demo; panics with its stderr on failure.
-fn kubectl_ok(f: &Fixture, args: &[&str]) -> String {
-    let out = Command::new("kubectl")
-        .arg("--kubeconfig")
-        .arg(f.kubeconfig())
-        .args(args)
-        .env("KUBECACHEDIR", f.dir.path().join("kube-cache"))
-        .output()
-        .expect("kubectl");
-    assert!(
-        out.status.success(),
-        "kubectl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn kubectl_deployment(f: &Fixture) -> Value {
-    serde_json::from_str(&kubectl_ok(
-        f,
-        &["get", "deploy", "api", "-n", NS, "-o", "json"],
-    ))
-    .unwrap()
-}
-
-fn wait_deployment(f: &Fixture, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let d = kubectl_deployment(f);
-        if pred(&d) {
-            return d;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "kubectl never showed {what}: {d:#}"
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    }
 }
 
 impl Client {
