@@ -100,8 +100,8 @@ fn frame_times() {
         set
     };
     let live = SourceState::Live { since: Utc::now() };
-    handle.set_test_source(rollouts.clone(), live.clone());
-    handle.set_test_source(
+    handle.sources.set_test_kind(rollouts.clone(), live.clone());
+    handle.sources.set_test_kind(
         rss.into_iter().flatten().collect::<Vec<ReplicaSet>>(),
         live.clone(),
     );
@@ -140,7 +140,7 @@ fn frame_times() {
     for i in 0..120 {
         // Every object changed: every row is recomputed.
         let all_new = with_rv(&rollouts, i);
-        handle.set_test_source(all_new.clone(), live.clone());
+        handle.sources.set_test_kind(all_new.clone(), live.clone());
         let t = Instant::now();
         app.update_models();
         term.draw(|f| app.render(f)).unwrap();
@@ -148,7 +148,7 @@ fn frame_times() {
         // One object changed (the common case): one row recomputed, the rest from cache.
         let mut one_new = all_new;
         one_new[ROWS / 2].metadata.resource_version = Some(format!("changed-{i}"));
-        handle.set_test_source(one_new, live.clone());
+        handle.sources.set_test_kind(one_new, live.clone());
         let t = Instant::now();
         app.update_models();
         term.draw(|f| app.render(f)).unwrap();

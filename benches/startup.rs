@@ -16,10 +16,9 @@ use common::{DemoServe, cpu_secs, rss_mib, self_pid};
 /// Every cluster's pods are listed (at least `at_least`) and its watches live.
 fn loaded(c: &client::Client, at_least: usize) -> bool {
     c.app.world.clusters().iter().all(|h| {
-        let pods = h.source::<kdeck::k8s::pod::Pod>();
-        pods.state().is_live()
-            && pods.objects().len() >= at_least
-            && h.source::<kdeck::k8s::core::Node>().state().is_live()
+        h.sources.state::<kdeck::k8s::pod::Pod>().is_live()
+            && h.sources.objects::<kdeck::k8s::pod::Pod>().len() >= at_least
+            && h.sources.state::<kdeck::k8s::core::Node>().is_live()
     })
 }
 

@@ -69,7 +69,14 @@ pub struct RunArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Open straight into one rollout's detail view.
+    /// Open straight into one object's detail view in a pane (`kdeck open rollouts web`).
+    Open {
+        /// Pane id (`rollouts`, …; `:pane` lists them).
+        pane: String,
+        /// Object name (with `-n` to pick the namespace).
+        name: String,
+    },
+    /// Open straight into one rollout's detail view (`kdeck open rollouts NAME`).
     Rollout {
         /// Rollout (or Deployment) name.
         name: String,

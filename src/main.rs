@@ -26,14 +26,18 @@ fn main() -> std::process::ExitCode {
                 Some(Command::Demo(DemoCommand::Serve(args))) => kdeck::demo::serve::run(&args)
                     .await
                     .map_err(|e| anyhow::Error::new(StartupError(format!("{e:#}")))),
-                Some(Command::Rollout { name }) => {
+                Some(Command::Open { pane, name }) => {
                     run_dashboard(
                         &cli.run,
                         StartTarget {
-                            rollout: Some(name),
+                            open: Some((pane, name)),
                         },
                     )
                     .await
+                }
+                Some(Command::Rollout { name }) => {
+                    let open = Some(("rollouts".to_string(), name));
+                    run_dashboard(&cli.run, StartTarget { open }).await
                 }
                 None => run_dashboard(&cli.run, StartTarget::default()).await,
             }

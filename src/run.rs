@@ -18,7 +18,6 @@ use crate::cluster::{ClusterHandle, ClusterInfo, PromReach, Reach, monitor};
 use crate::config::{Config, Paths};
 use crate::exec::audit::AuditLog;
 use crate::exec::{ExecOptions, Executor};
-use crate::keymap::ActionCall;
 use crate::keymap::Keymap;
 use crate::panes::{Scope, registry};
 use crate::source::Notifier;
@@ -38,8 +37,8 @@ fn fail(e: impl std::fmt::Display) -> anyhow::Error {
 /// What to open first.
 #[derive(Debug, Clone, Default)]
 pub struct StartTarget {
-    /// `kdeck rollout NAME`: open this rollout's detail view.
-    pub rollout: Option<String>,
+    /// `kdeck open PANE NAME`: (pane id, object name) to open once it appears.
+    pub open: Option<(String, String)>,
 }
 
 /// Everything resolved from the command line and files, before the terminal is touched.
@@ -136,7 +135,7 @@ pub async fn connect(
                 Duration::from_secs(prepared.config.prometheus.timeout_secs),
             )
         });
-        handle.set_prometheus(prom.clone());
+        handle.sources.set_prometheus(prom.clone());
         tokio::spawn(monitor::run(handle.clone(), prom));
         world.add(handle);
     }
@@ -234,7 +233,7 @@ pub async fn run_dashboard(args: &RunArgs, target: StartTarget) -> anyhow::Resul
         readonly: args.readonly || prepared.config.readonly,
         dry_run: args.dry_run,
         banner: demo.as_ref().map(|_| "demo".to_string()),
-        start_pane: target.rollout.as_ref().map(|_| "rollouts".to_string()),
+        start_pane: target.open.as_ref().map(|(pane, _)| pane.clone()),
     };
     let mut app = App::new(
         world.clone(),
@@ -247,15 +246,8 @@ pub async fn run_dashboard(args: &RunArgs, target: StartTarget) -> anyhow::Resul
         settings,
         scope,
     );
-    if let Some(name) = &target.rollout {
-        let mut call_args = vec![name.clone()];
-        if let Some(ns) = &args.namespace {
-            call_args.push(ns.clone());
-        }
-        app.dispatch(&ActionCall {
-            name: "open-detail".into(),
-            args: call_args,
-        });
+    if let Some((pane, name)) = &target.open {
+        app.open_named(pane, name, args.namespace.as_deref());
     }
     if demo.is_some() {
         log::info!(

@@ -13,11 +13,13 @@ use std::time::{Duration, Instant};
 use crossterm::event::KeyEvent;
 
 use crate::clock::Clock;
+use crate::cluster::ClusterHandle;
 use crate::config::Config;
 use crate::exec::{ActionPlan, ExecEvent, Executor, OutcomeKind, RbacVerdict};
 use crate::k8s::core::Namespace;
 use crate::keymap::{ActionCall, KeyPress, Keymap, KnownActions, Lookup};
-use crate::panes::{Pane, Problem, Reply, Scope, ViewCtx};
+use crate::panes::{AddonSpec, Pane, Problem, Reply, Scope, ViewCtx};
+use crate::source::{SourceManager, SourceSpec};
 use crate::theme::{Role, Theme};
 use crate::widgets::input::{InputOutcome, LineInput};
 use crate::world::World;
@@ -71,6 +73,8 @@ pub struct Toast {
 pub struct Confirm {
     pub id: u64,
     pub plan: ActionPlan,
+    /// The identity the action runs as (the cluster's user when the dialog opened).
+    pub user: String,
     /// `None` while the RBAC check runs.
     pub rbac: Option<RbacVerdict>,
     pub readonly: bool,
@@ -125,6 +129,11 @@ pub struct App {
     /// When the panes not on screen last updated (they feed the problems roll-up, which
     /// need not move faster than once a second).
     background_updated: Option<Instant>,
+    /// The clusters as of the last update: what drawing reads (no lock per frame).
+    clusters: Vec<Arc<ClusterHandle>>,
+    /// Every pane's add-on APIs, for the Clusters pane.
+    addons: Vec<AddonSpec>,
+    sources: SourceManager,
 }
 
 impl std::fmt::Debug for App {
@@ -171,13 +180,18 @@ impl App {
             settings,
             log_state: tui_logger::TuiWidgetState::new(),
             background_updated: None,
+            clusters: Vec::new(),
+            addons: Vec::new(),
+            sources: SourceManager::default(),
         };
+        app.addons = crate::panes::addons(&app.panes);
+        app.clusters = app.world.clusters();
         if let Some(id) = app.settings.start_pane.clone()
             && let Some(i) = app.panes.iter().position(|p| p.id() == id)
         {
             app.focus = i;
         }
-        app.start_watches();
+        app.reconcile_sources();
         if !app.keymap.warnings.is_empty() {
             for w in &app.keymap.warnings {
                 log::warn!("{w}");
@@ -194,14 +208,16 @@ impl App {
         app
     }
 
-    /// Starts the watches every pane declares, on every cluster (shared per kind).
-    pub fn start_watches(&self) {
-        let requests: Vec<_> = self.panes.iter().flat_map(|p| p.watches()).collect();
-        for cluster in self.world.clusters() {
-            for r in &requests {
-                (r.start)(&cluster);
-            }
-        }
+    /// Starts and stops sources to match what every pane declares now (kinds are shared
+    /// per cluster; an open view's watches and queries run while it is open).
+    pub fn reconcile_sources(&mut self) {
+        let specs: Vec<SourceSpec> = self.panes.iter().flat_map(|p| p.sources()).collect();
+        self.sources.reconcile(
+            self.clusters
+                .iter()
+                .map(|c| (c.context.as_str(), &c.sources)),
+            &specs,
+        );
     }
 
     #[must_use]
@@ -249,7 +265,8 @@ impl App {
     /// Recomputes view models from the stores (only what changed): the focused pane on every
     /// frame, the others at most once a second.
     pub fn update_models(&mut self) {
-        let clusters = self.world.clusters();
+        self.clusters = self.world.clusters();
+        let clusters = self.clusters.clone();
         let background = self
             .background_updated
             .is_none_or(|t| t.elapsed() >= Duration::from_secs(1));
@@ -270,11 +287,15 @@ impl App {
                     clock: self.clock,
                     config: &self.config,
                     problems: &empty,
+                    addons: &self.addons,
                 };
                 pane.update(&ctx);
             }
-            for p in pane.problems() {
-                problems.entry(p.cluster.clone()).or_default().push(p);
+            for p in &pane.summary().problems {
+                problems
+                    .entry(p.cluster.clone())
+                    .or_default()
+                    .push(p.clone());
             }
         }
         self.problems = problems;
@@ -288,9 +309,11 @@ impl App {
                 clock: self.clock,
                 config: &self.config,
                 problems: &self.problems,
+                addons: &self.addons,
             };
             pane.update(&ctx);
         }
+        self.reconcile_sources();
     }
 
     fn layers(&self) -> Vec<&'static str> {
@@ -393,9 +416,36 @@ impl App {
                 clock: self.clock,
                 config: &self.config,
                 problems: &self.problems,
+                addons: &self.addons,
             };
             self.panes[self.focus].on_action(action, &ctx)
         };
+        self.handle_reply(reply, action);
+    }
+
+    /// Opens pane `id` at the object `name` (in `namespace`, if given) once it appears:
+    /// `kdeck open PANE NAME`.
+    pub fn open_named(&mut self, id: &str, name: &str, namespace: Option<&str>) {
+        if !self.focus_pane(id) {
+            let known = self.pane_ids().join(", ");
+            self.toast(
+                format!("no pane {id:?} (panes: {known})"),
+                Role::Warn,
+                Duration::from_secs(8),
+            );
+            return;
+        }
+        // The object may already be in the stores: build the rows before looking.
+        self.update_models();
+        let reply = self.panes[self.focus].open_named(name, namespace);
+        let call = ActionCall {
+            name: "open-detail".into(),
+            args: vec![name.to_string()],
+        };
+        self.handle_reply(reply, &call);
+    }
+
+    fn handle_reply(&mut self, reply: Reply, action: &ActionCall) {
         match reply {
             Reply::Unhandled => self.global_action(action),
             Reply::Handled => {}
@@ -526,9 +576,15 @@ impl App {
             return;
         }
         exec.check_rbac(id, &plan);
+        let user = self
+            .world
+            .cluster(&plan.cluster)
+            .map(|h| h.info().user)
+            .unwrap_or_default();
         self.mode = Mode::Confirm(Box::new(Confirm {
             id,
             plan,
+            user,
             rbac: None,
             readonly: false,
             dry_run: exec.options().dry_run,
@@ -594,8 +650,7 @@ impl App {
             .world
             .clusters()
             .iter()
-            .filter_map(|c| c.existing_source::<Namespace>())
-            .flat_map(|s| s.objects())
+            .flat_map(|c| c.sources.objects::<Namespace>())
             .filter_map(|n| n.0.as_ref().ok().and_then(|n| n.metadata.name.clone()))
             .collect();
         out.sort();

@@ -20,7 +20,7 @@ pub const MIN_HEIGHT: u16 = 15;
 
 impl App {
     /// Draws one frame.
-    pub fn render(&mut self, frame: &mut Frame) {
+    pub fn render(&self, frame: &mut Frame) {
         let area = frame.area();
         if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
             let msg = format!(
@@ -84,7 +84,7 @@ impl App {
         let t = &self.theme;
         let mut spans = vec![Span::styled(" kdeck ", t.style(Role::Title))];
         for (i, p) in self.panes.iter().enumerate() {
-            let label = match p.badge() {
+            let label = match &p.summary().badge {
                 Some(b) => format!(" {} {} {b} ", i + 1, p.title()),
                 None => format!(" {} {} ", i + 1, p.title()),
             };
@@ -97,7 +97,7 @@ impl App {
             spans.push(Span::raw(" "));
         }
         let left: usize = spans.iter().map(|s| s.content.chars().count()).sum();
-        let clusters = self.world.clusters().len();
+        let clusters = self.clusters.len();
         let scope = match (&self.scope.focus, self.scope.all_clusters) {
             (Some(f), false) => format!("cluster {f}"),
             _ => format!("clusters all ({clusters})"),
@@ -208,11 +208,7 @@ impl App {
     fn render_confirm(&self, frame: &mut Frame, area: Rect, c: &Confirm) {
         let t = &self.theme;
         let plan = &c.plan;
-        let user = self
-            .world
-            .cluster(&plan.cluster)
-            .map(|h| h.info().user)
-            .unwrap_or_default();
+        let user = &c.user;
         let label = |s: &str| Span::styled(format!("{s:<9}"), t.style(Role::Muted));
         let mut lines = vec![
             Line::from(vec![

@@ -75,7 +75,7 @@ pub async fn run(handle: Arc<ClusterHandle>, prom: Option<PromClient>) {
         return;
     };
     let cancel = handle.cancel_token().clone();
-    let mut refresh = handle.refresh_receiver();
+    let mut refresh = handle.sources.refresh_receiver();
     let mut last_discovery: Option<Instant> = None;
     let mut last_prom: Option<Instant> = None;
     let mut asked_whoami = false;

@@ -16,6 +16,20 @@ pub struct Target {
 }
 
 impl Target {
+    /// The target of any object kdeck keeps (its kind's group, version and plural, and the
+    /// object's namespace and name).
+    #[must_use]
+    pub fn of<K: kube::Resource<DynamicType = ()>>(obj: &K) -> Self {
+        Self {
+            group: K::group(&()).into_owned(),
+            version: K::version(&()).into_owned(),
+            kind: K::kind(&()).into_owned(),
+            plural: K::plural(&()).into_owned(),
+            namespace: obj.meta().namespace.clone(),
+            name: obj.meta().name.clone().unwrap_or_default(),
+        }
+    }
+
     /// `group/version`, or just `version` for the core group.
     #[must_use]
     pub fn api_version(&self) -> String {

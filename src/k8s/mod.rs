@@ -4,8 +4,10 @@
 //! never break a pane. Each struct implements `kube::Resource`, so the generic watcher and
 //! reflector work on it directly.
 
+pub mod analysis;
 pub mod apps;
 pub mod core;
+pub mod crd;
 pub mod pod;
 pub mod rollout;
 

@@ -1,9 +1,12 @@
 //! Panes: one folder each, registered in [`registry`]. The app, the keymap loader and the
-//! tests iterate over the registry; nothing else names a pane. A pane declares the kinds it
-//! watches, turns store snapshots into its view model when they change, draws it, and turns
-//! actions into replies (a toast, a focus change, or an action plan for the executor).
+//! tests iterate over the registry; nothing else names a pane. A pane declares what it reads
+//! as data ([`Pane::sources`]), turns store snapshots into its view model when they change
+//! (`update`, which only reads), draws that model (`render`, which only reads it), and turns
+//! actions into replies (a toast, a focus change, or an action plan for the executor). The
+//! machinery panes share is the [`kit`].
 
 pub mod clusters;
+pub mod kit;
 pub mod rollouts;
 
 use std::collections::BTreeMap;
@@ -17,7 +20,7 @@ use crate::cluster::ClusterHandle;
 use crate::config::Config;
 use crate::exec::ActionPlan;
 use crate::keymap::{ActionCall, Keymap};
-use crate::source::WatchRequest;
+use crate::source::SourceSpec;
 use crate::theme::Theme;
 
 /// The panes, in tab order. Adding a pane is one line here (plus its folder and keymap
@@ -30,8 +33,31 @@ pub fn registry() -> Vec<Box<dyn Pane>> {
     ]
 }
 
+/// Every add-on API the registered panes read, for the Clusters pane.
+#[must_use]
+pub fn addons(panes: &[Box<dyn Pane>]) -> Vec<AddonSpec> {
+    let mut out: Vec<AddonSpec> = Vec::new();
+    for a in panes.iter().flat_map(|p| p.addons()) {
+        if !out.contains(a) {
+            out.push(*a);
+        }
+    }
+    out
+}
+
+/// An add-on API (a CRD group a pane reads), as the Clusters pane lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AddonSpec {
+    /// Two letters for the ADD-ONS column (`RO`).
+    pub short: &'static str,
+    /// The product (`Argo Rollouts`).
+    pub name: &'static str,
+    /// A resource whose presence means it is installed: (plural, group).
+    pub resource: (&'static str, &'static str),
+}
+
 /// Which clusters and namespace the panes show.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Scope {
     /// The focused context (Enter on a cluster row, or `:ctx`).
     pub focus: Option<String>,
@@ -101,6 +127,19 @@ pub struct ViewCtx<'a> {
     pub config: &'a Config,
     /// Problems reported by the other panes, by cluster.
     pub problems: &'a BTreeMap<String, Vec<Problem>>,
+    /// Every registered pane's add-on APIs.
+    pub addons: &'a [AddonSpec],
+}
+
+/// What a pane reports about itself, computed when it updates (never per frame).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// A short badge for the tab bar (`2!` when rows need a human).
+    pub badge: Option<String>,
+    /// Problems for the Clusters pane's roll-up.
+    pub problems: Vec<Problem>,
+    /// Rows that need a human.
+    pub attention: usize,
 }
 
 /// What a pane needs to draw.
@@ -128,33 +167,41 @@ pub enum Reply {
 
 /// A pane.
 pub trait Pane {
-    /// Stable id, used by `:pane` and in config.
+    /// Stable id, used by `:pane`, `kdeck open` and in config.
     fn id(&self) -> &'static str;
     fn title(&self) -> &'static str;
     /// The keymap layer for the pane's current view (a detail view may have its own).
     fn layer(&self) -> &'static str;
     /// Every keymap layer the pane uses, with the action names each accepts.
     fn layers(&self) -> &'static [(&'static str, &'static [&'static str])];
-    /// The kinds the pane reads.
-    fn watches(&self) -> Vec<WatchRequest>;
-    /// Recomputes the view model if anything it reads changed.
-    fn update(&mut self, ctx: &ViewCtx);
-    fn render(&mut self, frame: &mut Frame, area: Rect, ctx: &RenderCtx);
-    fn on_action(&mut self, action: &ActionCall, ctx: &ViewCtx) -> Reply;
-    /// Problems for the Clusters pane's roll-up.
-    fn problems(&self) -> Vec<Problem> {
-        Vec::new()
+    /// Add-on APIs this pane's data comes from, for the Clusters pane.
+    fn addons(&self) -> &'static [AddonSpec] {
+        &[]
     }
+    /// Everything the pane reads, as data: kinds on every cluster, and what an open view
+    /// needs. The app starts and stops sources to match; reading never starts one.
+    fn sources(&self) -> Vec<SourceSpec>;
+    /// Recomputes the view model from store snapshots if anything it reads changed.
+    fn update(&mut self, ctx: &ViewCtx);
+    /// Draws the view model; reads it only.
+    fn render(&self, frame: &mut Frame, area: Rect, ctx: &RenderCtx);
+    fn on_action(&mut self, action: &ActionCall, ctx: &ViewCtx) -> Reply;
+    /// Opens the detail view of the object named `name` once it appears
+    /// (`kdeck open PANE NAME`).
+    fn open_named(&mut self, name: &str, _namespace: Option<&str>) -> Reply {
+        Reply::Warn(format!(
+            "{}: this pane has no detail view ({name})",
+            self.id()
+        ))
+    }
+    /// Badge and problems, as of the last update.
+    fn summary(&self) -> &Summary;
     /// The row filter (`/`).
     fn filter(&self) -> &str;
     fn set_filter(&mut self, filter: &str);
     /// Whether the pane consumes other panes' problems (it is updated after them).
     fn uses_problems(&self) -> bool {
         false
-    }
-    /// A short badge for the tab bar (e.g. "2!" when rollouts need a human).
-    fn badge(&self) -> Option<String> {
-        None
     }
 }
 

@@ -19,8 +19,8 @@ use kube::runtime::watcher::{self, Event};
 use tokio::sync::watch as tokio_watch;
 use tokio_util::sync::CancellationToken;
 
+use super::discovery::Discovery;
 use super::{SourceCell, SourceState, Watched};
-use crate::cluster::{ClusterHandle, Discovery};
 
 /// A kind's store and state on one cluster.
 pub struct KindSource<K: Watched> {
@@ -80,30 +80,6 @@ impl<K: Watched> KindSource<K> {
     #[must_use]
     pub fn revision(&self) -> u64 {
         self.cell.revision()
-    }
-}
-
-/// "This pane needs kind K": a pane's declaration, started once per cluster and shared.
-#[derive(Clone, Copy)]
-pub struct WatchRequest {
-    pub kind: &'static str,
-    pub start: fn(&ClusterHandle),
-}
-
-impl std::fmt::Debug for WatchRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.kind)
-    }
-}
-
-/// Declares a watch of kind `K`.
-#[must_use]
-pub fn watch<K: Watched>() -> WatchRequest {
-    WatchRequest {
-        kind: std::any::type_name::<K>(),
-        start: |cluster| {
-            cluster.source::<K>();
-        },
     }
 }
 

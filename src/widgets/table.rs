@@ -1,6 +1,9 @@
 //! The one table every pane uses: columns that drop by priority when the terminal is narrow,
 //! a selection that follows its row (by key) across updates, filtering with `/`, and rendering
-//! of only the visible rows.
+//! of only the visible rows. Everything that depends on all rows (filtering, content widths)
+//! happens when the rows change; drawing reads the state and touches only the rows on screen.
+
+use std::cell::Cell as StdCell;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
@@ -79,21 +82,26 @@ impl TableRow {
 /// second): the column and a function from the row's index to the cell.
 pub type LiveCell<'a> = (usize, &'a dyn Fn(usize) -> Cell);
 
-/// Selection, scroll and filter of one table.
+/// Selection, scroll and filter of one table. The scroll offset and page height are found
+/// while drawing (they depend on the area), so they are the only interior-mutable parts.
 #[derive(Debug, Clone, Default)]
 pub struct TableState {
     selected_key: Option<std::sync::Arc<str>>,
     selected: usize,
-    offset: usize,
+    offset: StdCell<usize>,
     pub filter: String,
     /// Rows shown after filtering (indices into the pane's rows).
     visible: Vec<usize>,
-    page: usize,
+    page: StdCell<usize>,
+    /// The widest cell of each column over the rows, measured when they change.
+    widths: Vec<u16>,
 }
 
 impl TableState {
-    /// Recomputes which rows pass the filter and keeps the selection on the same row.
+    /// Recomputes which rows pass the filter, the columns' content widths, and keeps the
+    /// selection on the same row.
     pub fn sync(&mut self, rows: &[TableRow]) {
+        self.widths = content_widths(rows);
         let needle = self.filter.to_lowercase();
         self.visible = rows
             .iter()
@@ -154,7 +162,7 @@ impl TableState {
     /// Moves the selection; returns whether it moved.
     pub fn apply(&mut self, rows: &[TableRow], action: &str) -> bool {
         let before = self.selected;
-        let page = self.page.max(1);
+        let page = self.page.get().max(1);
         let last = self.visible.len().saturating_sub(1);
         self.selected = match action {
             "up" => self.selected.saturating_sub(1),
@@ -183,11 +191,13 @@ impl TableState {
 #[must_use]
 pub fn fit_columns(columns: &[Column], width: u16, content: &[u16]) -> Vec<(usize, u16)> {
     let natural = |i: usize| -> u16 {
-        let title = u16::try_from(columns[i].title.chars().count()).unwrap_or(u16::MAX);
+        let title =
+            u16::try_from(crate::widgets::text::width(columns[i].title)).unwrap_or(u16::MAX);
+        // A column no row has reached is as wide as its title.
         content
             .get(i)
             .copied()
-            .unwrap_or(columns[i].max)
+            .unwrap_or(0)
             .max(title.min(columns[i].max))
             .clamp(columns[i].min, columns[i].max)
     };
@@ -226,32 +236,26 @@ pub fn fit_columns(columns: &[Column], width: u16, content: &[u16]) -> Vec<(usiz
     widths
 }
 
-/// The widest cell of each column, in characters.
+/// The widest cell of each column, in terminal cells.
 #[must_use]
-pub fn content_widths(rows: &[TableRow], columns: usize) -> Vec<u16> {
-    let mut out = vec![0u16; columns];
+pub fn content_widths(rows: &[TableRow]) -> Vec<u16> {
+    let mut out: Vec<u16> = Vec::new();
     for r in rows {
-        for (i, c) in r.cells.iter().enumerate().take(columns) {
-            let w = u16::try_from(c.text.chars().count()).unwrap_or(u16::MAX);
+        if out.len() < r.cells.len() {
+            out.resize(r.cells.len(), 0);
+        }
+        for (i, c) in r.cells.iter().enumerate() {
+            let w = u16::try_from(crate::widgets::text::width(&c.text)).unwrap_or(u16::MAX);
             out[i] = out[i].max(w);
         }
     }
     out
 }
 
-/// Shortens `text` to `width` characters with an ellipsis.
+/// Shortens `text` to `width` terminal cells with an ellipsis.
 #[must_use]
 pub fn ellipsize(text: &str, width: usize) -> String {
-    let count = text.chars().count();
-    if count <= width {
-        return text.to_string();
-    }
-    if width == 0 {
-        return String::new();
-    }
-    let mut out: String = text.chars().take(width - 1).collect();
-    out.push('…');
-    out
+    crate::widgets::text::ellipsize(text, width)
 }
 
 /// Draws the table inside `block`; the header names the title, counts and filter.
@@ -262,7 +266,7 @@ pub fn render(
     block: Block<'_>,
     columns: &[Column],
     rows: &[TableRow],
-    state: &mut TableState,
+    state: &TableState,
     theme: &Theme,
     focused: bool,
     empty_text: &str,
@@ -273,13 +277,12 @@ pub fn render(
     if inner.height == 0 || inner.width == 0 {
         return;
     }
-    let content = content_widths(rows, columns.len());
-    let fitted = fit_columns(columns, inner.width, &content);
+    let fitted = fit_columns(columns, inner.width, &state.widths);
     let header = Row::new(fitted.iter().map(|(i, w)| {
         TuiCell::from(ellipsize(columns[*i].title, *w as usize)).style(theme.style(Role::Header))
     }));
     let body_height = inner.height.saturating_sub(1) as usize;
-    state.page = body_height.max(1);
+    state.page.set(body_height.max(1));
     if state.visible.is_empty() {
         let table = Table::new(
             Vec::<Row>::new(),
@@ -298,19 +301,19 @@ pub fn render(
         return;
     }
     // Keep the selection on screen.
-    if state.selected < state.offset {
-        state.offset = state.selected;
-    } else if body_height > 0 && state.selected >= state.offset + body_height {
-        state.offset = state.selected + 1 - body_height;
+    let mut offset = state.offset.get();
+    if state.selected < offset {
+        offset = state.selected;
+    } else if body_height > 0 && state.selected >= offset + body_height {
+        offset = state.selected + 1 - body_height;
     }
-    state.offset = state
-        .offset
-        .min(state.visible.len().saturating_sub(body_height.max(1)));
+    offset = offset.min(state.visible.len().saturating_sub(body_height.max(1)));
+    state.offset.set(offset);
     let shown = state
         .visible
         .iter()
         .enumerate()
-        .skip(state.offset)
+        .skip(offset)
         .take(body_height);
     let mut table_rows = Vec::with_capacity(body_height);
     for (pos, &idx) in shown {

@@ -8,7 +8,7 @@ use kdeck::k8s::apps::{Deployment, ReplicaSet};
 use kdeck::k8s::core::{Event, Namespace, Node};
 use kdeck::k8s::pod::Pod;
 use kdeck::k8s::rollout::{AnalysisRun, AnalysisTemplate, Rollout};
-use kdeck::panes::rollouts::model::build_rows;
+use kdeck::panes::rollouts::model::Objects;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -94,12 +94,15 @@ async fn served_objects_parse_with_kdecks_types() {
                 t.malformed
             );
         }
-        let rows = build_rows(
+        let rows = crate::support::rollout_rows(
             "c",
-            &rollouts.iter().collect::<Vec<_>>(),
-            &deployments.iter().collect::<Vec<_>>(),
-            &rss.iter().collect::<Vec<_>>(),
-            &runs.iter().collect::<Vec<_>>(),
+            &Objects {
+                rollouts: &rollouts.iter().collect::<Vec<_>>(),
+                deployments: &deployments.iter().collect::<Vec<_>>(),
+                replica_sets: &rss.iter().collect::<Vec<_>>(),
+                analysis_runs: &runs.iter().collect::<Vec<_>>(),
+                unreadable: &[],
+            },
             chrono::Utc::now(),
         );
         assert_eq!(rows.len(), rollouts.len() + deployments.len());

@@ -17,7 +17,7 @@ use kdeck::k8s::apps::{Deployment, ReplicaSet};
 use kdeck::k8s::rollout::{AnalysisRun, Rollout};
 use kdeck::keymap::ActionCall;
 use kdeck::panes::Reply;
-use kdeck::panes::rollouts::model::build_rows;
+use kdeck::panes::rollouts::model::Objects;
 use kdeck::panes::rollouts::plan::plan;
 use kdeck::source::Notifier;
 use kdeck::world::World;
@@ -58,10 +58,10 @@ impl Client {
                 cancel.clone(),
             );
             tokio::spawn(monitor::run(handle.clone(), None));
-            handle.source::<Rollout>();
-            handle.source::<Deployment>();
-            handle.source::<ReplicaSet>();
-            handle.source::<AnalysisRun>();
+            handle.sources.start_kind::<Rollout>();
+            handle.sources.start_kind::<Deployment>();
+            handle.sources.start_kind::<ReplicaSet>();
+            handle.sources.start_kind::<AnalysisRun>();
             let world = Arc::new(World::new(notifier));
             world.add(handle.clone());
             Self {
@@ -90,8 +90,8 @@ impl Client {
                 .to_string();
             let local = self
                 .handle
-                .source::<Rollout>()
-                .objects()
+                .sources
+                .objects::<Rollout>()
                 .iter()
                 .find_map(|g| {
                     g.0.as_ref()
@@ -100,7 +100,7 @@ impl Client {
                         .and_then(|r| r.metadata.resource_version.clone())
                 });
             if local.as_deref() == Some(server_rv.as_str())
-                && self.handle.source::<Rollout>().state().is_live()
+                && self.handle.sources.state::<Rollout>().is_live()
             {
                 return;
             }
@@ -112,16 +112,17 @@ impl Client {
     /// The plan the Rollouts pane makes for `action` on `web`.
     fn plan(&self, f: &Fixture, action: &str, args: &[&str]) -> Result<ActionPlan, String> {
         self.synced(f);
-        let rollouts = self.handle.source::<Rollout>().objects();
-        let rss = self.handle.source::<ReplicaSet>().objects();
+        let rollouts = self.handle.sources.objects::<Rollout>();
+        let rss = self.handle.sources.objects::<ReplicaSet>();
         let ro_refs: Vec<&Rollout> = rollouts.iter().filter_map(|g| g.0.as_ref().ok()).collect();
         let rs_refs: Vec<&ReplicaSet> = rss.iter().filter_map(|g| g.0.as_ref().ok()).collect();
-        let rows = build_rows(
+        let rows = crate::support::rollout_rows(
             "demo-us-east",
-            &ro_refs,
-            &[],
-            &rs_refs,
-            &[],
+            &Objects {
+                rollouts: &ro_refs,
+                replica_sets: &rs_refs,
+                ..Objects::default()
+            },
             chrono::Utc::now(),
         );
         let row = rows.iter().find(|r| r.name == "web").unwrap();
@@ -516,7 +517,7 @@ impl Client {
         let server_rv = kubectl_deployment(f)["metadata"]["resourceVersion"].clone();
         let deadline = Instant::now() + WAIT;
         let deployment = loop {
-            let d = self.handle.source::<Deployment>().get(NS, "api");
+            let d = self.handle.sources.get::<Deployment>(NS, "api");
             if let Some(d) = d
                 && d.metadata.resource_version.as_deref() == server_rv.as_str()
             {
@@ -525,14 +526,15 @@ impl Client {
             assert!(Instant::now() < deadline, "kdeck's store never caught up");
             std::thread::sleep(Duration::from_millis(100));
         };
-        let rss = self.handle.source::<ReplicaSet>().objects();
+        let rss = self.handle.sources.objects::<ReplicaSet>();
         let rs_refs: Vec<&ReplicaSet> = rss.iter().filter_map(|g| g.0.as_ref().ok()).collect();
-        let rows = build_rows(
+        let rows = crate::support::rollout_rows(
             "demo-us-east",
-            &[],
-            &[&deployment],
-            &rs_refs,
-            &[],
+            &Objects {
+                deployments: &[&deployment],
+                replica_sets: &rs_refs,
+                ..Objects::default()
+            },
             chrono::Utc::now(),
         );
         let call = ActionCall {

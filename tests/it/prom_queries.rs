@@ -6,11 +6,12 @@
 use kdeck::config::QueryConfig;
 use kdeck::k8s::rollout::{AnalysisTemplate, Rollout};
 use kdeck::panes::rollouts::detail::{DetailInputs, rollout_detail};
-use kdeck::panes::rollouts::metrics::{MetricTarget, MetricsSnapshot, fetch, target_for};
+use kdeck::panes::rollouts::metrics::{MetricTarget, MetricsSnapshot, prom_spec, target_for};
 use kdeck::source::prometheus::{PromClient, PromEndpoint};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use serde_json::json;
+use tokio_util::sync::CancellationToken;
 
 use crate::prometheus_server::{PromServer, SeriesData};
 
@@ -167,14 +168,18 @@ fn shipped_canary_queries_against_a_real_prometheus() {
     let ro = rollout();
     let target: MetricTarget = target_for(&ro).unwrap();
     let end = end_ms as f64 / 1000.0;
-    let snap = rt.block_on(fetch(
-        &prom,
-        &QueryConfig::default(),
+    // The queries the detail view declares, run once by the poller's own function.
+    let spec = prom_spec(
         &target,
-        end,
-        600.0,
-        30.0,
-    ));
+        &QueryConfig::default(),
+        std::time::Duration::from_secs(15),
+        600,
+        30,
+    );
+    let at = chrono::DateTime::from_timestamp(end as i64, 0).unwrap();
+    let (polled, unreachable) = rt.block_on(kdeck::source::prom_poll::poll(&prom, &spec, at));
+    assert_eq!(unreachable, None);
+    let snap = MetricsSnapshot::from_prom(&polled, &target);
 
     let latest = |series: &[kdeck::panes::rollouts::metrics::SideSeries], label: &str| {
         let s = series.iter().find(|s| s.label == label).unwrap();
@@ -219,7 +224,7 @@ fn shipped_canary_queries_against_a_real_prometheus() {
     let mut term = Terminal::new(TestBackend::new(120, 30)).unwrap();
     let theme = kdeck::theme::Theme::builtin("default").unwrap();
     term.draw(|f| {
-        kdeck::panes::rollouts::view::render_detail(
+        kdeck::panes::rollouts::detail_view::render_detail(
             f,
             f.area(),
             &detail,
@@ -264,8 +269,7 @@ fn shipped_canary_queries_against_a_real_prometheus() {
 /// against the demo's Prometheus, taken down and up with its cluster.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_stay_marked_stale_while_prometheus_is_away() {
-    use kdeck::panes::rollouts::metrics::MetricsPoller;
-    use kdeck::source::Notifier;
+    use kdeck::source::{Notifier, SourceSet};
 
     let _ = rustls::crypto::ring::default_provider().install_default();
     let t = crate::demo_harness::TestDemo::start(1).await;
@@ -281,19 +285,26 @@ async fn metrics_stay_marked_stale_while_prometheus_is_away() {
             ("stable", "checkout-stable".into()),
         ],
     };
-    let poller = MetricsPoller::start(
-        prom,
-        QueryConfig::default(),
-        target,
+    // The detail view's queries, declared as a source of a cluster whose Prometheus is the
+    // demo's: the same poller the pane gets.
+    let sources = SourceSet::new(None, None, Notifier::new(), CancellationToken::new());
+    sources.set_prometheus(Some(prom));
+    let spec = prom_spec(
+        &target,
+        &QueryConfig::default(),
         std::time::Duration::from_millis(200),
-        Notifier::new(),
+        1800,
+        30,
     );
+    sources.start_prom(&spec);
+    let poller = sources.prom(&spec.key).unwrap();
+    let snapshot = || Some(MetricsSnapshot::from_prom(&poller.snapshot(), &target));
     let wait = |what: &'static str, pred: fn(&MetricsSnapshot) -> bool| {
-        let poller = &poller;
+        let snapshot = &snapshot;
         async move {
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
             loop {
-                if let Some(s) = poller.snapshot()
+                if let Some(s) = snapshot()
                     && pred(&s)
                 {
                     return s;
@@ -301,7 +312,7 @@ async fn metrics_stay_marked_stale_while_prometheus_is_away() {
                 assert!(
                     std::time::Instant::now() < deadline,
                     "never {what}: {:?}",
-                    poller.snapshot()
+                    snapshot()
                 );
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             }
@@ -334,7 +345,7 @@ async fn metrics_stay_marked_stale_while_prometheus_is_away() {
     assert!(kept.stale_since.unwrap() >= fetched, "{kept:?}");
     // Stale stays anchored at the last good fetch, however many polls fail.
     tokio::time::sleep(std::time::Duration::from_millis(600)).await;
-    let later = stable(&poller.snapshot().unwrap());
+    let later = stable(&snapshot().unwrap());
     assert_eq!(later.stale_since, kept.stale_since);
 
     t.cluster(0).faults.up().await.unwrap();

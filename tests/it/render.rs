@@ -123,7 +123,7 @@ pub fn handle(name: &str, info: ClusterInfo, discovery: Discovery) -> Arc<Cluste
 }
 
 fn fill<K: Watched>(h: &ClusterHandle, objects: Vec<K>, state: SourceState) {
-    h.set_test_source(objects, state);
+    h.sources.set_test_kind(objects, state);
 }
 
 fn healthy_core(h: &ClusterHandle) {

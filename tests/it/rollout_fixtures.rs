@@ -18,8 +18,7 @@ use kdeck::panes::rollouts::detail::{
     self, Comparison, DetailInputs, EventLine, MetricClass, ReplicaSetHealth, StepState,
 };
 use kdeck::panes::rollouts::model::{
-    AnalysisPhase, Attention, ImageInfo, RowStatus, Strategy, build_rows, deployment_row,
-    rollout_row,
+    AnalysisPhase, Attention, ImageInfo, RowStatus, Strategy, deployment_row, rollout_row,
 };
 use serde_json::{Value, json};
 
@@ -746,7 +745,14 @@ fn rows_from_fixtures_sort_paused_and_degraded_first() {
         all.push(rollout(f));
     }
     let refs: Vec<_> = all.iter().collect();
-    let rows = build_rows("c", &refs, &[], &[], &[], now());
+    let rows = crate::support::rollout_rows(
+        "c",
+        &kdeck::panes::rollouts::model::Objects {
+            rollouts: &refs,
+            ..kdeck::panes::rollouts::model::Objects::default()
+        },
+        now(),
+    );
     let order: Vec<(&str, Attention)> = rows
         .iter()
         .map(|r| (r.name.as_str(), r.attention))

@@ -66,3 +66,22 @@ fn fixtures_are_readable() {
     assert_eq!(ro["kind"], "Rollout");
     assert!(!yaml_files_under("argo-rollouts/info-testdata").is_empty());
 }
+
+/// The Rollouts rows of one cluster's objects, as the pane builds them (through
+/// `build_rows`, the function the pane runs), in display order.
+pub fn rollout_rows(
+    cluster: &str,
+    objects: &kdeck::panes::rollouts::model::Objects<'_>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<std::sync::Arc<kdeck::panes::rollouts::model::RolloutRow>> {
+    kdeck::panes::rollouts::model::build_rows(
+        cluster,
+        cluster,
+        objects,
+        now,
+        &mut kdeck::panes::kit::RowCache::default(),
+    )
+    .into_iter()
+    .map(|(row, _)| row)
+    .collect()
+}

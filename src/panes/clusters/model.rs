@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use crate::clock::{Clock, short_duration};
 use crate::cluster::{ClusterInfo, Discovery, PromReach, Reach};
-use crate::panes::Problem;
+use crate::panes::{AddonSpec, Problem};
 use crate::source::SourceState;
 use crate::theme::Role;
 
@@ -41,6 +41,7 @@ pub struct ClusterInput {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Addon {
     pub short: &'static str,
+    pub name: &'static str,
     pub present: Option<bool>,
 }
 
@@ -163,9 +164,15 @@ pub fn latency_text(d: std::time::Duration) -> String {
     }
 }
 
-/// Builds the rows, in input (kubeconfig) order.
+/// Builds the rows, in input (kubeconfig) order; `addons` are the registered panes' add-on
+/// APIs (Prometheus is added as the last one).
 #[must_use]
-pub fn build_rows(inputs: &[ClusterInput], focus: Option<&str>, clock: Clock) -> Vec<ClusterRow> {
+pub fn build_rows(
+    inputs: &[ClusterInput],
+    focus: Option<&str>,
+    clock: Clock,
+    addons: &[AddonSpec],
+) -> Vec<ClusterRow> {
     inputs
         .iter()
         .map(|input| {
@@ -235,28 +242,19 @@ pub fn build_rows(inputs: &[ClusterInput], focus: Option<&str>, clock: Clock) ->
                 namespaces: input
                     .namespaces
                     .map_or_else(|| "?".into(), |n| n.to_string()),
-                addons: vec![
-                    Addon {
-                        short: "RO",
-                        present: serves("rollouts", "argoproj.io"),
-                    },
-                    Addon {
-                        short: "CD",
-                        present: serves("applications", "argoproj.io"),
-                    },
-                    Addon {
-                        short: "VE",
-                        present: serves("backups", "velero.io"),
-                    },
-                    Addon {
-                        short: "IS",
-                        present: serves("destinationrules", "networking.istio.io"),
-                    },
-                    Addon {
+                addons: addons
+                    .iter()
+                    .map(|a| Addon {
+                        short: a.short,
+                        name: a.name,
+                        present: serves(a.resource.0, a.resource.1),
+                    })
+                    .chain(std::iter::once(Addon {
                         short: "PR",
+                        name: "Prometheus",
                         present: prom,
-                    },
-                ],
+                    }))
+                    .collect(),
                 problems,
                 info: input.info.clone(),
                 sources: input.sources.clone(),
@@ -279,6 +277,30 @@ mod tests {
     use super::*;
     use std::collections::BTreeSet;
     use std::time::Duration;
+
+    /// The add-on APIs of the Rollouts, Drift, Backups and Circuit-breakers panes.
+    const ADDONS: &[AddonSpec] = &[
+        AddonSpec {
+            short: "RO",
+            name: "Argo Rollouts",
+            resource: ("rollouts", "argoproj.io"),
+        },
+        AddonSpec {
+            short: "CD",
+            name: "Argo CD",
+            resource: ("applications", "argoproj.io"),
+        },
+        AddonSpec {
+            short: "VE",
+            name: "Velero",
+            resource: ("backups", "velero.io"),
+        },
+        AddonSpec {
+            short: "IS",
+            name: "Istio",
+            resource: ("destinationrules", "networking.istio.io"),
+        },
+    ];
 
     fn t(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
@@ -332,6 +354,7 @@ mod tests {
             })],
             Some("prod"),
             clock,
+            ADDONS,
         );
         let r = &rows[0];
         assert_eq!(r.status, "● live 12ms");
@@ -357,6 +380,7 @@ mod tests {
             })],
             None,
             clock,
+            ADDONS,
         );
         assert_eq!(
             rows[0].status,

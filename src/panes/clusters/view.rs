@@ -15,14 +15,6 @@ use crate::theme::{Role, Theme};
 /// Width of the label column of the details panel.
 const LABEL_WIDTH: usize = 11;
 
-const ADDON_NAMES: &[(&str, &str)] = &[
-    ("RO", "Argo Rollouts"),
-    ("CD", "Argo CD"),
-    ("VE", "Velero"),
-    ("IS", "Istio"),
-    ("PR", "Prometheus"),
-];
-
 pub fn render_details(
     frame: &mut Frame,
     area: Rect,
@@ -82,10 +74,7 @@ pub fn render_details(
     ]));
     let mut addons = vec![label("add-ons")];
     for a in &row.addons {
-        let name = ADDON_NAMES
-            .iter()
-            .find(|(s, _)| *s == a.short)
-            .map_or(a.short, |(_, n)| *n);
+        let name = a.name;
         let (mark, role) = match a.present {
             Some(true) => ("✔", Role::Ok),
             Some(false) => ("–", Role::Muted),

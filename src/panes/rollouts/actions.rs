@@ -32,9 +32,7 @@ use crate::k8s::apps::{
     DEPLOYMENT_REVISION_ANNOTATION, Deployment, POD_TEMPLATE_HASH_LABEL, RESTARTED_AT_ANNOTATION,
     ReplicaSet, is_controlled_by,
 };
-use crate::k8s::rollout::{
-    GROUP, ROLLOUT_POD_TEMPLATE_HASH_LABEL, ROLLOUT_REVISION_ANNOTATION, Rollout, VERSION,
-};
+use crate::k8s::rollout::{ROLLOUT_POD_TEMPLATE_HASH_LABEL, ROLLOUT_REVISION_ANNOTATION, Rollout};
 use crate::panes::rollouts::model::{current_canary_step, is_fully_promoted};
 
 /// A user action on an Argo Rollout.
@@ -159,32 +157,6 @@ impl ActionInputs {
             undo_source: None,
             live_object: None,
         }
-    }
-}
-
-/// The Rollout as a request target.
-#[must_use]
-pub fn rollout_target(ro: &Rollout) -> Target {
-    Target {
-        group: GROUP.into(),
-        version: VERSION.into(),
-        kind: "Rollout".into(),
-        plural: "rollouts".into(),
-        namespace: ro.metadata.namespace.clone(),
-        name: ro.metadata.name.clone().unwrap_or_default(),
-    }
-}
-
-/// The Deployment as a request target.
-#[must_use]
-pub fn deployment_target(d: &Deployment) -> Target {
-    Target {
-        group: "apps".into(),
-        version: "v1".into(),
-        kind: "Deployment".into(),
-        plural: "deployments".into(),
-        namespace: d.metadata.namespace.clone(),
-        name: d.metadata.name.clone().unwrap_or_default(),
     }
 }
 
@@ -523,7 +495,7 @@ pub fn requests(
     inputs: &ActionInputs,
 ) -> Result<Vec<KubeRequest>, String> {
     check(action, ro)?;
-    let target = rollout_target(ro);
+    let target = Target::of(ro);
     let st = ro.status_or_default();
     Ok(match action {
         RolloutAction::Abort => vec![status_merge(&target, json!({"status": {"abort": true}}))],
@@ -571,7 +543,7 @@ pub fn requests(
 /// The action is disabled (see [`check`]).
 pub fn status_fallback(action: RolloutAction, ro: &Rollout) -> Result<Option<KubeRequest>, String> {
     check(action, ro)?;
-    let target = rollout_target(ro);
+    let target = Target::of(ro);
     let st = ro.status_or_default();
     let body = match action {
         RolloutAction::Abort => Some(json!({"status": {"abort": true}})),
@@ -760,7 +732,7 @@ fn undo_requests(
     // With spec.workloadRef the template lives in the referenced workload; the plugin sends
     // the same patch there.
     let target = match &ro.spec.workload_ref {
-        None => rollout_target(ro),
+        None => Target::of(ro),
         Some(w) => {
             let (group, version, plural) = match w.kind.as_deref() {
                 Some("Deployment") => ("apps", "v1", "deployments"),
@@ -814,7 +786,7 @@ pub fn deployment_requests(
     inputs: &ActionInputs,
 ) -> Result<Vec<KubeRequest>, String> {
     check_deployment(action, d)?;
-    let target = deployment_target(d);
+    let target = Target::of(d);
     let strategic = |body: Value| KubeRequest::patch(&target, None, PatchType::Strategic, body);
     Ok(match action {
         DeploymentAction::Pause => vec![strategic(json!({"spec": {"paused": true}}))],
@@ -896,7 +868,7 @@ fn rollback_requests(
         {"op": "replace", "path": "/metadata/annotations", "value": annotations},
     ]);
     Ok(vec![KubeRequest::patch(
-        &deployment_target(d),
+        &Target::of(d),
         None,
         PatchType::Json,
         body,
@@ -971,7 +943,7 @@ pub fn describe(action: RolloutAction, ro: &Rollout) -> String {
         }
         RolloutAction::Promote => {
             let st = ro.status_or_default();
-            let target = rollout_target(ro);
+            let target = Target::of(ro);
             let mut parts: Vec<String> = promote_requests(ro, &target)
                 .iter()
                 .map(|r| flatten_fields(&r.body))

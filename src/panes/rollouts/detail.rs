@@ -24,16 +24,7 @@ use crate::panes::rollouts::model::{
     rollout_row_owned,
 };
 
-/// One recent Kubernetes event about the object; the shell fills these from its event source.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EventLine {
-    /// `Normal` or `Warning`.
-    pub type_: String,
-    pub reason: String,
-    pub message: String,
-    pub count: i32,
-    pub last_seen: Option<DateTime<Utc>>,
-}
+pub use crate::panes::kit::EventLine;
 
 /// What a canary step does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1005,13 +996,7 @@ pub fn prometheus_thresholds(
 
 fn sorted_events(events: &[EventLine]) -> Vec<EventLine> {
     let mut events = events.to_vec();
-    // Newest first; events without a time go last, in their given order.
-    events.sort_by(|a, b| match (a.last_seen, b.last_seen) {
-        (Some(x), Some(y)) => y.cmp(&x),
-        (Some(_), None) => std::cmp::Ordering::Less,
-        (None, Some(_)) => std::cmp::Ordering::Greater,
-        (None, None) => std::cmp::Ordering::Equal,
-    });
+    crate::panes::kit::detail::sort_events(&mut events);
     events
 }
 

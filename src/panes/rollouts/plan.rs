@@ -9,8 +9,8 @@ use kube::core::DeserializeGuard;
 
 use super::actions::{
     ActionInputs, DeploymentAction, RolloutAction, check, check_deployment, deployment_requests,
-    deployment_target, describe, describe_deployment, pick_rollback_target, pick_undo_target,
-    requests, rollout_target, status_fallback,
+    describe, describe_deployment, pick_rollback_target, pick_undo_target, requests,
+    status_fallback,
 };
 use super::model::{RolloutRow, WorkloadKind};
 use crate::cluster::ClusterHandle;
@@ -22,12 +22,13 @@ use crate::keymap::ActionCall;
 use crate::panes::Reply;
 
 /// Action names the pane accepts on a row.
-pub const ACTION_NAMES: &[&str] = super::with_row_actions!();
+pub const ACTION_NAMES: &[&str] =
+    <super::RolloutsModel as crate::panes::kit::PaneModel>::ROW_ACTIONS;
 
 fn owned_replica_sets(cluster: &ClusterHandle, uid: &str) -> Vec<ReplicaSet> {
     cluster
-        .source::<ReplicaSet>()
-        .objects()
+        .sources
+        .objects::<ReplicaSet>()
         .iter()
         .filter_map(|g: &Arc<DeserializeGuard<ReplicaSet>>| g.0.as_ref().ok())
         .filter(|rs| {
@@ -42,14 +43,7 @@ fn owned_replica_sets(cluster: &ClusterHandle, uid: &str) -> Vec<ReplicaSet> {
 }
 
 fn rs_target(rs: &ReplicaSet) -> Target {
-    Target {
-        group: "apps".into(),
-        version: "v1".into(),
-        kind: "ReplicaSet".into(),
-        plural: "replicasets".into(),
-        namespace: rs.metadata.namespace.clone(),
-        name: rs.metadata.name.clone().unwrap_or_default(),
-    }
+    Target::of(rs)
 }
 
 /// How an action's requests come about: for an undo/rollback, built at execution time from
@@ -130,13 +124,13 @@ fn plan_rollout(
     if let RolloutAction::Undo { .. } = act {
         act = RolloutAction::Undo { to_revision };
     }
-    let Some(ro) = cluster.source::<Rollout>().get(&row.namespace, &row.name) else {
+    let Some(ro) = cluster.sources.get::<Rollout>(&row.namespace, &row.name) else {
         return Reply::Warn(format!("{}: rollout {} is gone", action.name, row.key()));
     };
     if let Err(why) = check(act, &ro) {
         return Reply::Warn(why);
     }
-    let data_state = cluster.source::<Rollout>().state();
+    let data_state = cluster.sources.state::<Rollout>();
     let undo_source = if let RolloutAction::Undo { to_revision } = act {
         let rss = owned_replica_sets(cluster, ro.metadata.uid.as_deref().unwrap_or_default());
         match pick_undo_target(&ro, &rss, to_revision) {
@@ -158,7 +152,7 @@ fn plan_rollout(
     Reply::Plan(Box::new(ActionPlan {
         cluster: cluster.context.clone(),
         action: act.name().to_string(),
-        target: rollout_target(&ro),
+        target: Target::of(&ro),
         seen_rv: ro.metadata.resource_version.clone().unwrap_or_default(),
         summary: describe(act, &ro),
         build,
@@ -186,16 +180,13 @@ fn plan_deployment(
     if let DeploymentAction::Rollback { .. } = act {
         act = DeploymentAction::Rollback { to_revision };
     }
-    let Some(d) = cluster
-        .source::<Deployment>()
-        .get(&row.namespace, &row.name)
-    else {
+    let Some(d) = cluster.sources.get::<Deployment>(&row.namespace, &row.name) else {
         return Reply::Warn(format!("{}: deployment {} is gone", action.name, row.key()));
     };
     if let Err(why) = check_deployment(act, &d) {
         return Reply::Warn(why);
     }
-    let data_state = cluster.source::<Deployment>().state();
+    let data_state = cluster.sources.state::<Deployment>();
     let undo_source = if let DeploymentAction::Rollback { to_revision } = act {
         let rss = owned_replica_sets(cluster, d.metadata.uid.as_deref().unwrap_or_default());
         match pick_rollback_target(&d, &rss, to_revision) {
@@ -214,7 +205,7 @@ fn plan_deployment(
     Reply::Plan(Box::new(ActionPlan {
         cluster: cluster.context.clone(),
         action: act.name().to_string(),
-        target: deployment_target(&d),
+        target: Target::of(&d),
         seen_rv: d.metadata.resource_version.clone().unwrap_or_default(),
         summary: describe_deployment(act, &d),
         build,

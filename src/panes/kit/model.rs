@@ -1,0 +1,149 @@
+//! What a table pane supplies to the kit: its rows, columns, detail view and actions. The
+//! generic [`super::TablePane`] does the rest (sources, caching, selection, filter, title,
+//! empty texts, detail frame and events, Prometheus, problems and badge), so a pane folder
+//! holds only what is its own.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+
+use super::detail::{EventLine, ObjectKey};
+use super::health::EmptyTexts;
+use super::rows::{ListRow, RowCache};
+use crate::clock::Clock;
+use crate::cluster::ClusterHandle;
+use crate::config::Config;
+use crate::keymap::ActionCall;
+use crate::panes::{AddonSpec, Problem, Reply, Scope};
+use crate::source::{KindSpec, PromSnapshot, PromSpec, SourceState};
+use crate::theme::Theme;
+use crate::widgets::table::{Cell, Column, TableRow};
+
+/// What building one cluster's rows reads.
+pub struct RowCx<'a> {
+    pub cluster: &'a ClusterHandle,
+    /// The context's short name, for a CLUSTER column.
+    pub short: &'a str,
+    pub scope: &'a Scope,
+    pub config: &'a Config,
+    pub now: DateTime<Utc>,
+}
+
+impl RowCx<'_> {
+    /// Whether an object in `namespace` is in view.
+    #[must_use]
+    pub fn in_scope(&self, namespace: Option<&str>) -> bool {
+        self.scope.includes_namespace(namespace.unwrap_or_default())
+    }
+}
+
+/// What building a detail view reads.
+pub struct DetailCx<'a> {
+    pub cluster: &'a ClusterHandle,
+    pub key: &'a ObjectKey,
+    pub events: &'a [EventLine],
+    pub config: &'a Config,
+    pub now: DateTime<Utc>,
+}
+
+/// A detail view's Prometheus data, as the view should explain it.
+#[derive(Debug, Clone, Default)]
+pub enum PromView {
+    /// The view asked for nothing.
+    #[default]
+    None,
+    /// The cluster has no Prometheus configured.
+    Unconfigured,
+    /// Asked, no answer yet.
+    Waiting,
+    /// The latest answer and the poller's state.
+    Data {
+        snapshot: Arc<PromSnapshot>,
+        state: SourceState,
+    },
+}
+
+/// Everything a detail view draws with.
+pub struct DrawCx<'a> {
+    pub prom: &'a PromView,
+    pub events: &'a [EventLine],
+    pub scroll: u16,
+    pub theme: &'a Theme,
+    pub clock: Clock,
+}
+
+/// A table pane's own parts.
+pub trait PaneModel: Default + Send + 'static {
+    type Row: ListRow;
+    type Detail: Send;
+
+    const ID: &'static str;
+    const TITLE: &'static str;
+    const LIST_LAYER: &'static str;
+    const DETAIL_LAYER: &'static str;
+    /// Actions on a row; both layers accept them.
+    const ROW_ACTIONS: &'static [&'static str];
+    /// The layers and their actions (see [`crate::pane_actions`]).
+    const LAYERS: &'static [(&'static str, &'static [&'static str])];
+    const COLUMNS: &'static [Column];
+    const EMPTY: EmptyTexts;
+    /// Add-on APIs this pane's data comes from, for the Clusters pane.
+    const ADDONS: &'static [AddonSpec] = &[];
+    /// A column drawn from the clock for the visible rows only (an age), if any.
+    const LIVE_COLUMN: Option<usize> = None;
+
+    /// Kinds watched on every cluster.
+    fn kinds(&self) -> Vec<KindSpec>;
+    /// The state shown for a cluster (the worst of the kinds the rows are made of).
+    fn state(&self, cluster: &ClusterHandle) -> SourceState;
+    /// Moves whenever anything the rows are built from moves.
+    fn revision(&self, cluster: &ClusterHandle) -> u64;
+    /// Appends one cluster's rows (through `cache`, keyed by their table key).
+    fn rows(
+        &self,
+        cx: &RowCx<'_>,
+        cache: &mut RowCache<Self::Row>,
+        out: &mut Vec<(Arc<Self::Row>, TableRow)>,
+    );
+    /// The object a row shows.
+    fn object(row: &Self::Row) -> ObjectKey;
+    /// The count after the title: `(12 · 2 need attention)`.
+    fn counts(rows: usize, attention: usize) -> String {
+        format!("({rows} · {attention} need attention)")
+    }
+    /// The live column's cell for a row.
+    fn live_cell(_row: &Self::Row, _now: DateTime<Utc>) -> Cell {
+        Cell::default()
+    }
+    /// A row's problem for the Clusters pane's roll-up.
+    fn problem(row: &Self::Row) -> Option<Problem>;
+
+    /// Moves whenever anything the detail of `key` is built from moves.
+    fn detail_revision(&self, cluster: &ClusterHandle, key: &ObjectKey) -> u64;
+    /// The detail of an object, or `None` if it is gone.
+    fn detail(&self, cx: &DetailCx<'_>) -> Option<Self::Detail>;
+    /// What the detail view asks of Prometheus.
+    fn detail_prom(&self, _detail: &Self::Detail, _config: &Config) -> Option<PromSpec> {
+        None
+    }
+    fn render_detail(&self, detail: &Self::Detail, frame: &mut Frame, area: Rect, cx: &DrawCx<'_>);
+    /// Turns a row action into a plan, or says why not.
+    fn plan(&self, action: &ActionCall, row: &Self::Row, cluster: &ClusterHandle) -> Reply;
+}
+
+/// Declares a table pane's layers: the list layer (with `open-detail`), the detail layer
+/// (with `back` and scrolling), and the row actions both accept.
+#[macro_export]
+macro_rules! pane_actions {
+    (list: $list:literal, detail: $detail:literal, rows: [$($a:literal),* $(,)?]) => {
+        const LIST_LAYER: &'static str = $list;
+        const DETAIL_LAYER: &'static str = $detail;
+        const ROW_ACTIONS: &'static [&'static str] = &[$($a),*];
+        const LAYERS: &'static [(&'static str, &'static [&'static str])] = &[
+            ($list, &["open-detail", $($a),*]),
+            ($detail, &["back", "scroll-up", "scroll-down", $($a),*]),
+        ];
+    };
+}

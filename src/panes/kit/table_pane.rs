@@ -1,0 +1,470 @@
+//! The generic table pane: a [`PaneModel`]'s rows in a table, what needs a human first, a
+//! detail view with the object's events and its Prometheus queries, and row actions. It
+//! declares its sources from the model (kinds on every cluster; the open view's events watch
+//! and queries), rebuilds rows only when a revision they come from moves, and prepares in
+//! `update` everything `render` draws.
+
+use std::sync::Arc;
+
+use chrono::Timelike;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::Span;
+use ratatui::widgets::Paragraph;
+
+use super::detail::{DetailFrame, ObjectKey};
+use super::health::{PaneHealth, Styled};
+use super::list::ListView;
+use super::model::{DetailCx, DrawCx, PaneModel, PromView, RowCx};
+use super::rows::{ListRow, RowCache, sort_rows};
+use crate::cluster::ClusterHandle;
+use crate::keymap::ActionCall;
+use crate::panes::{AddonSpec, Pane, RenderCtx, Reply, Summary, ViewCtx, short_context_names};
+use crate::source::{PromSpec, SourceSpec};
+use crate::theme::Role;
+use crate::widgets::table;
+
+/// An open detail view.
+struct OpenDetail<D> {
+    frame: DetailFrame,
+    detail: Option<D>,
+    prom_spec: Option<PromSpec>,
+    prom: PromView,
+    fingerprint: Vec<u64>,
+}
+
+/// A table pane over model `M`.
+pub struct TablePane<M: PaneModel> {
+    pub model: M,
+    list: ListView<M::Row>,
+    cache: RowCache<M::Row>,
+    fingerprint: Vec<u64>,
+    health: PaneHealth,
+    title: Vec<Styled>,
+    empty: String,
+    summary: Summary,
+    detail: Option<OpenDetail<M::Detail>>,
+    /// `kdeck open PANE NAME`: (name, namespace) to open once it appears.
+    pending_open: Option<(String, Option<String>)>,
+}
+
+impl<M: PaneModel> Default for TablePane<M> {
+    fn default() -> Self {
+        Self {
+            model: M::default(),
+            list: ListView::default(),
+            cache: RowCache::default(),
+            fingerprint: Vec::new(),
+            health: PaneHealth::default(),
+            title: Vec::new(),
+            empty: String::new(),
+            summary: Summary::default(),
+            detail: None,
+            pending_open: None,
+        }
+    }
+}
+
+impl<M: PaneModel> std::fmt::Debug for TablePane<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TablePane")
+            .field("id", &M::ID)
+            .field("rows", &self.list.rows().len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn cluster<'a>(ctx: &'a ViewCtx, context: &str) -> Option<&'a Arc<ClusterHandle>> {
+    ctx.clusters.iter().find(|c| c.context == context)
+}
+
+impl<M: PaneModel> TablePane<M> {
+    /// The rows on screen, in order (tests and benchmarks read them).
+    #[must_use]
+    pub fn rows(&self) -> &[Arc<M::Row>] {
+        self.list.rows()
+    }
+
+    /// Rows built (not taken from the cache) in the last rebuild.
+    #[must_use]
+    pub fn rows_built(&self) -> usize {
+        self.cache.built
+    }
+
+    /// The detail view's model, if one is open and its object exists.
+    #[must_use]
+    pub fn detail(&self) -> Option<&M::Detail> {
+        self.detail.as_ref().and_then(|d| d.detail.as_ref())
+    }
+
+    fn rebuild(&mut self, ctx: &ViewCtx) {
+        let now = ctx.clock.now();
+        let contexts: Vec<String> = ctx.clusters.iter().map(|c| c.context.clone()).collect();
+        let names = short_context_names(&contexts);
+        let mut pairs = Vec::new();
+        self.cache.begin();
+        for c in ctx
+            .clusters
+            .iter()
+            .filter(|c| ctx.scope.includes_cluster(&c.context))
+        {
+            let cx = RowCx {
+                cluster: c,
+                short: names.get(&c.context).map_or(&c.context, String::as_str),
+                scope: ctx.scope,
+                config: ctx.config,
+                now,
+            };
+            self.model.rows(&cx, &mut self.cache, &mut pairs);
+        }
+        self.cache.end();
+        sort_rows(&mut pairs);
+        self.list.set(pairs);
+        let rows = self.list.rows();
+        let attention = rows.iter().filter(|r| r.needs_attention()).count();
+        self.summary = Summary {
+            badge: (attention > 0).then(|| format!("{attention}!")),
+            problems: rows.iter().filter_map(|r| M::problem(r)).collect(),
+            attention,
+        };
+    }
+
+    fn resolve_pending_open(&mut self) {
+        let Some((name, ns)) = &self.pending_open else {
+            return;
+        };
+        let found = self
+            .list
+            .rows()
+            .iter()
+            .zip(self.list.table_rows())
+            .find(|(r, _)| {
+                let key = M::object(r);
+                key.name == *name && ns.as_deref().is_none_or(|n| n == key.namespace)
+            });
+        if let Some((row, t)) = found {
+            let key = M::object(row);
+            let table_key = t.key.clone();
+            self.list.select_key(&table_key);
+            self.pending_open = None;
+            self.open(key);
+        }
+    }
+
+    fn open(&mut self, key: ObjectKey) {
+        self.detail = Some(OpenDetail {
+            frame: DetailFrame::new(key),
+            detail: None,
+            prom_spec: None,
+            prom: PromView::None,
+            fingerprint: Vec::new(),
+        });
+    }
+
+    fn update_detail(&mut self, ctx: &ViewCtx) {
+        let Some(open) = self.detail.as_mut() else {
+            return;
+        };
+        let Some(c) = cluster(ctx, &open.frame.key.cluster) else {
+            open.detail = None;
+            return;
+        };
+        let prom_source = open.prom_spec.as_ref().and_then(|s| c.sources.prom(&s.key));
+        let fingerprint = vec![
+            self.model.detail_revision(c, &open.frame.key),
+            open.frame.events_revision(c),
+            prom_source.as_ref().map_or(0, |p| p.revision()),
+            u64::from(ctx.clock.now().second()),
+        ];
+        if fingerprint == open.fingerprint {
+            return;
+        }
+        open.fingerprint = fingerprint;
+        open.frame.refresh_events(c);
+        open.detail = self.model.detail(&DetailCx {
+            cluster: c,
+            key: &open.frame.key,
+            events: open.frame.events(),
+            config: ctx.config,
+            now: ctx.clock.now(),
+        });
+        open.prom_spec = open
+            .detail
+            .as_ref()
+            .and_then(|d| self.model.detail_prom(d, ctx.config));
+        open.prom = match (&open.prom_spec, prom_source) {
+            (None, _) => PromView::None,
+            (Some(_), _) if c.sources.prometheus().is_none() => PromView::Unconfigured,
+            (Some(spec), Some(p)) if p.spec == *spec => PromView::Data {
+                snapshot: p.snapshot(),
+                state: p.state(),
+            },
+            (Some(_), _) => PromView::Waiting,
+        };
+    }
+
+    fn row_of(&self, key: &ObjectKey) -> Option<Arc<M::Row>> {
+        self.list
+            .rows()
+            .iter()
+            .find(|r| M::object(r) == *key)
+            .cloned()
+    }
+
+    fn plan(&self, action: &ActionCall, row: &M::Row, ctx: &ViewCtx) -> Reply {
+        let key = M::object(row);
+        match cluster(ctx, &key.cluster) {
+            Some(c) => self.model.plan(action, row, c),
+            None => Reply::Warn(format!(
+                "{}: cluster {} is not watched",
+                action.name, key.cluster
+            )),
+        }
+    }
+
+    fn detail_action(&mut self, action: &ActionCall, ctx: &ViewCtx) -> Reply {
+        let name = action.name.as_str();
+        let Some(open) = self.detail.as_mut() else {
+            return Reply::Unhandled;
+        };
+        if name == "back" {
+            self.detail = None;
+            return Reply::Handled;
+        }
+        if open.frame.scroll(name) {
+            return Reply::Handled;
+        }
+        if !M::ROW_ACTIONS.contains(&name) {
+            return Reply::Unhandled;
+        }
+        let key = open.frame.key.clone();
+        match self.row_of(&key) {
+            Some(row) => self.plan(action, &row, ctx),
+            None => Reply::Warn(format!("{name}: {} is gone", key.short())),
+        }
+    }
+
+    fn render_detail(
+        &self,
+        open: &OpenDetail<M::Detail>,
+        frame: &mut Frame,
+        area: Rect,
+        ctx: &RenderCtx,
+    ) {
+        let theme = ctx.theme;
+        let key = &open.frame.key;
+        let mut title = vec![
+            Span::styled(
+                format!(" {} {}/{} ", key.kind, key.namespace, key.name),
+                theme.style(Role::Title),
+            ),
+            Span::styled(format!("· {} ", key.cluster), theme.style(Role::Accent)),
+        ];
+        if let Some(s) = self.health.state_of(&key.cluster) {
+            title.push(Span::styled(
+                format!("{} {} ", s.symbol(), s.label(ctx.clock)),
+                theme.style(s.role()),
+            ));
+        }
+        let block = table::pane_block(title, theme, ctx.focused);
+        let inner = block.inner(area);
+        frame.render_widget(block, area);
+        match &open.detail {
+            Some(d) => self.model.render_detail(
+                d,
+                frame,
+                inner,
+                &DrawCx {
+                    prom: &open.prom,
+                    events: open.frame.events(),
+                    scroll: open.frame.scroll,
+                    theme,
+                    clock: ctx.clock,
+                },
+            ),
+            None => frame.render_widget(
+                Paragraph::new(format!(
+                    "{} {}/{} is not (or no longer) in the {} store",
+                    key.kind, key.namespace, key.name, key.cluster
+                ))
+                .style(theme.style(Role::Muted)),
+                inner,
+            ),
+        }
+    }
+}
+
+impl<M: PaneModel> Pane for TablePane<M> {
+    fn id(&self) -> &'static str {
+        M::ID
+    }
+
+    fn title(&self) -> &'static str {
+        M::TITLE
+    }
+
+    fn layer(&self) -> &'static str {
+        if self.detail.is_some() {
+            M::DETAIL_LAYER
+        } else {
+            M::LIST_LAYER
+        }
+    }
+
+    fn layers(&self) -> &'static [(&'static str, &'static [&'static str])] {
+        M::LAYERS
+    }
+
+    fn addons(&self) -> &'static [AddonSpec] {
+        M::ADDONS
+    }
+
+    fn sources(&self) -> Vec<SourceSpec> {
+        let mut out: Vec<SourceSpec> = self
+            .model
+            .kinds()
+            .into_iter()
+            .map(SourceSpec::Kind)
+            .collect();
+        if let Some(open) = &self.detail {
+            out.extend(open.frame.sources());
+            if let Some(spec) = &open.prom_spec {
+                out.push(SourceSpec::Prom {
+                    cluster: open.frame.key.cluster.clone(),
+                    spec: spec.clone(),
+                });
+            }
+        }
+        out
+    }
+
+    fn update(&mut self, ctx: &ViewCtx) {
+        let in_view: Vec<&Arc<ClusterHandle>> = ctx
+            .clusters
+            .iter()
+            .filter(|c| ctx.scope.includes_cluster(&c.context))
+            .collect();
+        let mut fingerprint: Vec<u64> = in_view.iter().map(|c| self.model.revision(c)).collect();
+        let mut scope = std::collections::hash_map::DefaultHasher::new();
+        std::hash::Hash::hash(ctx.scope, &mut scope);
+        std::hash::Hash::hash(&ctx.clusters.len(), &mut scope);
+        fingerprint.push(std::hash::Hasher::finish(&scope));
+        if fingerprint != self.fingerprint {
+            self.fingerprint = fingerprint;
+            self.rebuild(ctx);
+        }
+        self.health = PaneHealth {
+            clusters: in_view
+                .iter()
+                .map(|c| (c.context.clone(), self.model.state(c)))
+                .collect(),
+        };
+        let mut title = vec![
+            (format!(" {} ", M::TITLE), Role::Title),
+            (
+                format!(
+                    "{} ",
+                    M::counts(self.list.rows().len(), self.summary.attention)
+                ),
+                if self.summary.attention > 0 {
+                    Role::Warn
+                } else {
+                    Role::Muted
+                },
+            ),
+        ];
+        title.extend(self.health.title(ctx.clock));
+        if !self.list.filter().is_empty() {
+            title.push((format!("/{} ", self.list.filter()), Role::Accent));
+        }
+        self.title = title;
+        self.empty = self.health.empty_text(M::EMPTY, ctx.clock);
+        self.resolve_pending_open();
+        self.update_detail(ctx);
+    }
+
+    fn render(&self, frame: &mut Frame, area: Rect, ctx: &RenderCtx) {
+        if let Some(open) = &self.detail {
+            self.render_detail(open, frame, area, ctx);
+            return;
+        }
+        let theme = ctx.theme;
+        let title: Vec<Span> = self
+            .title
+            .iter()
+            .map(|(t, r)| Span::styled(t.as_str(), theme.style(*r)))
+            .collect();
+        let block = table::pane_block(title, theme, ctx.focused);
+        let now = ctx.clock.now();
+        let rows = self.list.rows();
+        let live = |i: usize| {
+            rows.get(i)
+                .map_or_else(Default::default, |r| M::live_cell(r, now))
+        };
+        self.list.render(
+            frame,
+            area,
+            block,
+            M::COLUMNS,
+            theme,
+            ctx.focused,
+            &self.empty,
+            M::LIVE_COLUMN.map(|col| (col, &live as &dyn Fn(usize) -> _)),
+        );
+    }
+
+    fn on_action(&mut self, action: &ActionCall, ctx: &ViewCtx) -> Reply {
+        if self.detail.is_some() {
+            return self.detail_action(action, ctx);
+        }
+        let name = action.name.as_str();
+        if self.list.apply(name) {
+            return Reply::Handled;
+        }
+        if name == "open-detail" {
+            if let Some(target) = action.args.first() {
+                // The object may be in stores the rows have not been built from yet.
+                self.update(ctx);
+                return self.open_named(target, action.args.get(1).map(String::as_str));
+            }
+            return match self.list.selected() {
+                Some(r) => {
+                    let key = M::object(r);
+                    self.open(key);
+                    Reply::Handled
+                }
+                None => Reply::Info(format!("no {} selected", M::TITLE.to_lowercase())),
+            };
+        }
+        if M::ROW_ACTIONS.contains(&name) {
+            let Some(row) = self.list.selected().cloned() else {
+                return Reply::Info(format!("{name}: nothing selected"));
+            };
+            return self.plan(action, &row, ctx);
+        }
+        Reply::Unhandled
+    }
+
+    fn open_named(&mut self, name: &str, namespace: Option<&str>) -> Reply {
+        self.detail = None;
+        self.pending_open = Some((name.to_string(), namespace.map(str::to_string)));
+        self.resolve_pending_open();
+        if self.pending_open.is_some() {
+            return Reply::Info(format!("waiting for {name} to appear…"));
+        }
+        Reply::Handled
+    }
+
+    fn summary(&self) -> &Summary {
+        &self.summary
+    }
+
+    fn filter(&self) -> &str {
+        self.list.filter()
+    }
+
+    fn set_filter(&mut self, filter: &str) {
+        self.list.set_filter(filter);
+        // The title shows the filter: recomputed with the next update.
+    }
+}
