@@ -3,6 +3,8 @@
 //! driven by [`runloop`] in a terminal and directly by tests (keys in, frames out), so it
 //! never touches the terminal or awaits anything itself.
 
+mod command;
+mod confirm;
 pub mod runloop;
 mod view;
 
@@ -15,8 +17,7 @@ use crossterm::event::KeyEvent;
 use crate::clock::Clock;
 use crate::cluster::ClusterHandle;
 use crate::config::Config;
-use crate::exec::{ActionPlan, ExecEvent, Executor, OutcomeKind, RbacVerdict};
-use crate::k8s::core::Namespace;
+use crate::exec::{ActionPlan, Executor, RbacVerdict};
 use crate::keymap::{ActionCall, KeyPress, Keymap, KnownActions, Lookup};
 use crate::panes::{AddonSpec, Pane, Problem, Reply, Scope, ViewCtx};
 use crate::source::{SourceManager, SourceSpec};
@@ -556,189 +557,5 @@ impl App {
             Role::Text,
             Duration::from_secs(5),
         );
-    }
-
-    /// A pane proposed an action: refuse (read-only), or confirm first.
-    fn propose(&mut self, plan: ActionPlan) {
-        let id = self.next_id;
-        self.next_id += 1;
-        let Some(exec) = self.executor.clone() else {
-            self.toast(
-                "actions are not available here",
-                Role::Warn,
-                Duration::from_secs(5),
-            );
-            return;
-        };
-        if exec.is_readonly(&plan.cluster) {
-            // The executor refuses (and records the attempt); the UI only reports.
-            exec.execute(id, plan);
-            return;
-        }
-        exec.check_rbac(id, &plan);
-        let user = self
-            .world
-            .cluster(&plan.cluster)
-            .map(|h| h.info().user)
-            .unwrap_or_default();
-        self.mode = Mode::Confirm(Box::new(Confirm {
-            id,
-            plan,
-            user,
-            rbac: None,
-            readonly: false,
-            dry_run: exec.options().dry_run,
-        }));
-    }
-
-    fn confirm(&mut self) {
-        let Mode::Confirm(c) = std::mem::replace(&mut self.mode, Mode::Normal) else {
-            return;
-        };
-        if let Some(RbacVerdict::Denied(why)) = &c.rbac {
-            self.toast(
-                format!("denied: {why}"),
-                Role::Crit,
-                Duration::from_secs(10),
-            );
-            return;
-        }
-        let label = format!("{} {}", c.plan.action, c.plan.object_name());
-        if let Some(exec) = &self.executor {
-            // The dialog is closed before sending: a second keypress cannot send twice.
-            exec.execute(c.id, c.plan);
-            self.toast(
-                format!("{label}: sending…"),
-                Role::Text,
-                Duration::from_secs(10),
-            );
-        }
-    }
-
-    /// An executor event arrived.
-    pub fn on_exec(&mut self, event: ExecEvent) {
-        self.dirty = true;
-        match event {
-            ExecEvent::Rbac { id, verdict } => {
-                if let Mode::Confirm(c) = &mut self.mode
-                    && c.id == id
-                {
-                    c.rbac = Some(verdict);
-                }
-            }
-            ExecEvent::Finished {
-                plan_label,
-                outcome,
-                ..
-            } => {
-                let role = match outcome.kind {
-                    OutcomeKind::Ok => Role::Ok,
-                    OutcomeKind::Refused | OutcomeKind::Conflict => Role::Warn,
-                    OutcomeKind::Forbidden | OutcomeKind::Failed => Role::Crit,
-                };
-                let text = match outcome.kind {
-                    OutcomeKind::Ok => format!("✔ {}", outcome.message),
-                    kind => format!("✖ {plan_label}: {}: {}", kind.as_str(), outcome.message),
-                };
-                self.toast(text, role, Duration::from_secs(12));
-            }
-        }
-    }
-
-    fn namespaces(&self) -> Vec<String> {
-        let mut out: Vec<String> = self
-            .world
-            .clusters()
-            .iter()
-            .flat_map(|c| c.sources.objects::<Namespace>())
-            .filter_map(|n| n.0.as_ref().ok().and_then(|n| n.metadata.name.clone()))
-            .collect();
-        out.sort();
-        out.dedup();
-        out
-    }
-
-    /// Command-line completions for the whole line.
-    #[must_use]
-    pub fn completions(&self) -> Vec<String> {
-        let mut out: Vec<String> = COMMANDS.iter().map(|c| (*c).to_string()).collect();
-        for c in self.world.clusters() {
-            out.push(format!("ctx {}", c.context));
-        }
-        out.push("ns all".into());
-        for ns in self.namespaces() {
-            out.push(format!("ns {ns}"));
-        }
-        for p in &self.panes {
-            out.push(format!("pane {}", p.id()));
-        }
-        for (_, actions) in self.focused_pane().layers() {
-            out.extend(actions.iter().map(|a| (*a).to_string()));
-        }
-        out.extend(GLOBAL_ACTIONS.iter().map(|a| (*a).to_string()));
-        out.sort();
-        out.dedup();
-        out
-    }
-
-    /// Runs a `:` command line.
-    pub fn run_command(&mut self, line: &str) {
-        let mut words = line.split_whitespace();
-        let Some(cmd) = words.next() else {
-            return;
-        };
-        let args: Vec<String> = words.map(str::to_string).collect();
-        let arg = args.first().cloned().unwrap_or_default();
-        match cmd {
-            "q" | "quit" | "q!" | "exit" => self.quit = true,
-            "help" => self.mode = Mode::Help { scroll: 0 },
-            "ctx" | "context" => {
-                if arg.is_empty() || arg == "all" {
-                    self.scope.all_clusters = true;
-                    self.toast("showing all clusters", Role::Text, Duration::from_secs(4));
-                } else {
-                    self.focus_cluster(&arg);
-                }
-            }
-            "ns" | "namespace" => {
-                self.scope.namespace = match arg.as_str() {
-                    "" | "all" | "-A" | "*" => None,
-                    ns => Some(ns.to_string()),
-                };
-                let text = match &self.scope.namespace {
-                    Some(ns) => format!("namespace {ns}"),
-                    None => "all namespaces".into(),
-                };
-                self.toast(text, Role::Text, Duration::from_secs(4));
-            }
-            "pane" => {
-                let call = ActionCall {
-                    name: "goto-pane".into(),
-                    args: vec![arg],
-                };
-                self.global_action(&call);
-            }
-            name => {
-                let known = self
-                    .focused_pane()
-                    .layers()
-                    .iter()
-                    .any(|(_, actions)| actions.contains(&name))
-                    || GLOBAL_ACTIONS.contains(&name)
-                    || TABLE_ACTIONS.contains(&name);
-                if known {
-                    self.dispatch(&ActionCall {
-                        name: name.to_string(),
-                        args,
-                    });
-                } else {
-                    self.toast(
-                        format!("unknown command {name:?} (tab completes; :help lists keys)"),
-                        Role::Warn,
-                        Duration::from_secs(6),
-                    );
-                }
-            }
-        }
     }
 }

@@ -8,11 +8,14 @@
 
 pub mod actions;
 pub mod detail;
+pub mod detail_analysis;
+pub mod detail_tree;
 pub mod detail_view;
 pub mod metrics;
 pub mod model;
 pub mod pane;
 pub mod plan;
+pub mod requests;
 pub mod rows;
 pub mod status;
 pub mod view;
