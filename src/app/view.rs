@@ -219,10 +219,10 @@ impl App {
             Line::from(vec![
                 label("object"),
                 Span::styled(plan.object_name(), t.style(Role::Title)),
-                Span::styled(
-                    format!("  (resourceVersion {})", plan.seen_rv),
-                    t.style(Role::Muted),
-                ),
+            ]),
+            Line::from(vec![
+                label("checks"),
+                Span::styled(plan.checks_text(), t.style(Role::Muted)),
             ]),
             Line::from(vec![
                 label("change"),

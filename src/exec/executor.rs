@@ -1,9 +1,12 @@
 //! The executor: the only code that changes a cluster. For every action it refuses in
 //! read-only mode (whatever the UI showed), refuses on data that is not live, never runs the
 //! same action on the same object twice at once, checks RBAC with SelfSubjectAccessReview,
-//! refuses if the object changed since it was shown (and sends the resourceVersion as a
-//! precondition, so a race is refused by the API server too), supports server-side dry run,
-//! and appends one audit line per attempt. Outcomes come back to the UI as events.
+//! re-reads the object and refuses only if what the decision rests on changed (the plan's
+//! checks and the object's uid; a controller's status writes do not count), sends each
+//! request with the resourceVersion it just read as a precondition (so a race is caught by the
+//! API server too, and answered by reading again, a bounded number of times), supports
+//! server-side dry run, and appends one audit line per attempt. Outcomes come back to the UI
+//! as events.
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::{Arc, Mutex};
@@ -20,6 +23,8 @@ use crate::source::watch::short_error;
 use crate::world::World;
 
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+/// Reads and sends at most this often when a busy controller keeps moving the object.
+const MAX_ATTEMPTS: u32 = 5;
 
 /// How an action ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -231,129 +236,136 @@ impl Executor {
             RbacVerdict::Unknown(why) => log::warn!("RBAC check inconclusive: {why}"),
             RbacVerdict::Allowed => {}
         }
-        // Refuse if the object moved since the user looked at it.
-        let current =
-            match send_json(&client, "GET", &plan.target.path(None), None, None, false).await {
-                Ok(v) => v,
-                Err(e) => {
-                    return fail(
-                        e.kind,
-                        format!("cannot read {}: {}", plan.object_name(), e.message),
-                    );
-                }
-            };
-        let mut rv = current
-            .pointer("/metadata/resourceVersion")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        if rv != plan.seen_rv {
-            return fail(
-                OutcomeKind::Conflict,
-                format!(
-                    "{} changed since it was shown (resourceVersion {} → {rv}); look again and retry",
-                    plan.object_name(),
-                    plan.seen_rv
-                ),
-            );
-        }
-        let requests = match &plan.build {
-            PlanBuild::Ready(r) => r.clone(),
-            PlanBuild::AfterFetch { fetch, build } => {
-                let source = match send_json(&client, "GET", &fetch.path(None), None, None, false)
-                    .await
-                {
+        let mut sent = Vec::new();
+        let mut queue: std::collections::VecDeque<KubeRequest> = Default::default();
+        let (mut applied, mut total, mut attempt) = (0usize, 0usize, 0u32);
+        let mut legacy = false;
+        let mut rv_before = String::new();
+        let mut rv;
+        'attempts: loop {
+            attempt += 1;
+            // Read the object now: is it still the one, and does what the user decided on
+            // still hold?
+            let current =
+                match send_json(&client, "GET", &plan.target.path(None), None, None, false).await {
                     Ok(v) => v,
                     Err(e) => {
-                        return fail(e.kind, format!("cannot read {}: {}", fetch.name, e.message));
+                        return (
+                            sent,
+                            Outcome::new(
+                                e.kind,
+                                format!("cannot read {}: {}", plan.object_name(), e.message),
+                            ),
+                        );
                     }
                 };
-                match build(&source, &current) {
-                    Ok(r) => r,
-                    Err(why) => return fail(OutcomeKind::Refused, why),
-                }
+            if let Some(conflict) = refusal(plan, &current, applied == 0) {
+                return (sent, Outcome::new(OutcomeKind::Conflict, conflict));
             }
-        };
-        if requests.is_empty() {
-            return (
-                Vec::new(),
-                Outcome::new(
-                    OutcomeKind::Ok,
-                    format!("{} {}: nothing to change", plan.action, plan.object_name()),
-                ),
-            );
-        }
-        let mut sent = Vec::new();
-        let rv_before = rv.clone();
-        let total = requests.len();
-        let mut applied = 0;
-        let mut queue: std::collections::VecDeque<KubeRequest> = requests.into();
-        let mut legacy = false;
-        while let Some(req) = queue.pop_front() {
-            let req = &req;
-            let body = with_precondition(req, &rv);
-            let method = match req.verb {
-                Verb::Get => "GET",
-                Verb::Patch => "PATCH",
-                Verb::Put => "PUT",
-                Verb::Post => "POST",
-            };
-            let path = req.target.path(req.subresource.as_deref());
-            sent.push(json!({
-                "method": method,
-                "path": path,
-                "patchType": req.patch_type.map(PatchType::content_type),
-                "body": body,
-            }));
-            match send_json(
-                &client,
-                method,
-                &path,
-                Some(&body),
-                req.patch_type,
-                self.options.dry_run,
-            )
-            .await
-            {
-                Ok(resp) => {
-                    applied += 1;
-                    if let Some(new_rv) = resp
-                        .pointer("/metadata/resourceVersion")
-                        .and_then(Value::as_str)
-                        && !new_rv.is_empty()
-                    {
-                        rv = new_rv.to_string();
-                    }
-                }
-                Err(e)
-                    if e.code == Some(404)
-                        && req.subresource.as_deref() == Some("status")
-                        && !legacy
-                        && plan.status_fallback.is_some() =>
-                {
-                    // No status subresource (Argo Rollouts before v0.10): the same change as
-                    // one main-resource patch replaces what is left, as the upstream CLI does.
-                    log::info!(
-                        "{}: {} has no status subresource; sending one patch of the object",
-                        plan.action,
-                        plan.object_name()
-                    );
-                    legacy = true;
-                    queue.clear();
-                    queue.extend(plan.status_fallback.clone());
-                }
-                Err(e) => {
-                    let partial = if applied > 0 {
-                        format!(" ({applied} of {total} requests were applied)")
-                    } else {
-                        String::new()
-                    };
+            rv = current
+                .pointer("/metadata/resourceVersion")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            if rv_before.is_empty() {
+                rv_before.clone_from(&rv);
+            }
+            if applied == 0 {
+                // (Re)build from this read: an undo's patch depends on the live object.
+                queue = match self.build(&client, plan, &current).await {
+                    Ok(r) => r.into(),
+                    Err(o) => return (sent, o),
+                };
+                total = queue.len();
+                if queue.is_empty() {
                     return (
                         sent,
-                        Outcome::new(e.kind, format!("{}{partial}", e.message)),
+                        Outcome::new(
+                            OutcomeKind::Ok,
+                            format!("{} {}: nothing to change", plan.action, plan.object_name()),
+                        ),
                     );
                 }
             }
+            while let Some(req) = queue.front().cloned() {
+                let body = with_precondition(&req, &rv);
+                let (method, path) = (req.method(), req.path());
+                sent.push(json!({
+                    "method": method,
+                    "path": path,
+                    "patchType": req.patch_type.map(PatchType::content_type),
+                    "body": body,
+                }));
+                match send_json(
+                    &client,
+                    method,
+                    &path,
+                    Some(&body),
+                    req.patch_type,
+                    self.options.dry_run,
+                )
+                .await
+                {
+                    Ok(resp) => {
+                        applied += 1;
+                        queue.pop_front();
+                        if let Some(new_rv) = resp
+                            .pointer("/metadata/resourceVersion")
+                            .and_then(Value::as_str)
+                            && !new_rv.is_empty()
+                        {
+                            rv = new_rv.to_string();
+                        }
+                    }
+                    Err(e)
+                        if e.code == Some(404)
+                            && req.subresource.as_deref() == Some("status")
+                            && !legacy
+                            && plan.status_fallback.is_some() =>
+                    {
+                        // No status subresource (Argo Rollouts before v0.10): the same change as
+                        // one main-resource patch replaces what is left, as the upstream CLI
+                        // does.
+                        log::info!(
+                            "{}: {} has no status subresource; sending one patch of the object",
+                            plan.action,
+                            plan.object_name()
+                        );
+                        legacy = true;
+                        queue.clear();
+                        queue.extend(plan.status_fallback.clone());
+                        total = applied + queue.len();
+                    }
+                    Err(e) if e.code == Some(409) && attempt < MAX_ATTEMPTS => {
+                        // The controller wrote in between: read again (checks still hold?) and
+                        // send what is left on the fresh version.
+                        log::info!(
+                            "{} {}: resourceVersion moved under us ({}); reading again",
+                            plan.action,
+                            plan.object_name(),
+                            e.message
+                        );
+                        tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt))).await;
+                        continue 'attempts;
+                    }
+                    Err(e) => {
+                        let partial = if applied > 0 {
+                            format!(
+                                " (half applied: {applied} of {total} requests done, the rest \
+                                 not sent; run {} again to finish)",
+                                plan.action
+                            )
+                        } else {
+                            String::new()
+                        };
+                        return (
+                            sent,
+                            Outcome::new(e.kind, format!("{}{partial}", e.message)),
+                        );
+                    }
+                }
+            }
+            break;
         }
         let msg = if self.options.dry_run {
             format!(
@@ -375,6 +387,26 @@ impl Executor {
             )
         };
         (sent, Outcome::new(OutcomeKind::Ok, msg))
+    }
+
+    /// The requests of `plan` against the object as just read (`current`).
+    async fn build(
+        &self,
+        client: &kube::Client,
+        plan: &ActionPlan,
+        current: &Value,
+    ) -> Result<Vec<KubeRequest>, Outcome> {
+        match &plan.build {
+            PlanBuild::Ready(r) => Ok(r.clone()),
+            PlanBuild::AfterFetch { fetch, build } => {
+                let source = send_json(client, "GET", &fetch.path(None), None, None, false)
+                    .await
+                    .map_err(|e| {
+                        Outcome::new(e.kind, format!("cannot read {}: {}", fetch.name, e.message))
+                    })?;
+                build(&source, current).map_err(|why| Outcome::new(OutcomeKind::Refused, why))
+            }
+        }
     }
 
     fn finish(&self, id: u64, plan: &ActionPlan, sent: &[Value], outcome: Outcome) {
@@ -430,11 +462,43 @@ impl Executor {
     }
 }
 
-/// Adds the resourceVersion precondition: in the body of a merge/strategic patch or a PUT,
-/// as a `test` operation at the head of a JSON patch.
+/// Why the object as read now (`current`) must not be acted on: another object under the
+/// same name, or (before anything was sent) a change to what the decision rests on.
+fn refusal(plan: &ActionPlan, current: &Value, check_fields: bool) -> Option<String> {
+    let uid = current.pointer("/metadata/uid").and_then(Value::as_str);
+    if let (Some(seen), Some(now)) = (&plan.uid, uid)
+        && seen != now
+    {
+        return Some(format!(
+            "{} was deleted and created again since it was shown (uid {seen} → {now}); look \
+             again",
+            plan.object_name()
+        ));
+    }
+    if !check_fields {
+        return None;
+    }
+    plan.checks.iter().find(|c| !c.holds(current)).map(|c| {
+        format!(
+            "{}: {} changed since it was shown ({} → {}); look again and retry",
+            plan.object_name(),
+            c.label,
+            super::plan::show(&c.seen),
+            c.now_in(current)
+        )
+    })
+}
+
+/// Adds the precondition to a request's body: the resourceVersion of the read the checks
+/// were made on (in the body of a merge/strategic patch or a PUT; as a `test` at the head of a
+/// JSON patch), so the API server refuses if anything moved after that read. A POST creates a
+/// new object: nothing to add.
 #[must_use]
 pub fn with_precondition(req: &KubeRequest, rv: &str) -> Value {
     let mut body = req.body.clone();
+    if req.verb == Verb::Post {
+        return body;
+    }
     match req.patch_type {
         Some(PatchType::Json) => {
             let test = json!({"op": "test", "path": "/metadata/resourceVersion", "value": rv});

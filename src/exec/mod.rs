@@ -7,4 +7,4 @@ pub mod plan;
 pub mod request;
 
 pub use executor::{ExecEvent, ExecOptions, Executor, Outcome, OutcomeKind, RbacVerdict};
-pub use plan::{ActionPlan, PlanBuild};
+pub use plan::{ActionPlan, Check, PlanBuild};

@@ -1,6 +1,7 @@
-//! An action the user asked for, as data: where, on what (with the resourceVersion that was
-//! on screen), what will change, and the requests to send — or how to build them once a
-//! fresher object has been fetched (undo needs an old ReplicaSet's pod template).
+//! An action the user asked for, as data: where, on what, what the decision rests on (the
+//! fields on screen that must still hold when it is sent), what will change, and the requests
+//! to send — or how to build them once a fresher object has been fetched (undo needs an old
+//! ReplicaSet's pod template).
 
 use std::sync::Arc;
 
@@ -35,6 +36,59 @@ impl std::fmt::Debug for PlanBuild {
     }
 }
 
+/// A field the user's decision rests on, and the value that was on screen. The executor
+/// re-reads the object and refuses when it no longer holds it; the request then carries the
+/// resourceVersion of that read, so the API server refuses if anything moved after the check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Check {
+    /// JSON pointer into the object (`/status/currentStepIndex`).
+    pub pointer: String,
+    /// The value that was on screen; `Null` means absent.
+    pub seen: Value,
+    /// What the dialog and messages call it (`step`, `replicas`).
+    pub label: String,
+}
+
+impl Check {
+    #[must_use]
+    pub fn new(pointer: &str, seen: impl Into<Value>, label: &str) -> Self {
+        Self {
+            pointer: pointer.to_string(),
+            seen: seen.into(),
+            label: label.to_string(),
+        }
+    }
+
+    /// Whether `object` still holds the seen value, compared as shown (a hash written as a
+    /// number equals the same hash as text; absent and `null` are the same).
+    #[must_use]
+    pub fn holds(&self, object: &Value) -> bool {
+        show(object.pointer(&self.pointer).unwrap_or(&Value::Null)) == show(&self.seen)
+    }
+
+    /// The value in `object` now, for messages.
+    #[must_use]
+    pub fn now_in(&self, object: &Value) -> String {
+        show(object.pointer(&self.pointer).unwrap_or(&Value::Null))
+    }
+
+    /// `step 2`, `paused (none)`.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        format!("{} {}", self.label, show(&self.seen))
+    }
+}
+
+/// A value as the dialog shows it: text without quotes, `none` for absent.
+#[must_use]
+pub fn show(v: &Value) -> String {
+    match v {
+        Value::Null => "none".into(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
 /// One permission the action needs: (verb, target, subresource).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Permission {
@@ -50,9 +104,16 @@ pub struct ActionPlan {
     pub cluster: String,
     /// Action name as in keymaps (`promote`).
     pub action: String,
+    /// The object the decision is about (requests may go elsewhere: a Backup made from this
+    /// Schedule).
     pub target: Target,
-    /// The resourceVersion the user was looking at; the executor refuses if it moved.
+    /// Its uid: the action is for this object, not one re-created under the same name.
+    pub uid: Option<String>,
+    /// The resourceVersion on screen, for the record (the checks below decide).
     pub seen_rv: String,
+    /// What the decision rests on. Empty for actions that are safe to repeat (pause, resume,
+    /// abort): a controller's status writes never refuse those.
+    pub checks: Vec<Check>,
     /// What will change, in words.
     pub summary: String,
     pub build: PlanBuild,
@@ -120,6 +181,19 @@ impl ActionPlan {
                 fetch.path(None)
             )],
         }
+    }
+
+    /// What the executor checks before sending, for the dialog.
+    #[must_use]
+    pub fn checks_text(&self) -> String {
+        if self.checks.is_empty() {
+            return "the object's identity (safe to repeat)".into();
+        }
+        self.checks
+            .iter()
+            .map(Check::describe)
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// `Rollout shop/checkout`.

@@ -40,6 +40,23 @@ impl Target {
         }
     }
 
+    /// The path of the object's collection (where a POST creates it).
+    #[must_use]
+    pub fn collection_path(&self) -> String {
+        let mut p = if self.group.is_empty() {
+            format!("/api/{}", self.version)
+        } else {
+            format!("/apis/{}/{}", self.group, self.version)
+        };
+        if let Some(ns) = &self.namespace {
+            p.push_str("/namespaces/");
+            p.push_str(ns);
+        }
+        p.push('/');
+        p.push_str(&self.plural);
+        p
+    }
+
     /// The request path of the object (or of one of its subresources).
     #[must_use]
     pub fn path(&self, subresource: Option<&str>) -> String {
@@ -127,25 +144,48 @@ impl KubeRequest {
         }
     }
 
-    /// `PATCH /apis/.../name/status (merge)`: a one-line summary for dialogs and logs.
+    /// A POST creating `target` (named in the body) in its collection.
     #[must_use]
-    pub fn summary(&self) -> String {
-        let verb = match self.verb {
+    pub fn create(target: &Target, body: Value) -> Self {
+        Self {
+            verb: Verb::Post,
+            target: target.clone(),
+            subresource: None,
+            patch_type: None,
+            body,
+        }
+    }
+
+    /// The request path: the collection for a POST, else the object or its subresource.
+    #[must_use]
+    pub fn path(&self) -> String {
+        match self.verb {
+            Verb::Post => self.target.collection_path(),
+            _ => self.target.path(self.subresource.as_deref()),
+        }
+    }
+
+    /// The HTTP method.
+    #[must_use]
+    pub fn method(&self) -> &'static str {
+        match self.verb {
             Verb::Get => "GET",
             Verb::Patch => "PATCH",
             Verb::Put => "PUT",
             Verb::Post => "POST",
-        };
+        }
+    }
+
+    /// `PATCH /apis/.../name/status (merge)`: a one-line summary for dialogs and logs.
+    #[must_use]
+    pub fn summary(&self) -> String {
+        let verb = self.method();
         let kind = match self.patch_type {
             Some(PatchType::Merge) => " (merge)",
             Some(PatchType::Json) => " (json-patch)",
             Some(PatchType::Strategic) => " (strategic)",
             None => "",
         };
-        format!(
-            "{verb} {}{kind} {}",
-            self.target.path(self.subresource.as_deref()),
-            self.body
-        )
+        format!("{verb} {}{kind} {}", self.path(), self.body)
     }
 }

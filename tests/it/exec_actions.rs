@@ -318,16 +318,31 @@ fn safety_checks_refuse_before_anything_changes() {
     let audit = f.dir.path().join("audit.log");
     let rv = || f.rollout()["metadata"]["resourceVersion"].clone();
 
-    // A stale object: someone changes it between the screen and the keypress.
+    // What the decision rests on moved: another user promoted after this screen was drawn.
+    // The plan made at step 1 is refused, so the rollout advanced once, not twice.
     let (exec, mut rx) = c.executor(ExecOptions::default(), &audit);
     let p = c.plan(&f, "promote", &[]).unwrap();
-    kubectl_ok(&f, &["label", "rollout", "web", "-n", NS, "touched=yes"]);
+    let other_audit = f.dir.path().join("other-user-audit.log");
+    let (other, mut other_rx) = c.executor(ExecOptions::default(), &other_audit);
+    let o = run(
+        &f,
+        &other,
+        &mut other_rx,
+        c.plan(&f, "promote", &[]).unwrap(),
+    );
+    assert_eq!(o.kind, OutcomeKind::Ok, "{o:?}");
+    wait_kubectl(&f, "the next pause", |r| step(r) == Some(3));
     let moved = rv();
     let o = run(&f, &exec, &mut rx, p);
     assert_eq!(o.kind, OutcomeKind::Conflict, "{o:?}");
     assert!(o.message.contains("changed since it was shown"), "{o:?}");
+    assert!(
+        o.message
+            .contains("step changed since it was shown (1 → 3)"),
+        "{o:?}"
+    );
     assert_eq!(rv(), moved);
-    assert_eq!(step(&f.rollout()), Some(1));
+    assert_eq!(step(&f.rollout()), Some(3));
 
     // RBAC: a deny rule on the status subresource is seen before sending and enforced.
     let rule = f.demo.as_ref().unwrap().clusters()[0]
@@ -425,6 +440,52 @@ fn safety_checks_refuse_before_anything_changes() {
     assert_eq!(
         outcomes,
         ["conflict", "forbidden", "ok", "refused", "refused", "ok"]
+    );
+}
+
+/// Writes the decision does not rest on (a label here, a controller's status write in a live
+/// canary) refuse nothing: promote still advances exactly one step, and pause goes through,
+/// though the object's resourceVersion moved between the screen and the keypress.
+#[test]
+fn writes_the_decision_does_not_rest_on_refuse_nothing() {
+    let f = Fixture::start();
+    let c = Client::connect(&f);
+    let audit = f.dir.path().join("audit.log");
+    let (exec, mut rx) = c.executor(ExecOptions::default(), &audit);
+    let rv = || f.rollout()["metadata"]["resourceVersion"].clone();
+
+    let p = c.plan(&f, "promote", &[]).unwrap();
+    assert!(p.checks_text().contains("step 1"), "{}", p.checks_text());
+    let before = rv();
+    kubectl_ok(&f, &["label", "rollout", "web", "-n", NS, "touched=yes"]);
+    assert_ne!(rv(), before);
+    let o = run(&f, &exec, &mut rx, p);
+    assert_eq!(o.kind, OutcomeKind::Ok, "{o:?}");
+    wait_kubectl(&f, "the next pause", |r| step(r) == Some(3));
+
+    let p = c.plan(&f, "pause", &[]).unwrap();
+    assert_eq!(p.checks_text(), "the object's identity (safe to repeat)");
+    kubectl_ok(
+        &f,
+        &[
+            "label",
+            "rollout",
+            "web",
+            "-n",
+            NS,
+            "touched=again",
+            "--overwrite",
+        ],
+    );
+    let o = run(&f, &exec, &mut rx, p);
+    assert_eq!(o.kind, OutcomeKind::Ok, "{o:?}");
+    wait_kubectl(&f, "spec.paused", |r| {
+        r.pointer("/spec/paused") == Some(&json!(true))
+    });
+    assert_eq!(
+        step(&f.rollout()),
+        Some(3),
+        "promote advanced exactly one step"
     );
 }
 

@@ -14,10 +14,10 @@ use super::actions::{
 };
 use super::model::{RolloutRow, WorkloadKind};
 use crate::cluster::ClusterHandle;
-use crate::exec::plan::{ActionPlan, PlanBuild};
+use crate::exec::plan::{ActionPlan, Check, PlanBuild};
 use crate::exec::request::{KubeRequest, Target};
-use crate::k8s::apps::{Deployment, ReplicaSet};
-use crate::k8s::rollout::Rollout;
+use crate::k8s::apps::{DEPLOYMENT_REVISION_ANNOTATION, Deployment, ReplicaSet, annotation};
+use crate::k8s::rollout::{ROLLOUT_REVISION_ANNOTATION, Rollout};
 use crate::keymap::ActionCall;
 use crate::panes::Reply;
 
@@ -83,6 +83,57 @@ fn revision_arg(action: &ActionCall) -> Result<Option<i64>, String> {
             .parse::<i64>()
             .map(Some)
             .map_err(|_| format!("{}: {a:?} is not a revision number", action.name)),
+    }
+}
+
+/// What a rollout action's decision rests on: for promote, the revision, step and pause on
+/// screen (a second promote after an unknown outcome must not skip a second step); for
+/// promote-full and retry, the revision; for undo, the revision number. Abort, pause, resume
+/// and restart are safe to repeat and rest on the object's identity alone, so a canary's
+/// controller writing status every second never refuses them.
+fn rollout_checks(act: RolloutAction, ro: &Rollout) -> Vec<Check> {
+    let st = ro.status.as_ref();
+    let hash = Check::new(
+        "/status/currentPodHash",
+        st.and_then(|s| s.current_pod_hash.clone()),
+        "revision in rollout",
+    );
+    match act {
+        RolloutAction::Promote => vec![
+            hash,
+            Check::new(
+                "/status/currentStepIndex",
+                st.and_then(|s| s.current_step_index),
+                "step",
+            ),
+            Check::new(
+                "/status/pauseConditions/0/reason",
+                st.and_then(|s| s.pauses().first().map(|p| p.reason.clone())),
+                "pause",
+            ),
+        ],
+        RolloutAction::PromoteFull | RolloutAction::Retry => vec![hash],
+        RolloutAction::Undo { .. } => vec![Check::new(
+            "/metadata/annotations/rollout.argoproj.io~1revision",
+            annotation(&ro.metadata, ROLLOUT_REVISION_ANNOTATION).map(str::to_string),
+            "revision",
+        )],
+        RolloutAction::Abort
+        | RolloutAction::Pause
+        | RolloutAction::Resume
+        | RolloutAction::Restart => Vec::new(),
+    }
+}
+
+/// A Deployment rollback rests on the revision on screen; the rest are safe to repeat.
+fn deployment_checks(act: DeploymentAction, d: &Deployment) -> Vec<Check> {
+    match act {
+        DeploymentAction::Rollback { .. } => vec![Check::new(
+            "/metadata/annotations/deployment.kubernetes.io~1revision",
+            annotation(&d.metadata, DEPLOYMENT_REVISION_ANNOTATION).map(str::to_string),
+            "revision",
+        )],
+        _ => Vec::new(),
     }
 }
 
@@ -153,7 +204,9 @@ fn plan_rollout(
         cluster: cluster.context.clone(),
         action: act.name().to_string(),
         target: Target::of(&ro),
+        uid: ro.metadata.uid.clone(),
         seen_rv: ro.metadata.resource_version.clone().unwrap_or_default(),
+        checks: rollout_checks(act, &ro),
         summary: describe(act, &ro),
         build,
         status_fallback: status_fallback(act, &ro).ok().flatten(),
@@ -206,7 +259,9 @@ fn plan_deployment(
         cluster: cluster.context.clone(),
         action: act.name().to_string(),
         target: Target::of(&d),
+        uid: d.metadata.uid.clone(),
         seen_rv: d.metadata.resource_version.clone().unwrap_or_default(),
+        checks: deployment_checks(act, &d),
         summary: describe_deployment(act, &d),
         build,
         status_fallback: None,
