@@ -19,7 +19,7 @@ use crate::cluster::ClusterHandle;
 use crate::config::Config;
 use crate::exec::{ActionPlan, Executor, RbacVerdict};
 use crate::keymap::{ActionCall, KeyPress, Keymap, KnownActions, Lookup};
-use crate::panes::{AddonSpec, Pane, Problem, Reply, Scope, ViewCtx};
+use crate::panes::{AddonSpec, Pane, Problem, Prompt, Reply, Scope, ViewCtx};
 use crate::source::{SourceManager, SourceSpec};
 use crate::theme::{Role, Theme};
 use crate::widgets::input::{InputOutcome, LineInput};
@@ -92,6 +92,8 @@ pub enum Mode {
     Command(LineInput),
     /// Editing the filter; keeps the filter to restore on Esc.
     Filter(LineInput, String),
+    /// Answering a pane's question.
+    Prompt(LineInput, Box<Prompt>),
     Confirm(Box<Confirm>),
 }
 
@@ -358,6 +360,29 @@ impl App {
                 }
                 return;
             }
+            Mode::Prompt(input, prompt) => {
+                let outcome = input.key(key, &|_| Vec::new());
+                let prompt = prompt.clone();
+                match outcome {
+                    InputOutcome::Submit(line) => {
+                        self.mode = Mode::Normal;
+                        let mut call = prompt.action.clone();
+                        call.args
+                            .extend(line.split_whitespace().map(str::to_string));
+                        self.dispatch(&call);
+                    }
+                    InputOutcome::Cancel => {
+                        self.mode = Mode::Normal;
+                        self.toast(
+                            "cancelled; nothing was sent",
+                            Role::Muted,
+                            Duration::from_secs(4),
+                        );
+                    }
+                    InputOutcome::Edited | InputOutcome::Ignored => {}
+                }
+                return;
+            }
             Mode::Filter(input, previous) => {
                 let previous = previous.clone();
                 let outcome = input.key(key, &|_| Vec::new());
@@ -454,6 +479,9 @@ impl App {
             Reply::Warn(text) => self.toast(text, Role::Warn, Duration::from_secs(8)),
             Reply::FocusCluster(ctx) => self.focus_cluster(&ctx),
             Reply::Plan(plan) => self.propose(*plan),
+            Reply::Prompt(prompt) => {
+                self.mode = Mode::Prompt(LineInput::with_text(&prompt.initial), Box::new(prompt));
+            }
         }
     }
 

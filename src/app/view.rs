@@ -170,6 +170,11 @@ impl App {
         let line = match &self.mode {
             Mode::Command(input) => input_line(":", &input.text, t.style(Role::Text)),
             Mode::Filter(input, _) => input_line("/", &input.text, t.style(Role::Text)),
+            Mode::Prompt(input, p) => input_line(
+                &format!("{}: ", p.label),
+                &input.text,
+                t.style(Role::Accent),
+            ),
             _ => match &self.toast {
                 Some(toast) => Line::from(Span::styled(
                     format!(" {}", toast.text),
@@ -179,8 +184,12 @@ impl App {
             },
         };
         frame.render_widget(Paragraph::new(line).style(t.style(Role::StatusBar)), area);
-        if let Mode::Command(input) | Mode::Filter(input, _) = &self.mode {
-            let x = area.x + 2 + u16::try_from(input.cursor()).unwrap_or(0);
+        let prefix = match &self.mode {
+            Mode::Prompt(_, p) => crate::widgets::text::width(&p.label) + 1,
+            _ => 0,
+        };
+        if let Mode::Command(input) | Mode::Filter(input, _) | Mode::Prompt(input, _) = &self.mode {
+            let x = area.x + 2 + u16::try_from(prefix + input.cursor()).unwrap_or(0);
             frame.set_cursor_position((x.min(area.right().saturating_sub(1)), area.y));
         }
     }
@@ -301,7 +310,7 @@ impl App {
     }
 }
 
-fn input_line<'a>(prefix: &'a str, text: &'a str, style: Style) -> Line<'a> {
+fn input_line<'a>(prefix: &str, text: &'a str, style: Style) -> Line<'a> {
     Line::from(vec![
         Span::styled(format!(" {prefix}"), style),
         Span::styled(text.to_string(), style),

@@ -163,6 +163,20 @@ pub enum Reply {
     FocusCluster(String),
     /// Ask the executor (through the confirm dialog) to carry this out.
     Plan(Box<ActionPlan>),
+    /// Ask the user for arguments on the status line, then run an action with them.
+    Prompt(Prompt),
+}
+
+/// A question on the status line whose answer completes an action: `scale` asks for the
+/// replicas, then runs `scale N` on the same row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prompt {
+    /// What is asked (`replicas for shop/web (now 3)`).
+    pub label: String,
+    /// Run with the answer's words appended to its arguments.
+    pub action: ActionCall,
+    /// The answer already filled in.
+    pub initial: String,
 }
 
 /// A pane.
