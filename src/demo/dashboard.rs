@@ -4,7 +4,24 @@
 use std::path::{Path, PathBuf};
 
 use super::{Demo, DemoConfig, SimOptions};
-use crate::cli::RunArgs;
+
+/// How the dashboard's demo runs (`kdeck --demo`'s hidden tuning options).
+#[derive(Debug, Clone)]
+pub struct DashboardOptions {
+    /// Speed multiplier of the simulated controllers.
+    pub speed: f64,
+    /// Extra pods (and proportional workloads) per cluster, for load tests.
+    pub scale: usize,
+}
+
+impl Default for DashboardOptions {
+    fn default() -> Self {
+        Self {
+            speed: 1.0,
+            scale: 0,
+        }
+    }
+}
 
 /// The running in-process demo.
 #[derive(Debug)]
@@ -25,7 +42,7 @@ impl DemoGuard {
 /// Starts two demo clusters on free loopback ports and writes their kubeconfig under
 /// `state_dir` (so `kubectl --kubeconfig` can look at the same clusters).
 pub async fn start_for_dashboard(
-    args: &RunArgs,
+    options: &DashboardOptions,
     state_dir: &Path,
 ) -> anyhow::Result<(PathBuf, DemoGuard)> {
     std::fs::create_dir_all(state_dir)?;
@@ -35,8 +52,8 @@ pub async fn start_for_dashboard(
         base_port: 0,
         options: SimOptions {
             seed: 1,
-            speed: args.demo_speed,
-            scale: args.demo_scale,
+            speed: options.speed,
+            scale: options.scale,
         },
         kubeconfig_out: kubeconfig.clone(),
     })

@@ -123,4 +123,4 @@ impl ClusterState {
     }
 }
 
-pub use dashboard::start_for_dashboard;
+pub use dashboard::{DashboardOptions, start_for_dashboard};

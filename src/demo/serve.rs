@@ -1,11 +1,30 @@
 //! `kdeck demo serve`: runs the simulated clusters until Ctrl-C or SIGTERM.
 
-use crate::cli::DemoServeArgs;
+use std::path::PathBuf;
 
 use super::{Demo, DemoConfig, SimOptions};
 
+/// What `demo serve` starts; the command line's options, owned here so the simulator needs
+/// nothing of its caller.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Where to write the kubeconfig (one context per simulated cluster).
+    pub kubeconfig_out: PathBuf,
+    /// Number of simulated clusters (at least 1).
+    pub clusters: usize,
+    /// Base port: control API on BASE, cluster i's Kubernetes API on BASE+1+2i and its
+    /// Prometheus on BASE+2+2i. 0 picks free ports.
+    pub port: u16,
+    /// Extra pods (and proportional workloads) per cluster.
+    pub scale: usize,
+    /// Seed of the simulation.
+    pub seed: u64,
+    /// Speed multiplier of the simulated controllers (positive).
+    pub speed: f64,
+}
+
 /// Starts the simulator, writes the kubeconfig, prints the addresses, waits for a signal.
-pub async fn run(args: &DemoServeArgs) -> anyhow::Result<()> {
+pub async fn run(args: &ServeOptions) -> anyhow::Result<()> {
     anyhow::ensure!(args.clusters >= 1, "--clusters must be at least 1");
     anyhow::ensure!(
         args.speed.is_finite() && args.speed > 0.0,
