@@ -6,9 +6,9 @@
 
 use std::time::{Duration, Instant};
 
-use kdeck::demo::prom::Tsdb;
-use kdeck::demo::prom::eval::{instant, range};
-use kdeck::demo::prom::tsdb::labels;
+use kdeck_demo::prom::Tsdb;
+use kdeck_demo::prom::eval::{instant, range};
+use kdeck_demo::prom::tsdb::labels;
 
 const T0: i64 = 1_700_000_000_000;
 

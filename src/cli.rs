@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::demo::DashboardOptions;
-use crate::demo::serve::ServeOptions;
+use kdeck_demo::DashboardOptions;
+use kdeck_demo::serve::ServeOptions;
 
 /// kdeck: a terminal dashboard for on-call Kubernetes work.
 #[derive(Debug, Parser)]

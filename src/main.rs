@@ -24,7 +24,7 @@ fn main() -> std::process::ExitCode {
                 // The simulator's own failures (bad arguments, ports in use) are usage
                 // errors: one line, exit code 2.
                 Some(Command::Demo(DemoCommand::Serve(args))) => {
-                    kdeck::demo::serve::run(&args.serve_options())
+                    kdeck_demo::serve::run(&args.serve_options())
                         .await
                         .map_err(|e| anyhow::Error::new(StartupError(format!("{e:#}"))))
                 }

@@ -9,9 +9,9 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use kdeck::demo::api::handler::ServerOptions;
-use kdeck::demo::api::registry::{self, TypeId};
-use kdeck::demo::{Demo, DemoCluster, DemoConfig, SimOptions};
+use kdeck_demo::api::handler::ServerOptions;
+use kdeck_demo::api::registry::{self, TypeId};
+use kdeck_demo::{Demo, DemoCluster, DemoConfig, SimOptions};
 use serde_json::{Value, json};
 
 /// Namespace the API tests create their objects in.

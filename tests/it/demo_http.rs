@@ -147,7 +147,7 @@ async fn watch_resumes_from_a_version_and_reports_410_once_compacted() {
 async fn streaming_list_ends_initial_events_with_a_bookmark() {
     let t = TestDemo::start_with(
         1,
-        kdeck::demo::api::handler::ServerOptions {
+        kdeck_demo::api::handler::ServerOptions {
             bookmark_interval: Duration::from_millis(200),
             ..Default::default()
         },
@@ -758,9 +758,9 @@ async fn tokens_and_access_reviews() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
-    let id = t.cluster(0).faults.deny(kdeck::demo::api::authz::DenyRule {
+    let id = t.cluster(0).faults.deny(kdeck_demo::api::authz::DenyRule {
         name: "it-secret".into(),
-        ..kdeck::demo::api::authz::DenyRule::verbs("get", "", "pods")
+        ..kdeck_demo::api::authz::DenyRule::verbs("get", "", "pods")
     });
     let ssar = format!(
         "{}/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
@@ -897,9 +897,9 @@ async fn prometheus_port_and_service_proxy_reach_the_prometheus_api() {
     assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(err["kind"], "Status");
     // The proxy is authorized like any request.
-    t.cluster(0).faults.deny(kdeck::demo::api::authz::DenyRule {
+    t.cluster(0).faults.deny(kdeck_demo::api::authz::DenyRule {
         subresource: "proxy".into(),
-        ..kdeck::demo::api::authz::DenyRule::verbs("*", "", "services")
+        ..kdeck_demo::api::authz::DenyRule::verbs("*", "", "services")
     });
     let url = format!(
         "{}/api/v1/namespaces/monitoring/services/prometheus:9090/proxy/api/v1/query?query=up",

@@ -381,10 +381,10 @@ async fn auth_can_i_follows_deny_rules() {
         .kubectl(&["auth", "can-i", "patch", "deployments", "-n", NS])
         .await;
     assert_eq!((out.code, out.stdout.trim()), (0, "yes"), "{}", out.stderr);
-    t.cluster(0).faults.deny(kdeck::demo::api::authz::DenyRule {
+    t.cluster(0).faults.deny(kdeck_demo::api::authz::DenyRule {
         namespace: NS.to_string(),
         reason: "change freeze".to_string(),
-        ..kdeck::demo::api::authz::DenyRule::verbs("patch", "apps", "deployments")
+        ..kdeck_demo::api::authz::DenyRule::verbs("patch", "apps", "deployments")
     });
     let out = t
         .kubectl(&["auth", "can-i", "patch", "deployments", "-n", NS])

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kdeck::cluster::{ClusterHandle, ClusterInfo, PromReach, Reach, kubeconfig, monitor};
-use kdeck::demo::DenyRule;
 use kdeck::exec::audit::AuditLog;
 use kdeck::exec::{
     ActionPlan, ExecEvent, ExecOptions, Executor, Outcome, OutcomeKind, RbacVerdict,
@@ -21,6 +20,7 @@ use kdeck::panes::rollouts::model::Objects;
 use kdeck::panes::rollouts::plan::plan;
 use kdeck::source::Notifier;
 use kdeck::world::World;
+use kdeck_demo::DenyRule;
 use serde_json::{Value, json};
 use tokio::sync::mpsc::Receiver;
 use tokio_util::sync::CancellationToken;
@@ -569,7 +569,7 @@ fn deployment_rollback_pause_resume_restart_reach_the_controller() {
     let c = Client::connect(&f);
     let audit = f.dir.path().join("audit.log");
     let (exec, mut rx) = c.executor(ExecOptions::default(), &audit);
-    let deployments = kdeck::demo::api::registry::find("apps", "deployments").unwrap();
+    let deployments = kdeck_demo::api::registry::find("apps", "deployments").unwrap();
     f.store()
         .create(
             deployments,

@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use kdeck::demo::prom::PromState;
-use kdeck::demo::prom::http::respond;
+use kdeck_demo::prom::PromState;
+use kdeck_demo::prom::http::respond;
 use serde_json::Value;
 
 use crate::prometheus_server::{PromServer, SeriesData, encode_query};
@@ -39,7 +39,7 @@ impl Rng {
 }
 
 fn lbl(name: &str, pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    kdeck::demo::prom::tsdb::labels(name, pairs)
+    kdeck_demo::prom::tsdb::labels(name, pairs)
 }
 
 /// The synthetic dataset: Istio request counters (with a counter reset, a series that
@@ -956,7 +956,7 @@ fn alerts_and_rules_match_real_prometheus() {
 
     let st = PromState::new(Duration::from_secs(3600));
     *st.rules.write().expect("rules lock") = vec![
-        kdeck::demo::prom::AlertRule {
+        kdeck_demo::prom::AlertRule {
             name: "AlwaysFiring".into(),
             expr: r#"label_replace(vector(1.5), "instance", "i-1", "", "") > 0"#.into(),
             for_secs: 0,
@@ -966,14 +966,14 @@ fn alerts_and_rules_match_real_prometheus() {
                 "value {{ $value }} on {{ $labels.instance }}".into(),
             )],
         },
-        kdeck::demo::prom::AlertRule {
+        kdeck_demo::prom::AlertRule {
             name: "LongPending".into(),
             expr: "vector(2)".into(),
             for_secs: 600,
             labels: vec![],
             annotations: vec![],
         },
-        kdeck::demo::prom::AlertRule {
+        kdeck_demo::prom::AlertRule {
             name: "NeverFires".into(),
             expr: "vector(1) < 0".into(),
             for_secs: 0,

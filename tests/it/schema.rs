@@ -522,8 +522,8 @@ const KNOWN_FIXTURE_DRIFT: &[(&str, &str)] = &[
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn served_custom_resources_validate() {
     // Every custom kind the demo serves has its CRD in the fixtures, at every version.
-    for rt in kdeck::demo::api::registry::RESOURCE_TYPES {
-        if rt.addon != kdeck::demo::api::registry::Addon::Core {
+    for rt in kdeck_demo::api::registry::RESOURCE_TYPES {
+        if rt.addon != kdeck_demo::api::registry::Addon::Core {
             for v in rt.versions {
                 assert!(
                     schema_for(rt.group, rt.kind, v).is_some(),
@@ -577,10 +577,7 @@ async fn served_custom_resources_validate() {
     let mut failures = Vec::new();
     for i in 0..2 {
         let state = &t.cluster(i).state;
-        for (id, rt) in kdeck::demo::api::registry::RESOURCE_TYPES
-            .iter()
-            .enumerate()
-        {
+        for (id, rt) in kdeck_demo::api::registry::RESOURCE_TYPES.iter().enumerate() {
             if !state.store.serves(id) {
                 continue;
             }
@@ -613,5 +610,5 @@ async fn served_custom_resources_validate() {
 }
 
 fn registry_kind(group: &str, plural: &str) -> &'static str {
-    kdeck::demo::api::registry::get(kind(group, plural)).kind
+    kdeck_demo::api::registry::get(kind(group, plural)).kind
 }

@@ -6,13 +6,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kdeck::demo::api::registry;
-use kdeck::demo::api::store::{Patch, Subresource};
-use kdeck::demo::prom::eval::{QueryError, QueryValue};
-use kdeck::demo::prom::tsdb::Tsdb;
-use kdeck::demo::sim::namespaces;
-use kdeck::demo::sim::rollouts::{self, SimConfig, analysis, seed as ro_seed, traffic};
-use kdeck::demo::{ClusterProfile, ClusterState, SimOptions};
+use kdeck_demo::api::registry;
+use kdeck_demo::api::store::{Patch, Subresource};
+use kdeck_demo::prom::eval::{QueryError, QueryValue};
+use kdeck_demo::prom::tsdb::Tsdb;
+use kdeck_demo::sim::namespaces;
+use kdeck_demo::sim::rollouts::{self, SimConfig, analysis, seed as ro_seed, traffic};
+use kdeck_demo::{ClusterProfile, ClusterState, SimOptions};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
@@ -816,7 +816,7 @@ async fn analysis_measurement_equals_promql_over_tsdb() {
     let at = chrono::Utc::now().timestamp_millis();
     let measured = analysis::measure(&rollouts::PromqlEngine, &state.prom.tsdb, &metric, at);
     let QueryValue::Vector(v) =
-        kdeck::demo::prom::eval::instant(&state.prom.tsdb, &query, at).expect("query evaluates")
+        kdeck_demo::prom::eval::instant(&state.prom.tsdb, &query, at).expect("query evaluates")
     else {
         panic!("vector expected");
     };

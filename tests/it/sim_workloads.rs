@@ -6,10 +6,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kdeck::demo::api::registry::{self, TypeId};
-use kdeck::demo::api::store::{Patch, Subresource};
-use kdeck::demo::sim::{self, kinds::kinds};
-use kdeck::demo::{ClusterProfile, ClusterState, SimOptions};
+use kdeck_demo::api::registry::{self, TypeId};
+use kdeck_demo::api::store::{Patch, Subresource};
+use kdeck_demo::sim::{self, kinds::kinds};
+use kdeck_demo::{ClusterProfile, ClusterState, SimOptions};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
@@ -116,7 +116,7 @@ fn merge(state: &ClusterState, t: TypeId, ns: &str, name: &str, patch: Value) ->
 
 /// The latest sample of the series with exactly these labels (besides `__name__`).
 fn latest(state: &ClusterState, name: &str, labels: &[(&str, &str)]) -> Option<(i64, f64)> {
-    let want = kdeck::demo::prom::tsdb::labels(name, labels);
+    let want = kdeck_demo::prom::tsdb::labels(name, labels);
     let mut out = None;
     state.prom.tsdb.for_each_series(|s| {
         if s.labels == want {
