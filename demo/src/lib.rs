@@ -17,6 +17,8 @@ pub mod prom;
 pub mod prom_port;
 pub mod serve;
 pub mod sim;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use api::authz::DenyRule;
 pub use api::faults::{FaultAction, Faults};

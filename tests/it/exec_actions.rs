@@ -116,7 +116,7 @@ impl Client {
         let rss = self.handle.sources.objects::<ReplicaSet>();
         let ro_refs: Vec<&Rollout> = rollouts.iter().filter_map(|g| g.0.as_ref().ok()).collect();
         let rs_refs: Vec<&ReplicaSet> = rss.iter().filter_map(|g| g.0.as_ref().ok()).collect();
-        let rows = crate::support::rollout_rows(
+        let rows = crate::helpers::rollout_rows(
             "demo-us-east",
             &Objects {
                 rollouts: &ro_refs,
@@ -528,7 +528,7 @@ impl Client {
         };
         let rss = self.handle.sources.objects::<ReplicaSet>();
         let rs_refs: Vec<&ReplicaSet> = rss.iter().filter_map(|g| g.0.as_ref().ok()).collect();
-        let rows = crate::support::rollout_rows(
+        let rows = crate::helpers::rollout_rows(
             "demo-us-east",
             &Objects {
                 deployments: &[&deployment],

@@ -7,7 +7,7 @@
 //! - [`http`] answers `/api/v1/...` with byte-compatible bodies ([`format`]);
 //! - [`alerts`] evaluates [`AlertRule`]s into pending and firing alerts.
 //!
-//! `tests/it/promql.rs` compares all of it with a real Prometheus over the same samples.
+//! This crate's `tests/it/promql.rs` compares all of it with a real Prometheus over the same samples.
 
 pub mod alerts;
 pub mod chunk;

@@ -8,8 +8,8 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::demo_harness::{DEADLINE, NS, TestDemo, configmap, http, kind, pod};
-use crate::support;
+use kdeck_demo::testing::demo_harness::{self, DEADLINE, NS, TestDemo, configmap, http, kind, pod};
+use kdeck_demo::testing::support;
 
 /// Reads a watch response line by line.
 struct WatchReader {
@@ -435,7 +435,7 @@ async fn scale_and_status_subresources() {
     );
     // The rollout controller owns the status (HPAReplicas follows the ReplicaSets as they
     // scale up), so compare the Scale with the object at the same resourceVersion.
-    let (scale, obj) = crate::demo_harness::eventually(
+    let (scale, obj) = demo_harness::eventually(
         "a Scale read at the same version as its Rollout, with the status written",
         || async {
             let (_, obj) = get_json(&url).await;
@@ -480,7 +480,7 @@ async fn scale_and_status_subresources() {
     assert_eq!(code, StatusCode::CONFLICT, "{conflict}");
     // /status: GET is the object; a PUT changes status only. The controller keeps writing
     // the status, so a PUT of what was read may conflict: read again and retry, as clients do.
-    let after = crate::demo_harness::eventually("a PUT of /status without a conflict", || async {
+    let after = demo_harness::eventually("a PUT of /status without a conflict", || async {
         let (_, mut current) = get_json(&format!("{url}/status")).await;
         assert_eq!(current["kind"], "Rollout");
         current["status"]["phase"] = json!("Paused");
@@ -513,7 +513,7 @@ async fn scale_and_status_subresources() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scale_patches_do_not_conflict_with_concurrent_writers() {
     let t = TestDemo::start(1).await;
-    t.insert(0, crate::demo_harness::deployment("it-busy", 1, 1));
+    t.insert(0, demo_harness::deployment("it-busy", 1, 1));
     let state = t.cluster(0).state.clone();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     // Another writer (as a controller would be) changes the object all the time.
@@ -926,7 +926,7 @@ async fn deleting_a_namespace_deletes_what_it_holds() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     let store = &t.cluster(0).state.store;
-    crate::demo_harness::eventually("the namespace's contents are deleted", || async {
+    demo_harness::eventually("the namespace's contents are deleted", || async {
         store
             .get(kind("", "configmaps"), "it-doomed", "it-inside")
             .is_none()

@@ -16,7 +16,7 @@ use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, ResourceExt};
 use tokio::task::JoinHandle;
 
-use crate::demo_harness::{NS, TestDemo, configmap, eventually, kind, pod};
+use kdeck_demo::testing::demo_harness::{NS, TestDemo, configmap, eventually, kind, pod};
 
 /// A reflector of the ConfigMaps in [`NS`] of cluster 0.
 struct Mirror {

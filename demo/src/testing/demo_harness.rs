@@ -2,16 +2,14 @@
 //! temp dir, run the real `kubectl` against it, talk to it over HTTP, build kube-rs clients
 //! from its kubeconfig, and poll with generous deadlines (never asserting durations).
 
-#![allow(dead_code)]
-
 use std::future::Future;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use kdeck_demo::api::handler::ServerOptions;
-use kdeck_demo::api::registry::{self, TypeId};
-use kdeck_demo::{Demo, DemoCluster, DemoConfig, SimOptions};
+use crate::api::handler::ServerOptions;
+use crate::api::registry::{self, TypeId};
+use crate::{Demo, DemoCluster, DemoConfig, SimOptions};
 use serde_json::{Value, json};
 
 /// Namespace the API tests create their objects in.

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::schema::{schema_for, validate};
-use crate::support;
+use kdeck_demo::testing::support;
 
 fn t(group: &str, plural: &str) -> usize {
     registry::find(group, plural).expect("registered kind")

@@ -10,10 +10,10 @@
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::demo_harness::{
+use kdeck_demo::testing::demo_harness::{
     DEADLINE, NS, TestDemo, deployment, eventually, find_row, kind, kubectl_at_least, pod,
 };
-use crate::support;
+use kdeck_demo::testing::support;
 
 /// A scheduler nobody runs: pods that name it stay Pending, as on a real cluster, so what
 /// their owners report is known.

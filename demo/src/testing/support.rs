@@ -1,7 +1,5 @@
 //! Shared test helpers: where the upstream fixtures are and how to read them.
 
-#![allow(dead_code)]
-
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -11,7 +9,8 @@ pub fn fixtures_dir() -> PathBuf {
     if let Ok(dir) = std::env::var("KDECK_FIXTURES") {
         return PathBuf::from(dir);
     }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures")
+    // This crate is `demo/` in the checkout.
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures")
 }
 
 /// A fixture file's path, relative to the fixtures dir.
@@ -60,28 +59,15 @@ pub fn yaml_files_under(rel: &str) -> Vec<String> {
     out
 }
 
-#[test]
-fn fixtures_are_readable() {
-    let ro = load_yaml("argo-rollouts/argocd-health/Rollout/actions/testdata/rollout-step1.yaml");
-    assert_eq!(ro["kind"], "Rollout");
-    assert!(!yaml_files_under("argo-rollouts/info-testdata").is_empty());
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// The Rollouts rows of one cluster's objects, as the pane builds them (through
-/// `build_rows`, the function the pane runs), in display order.
-pub fn rollout_rows(
-    cluster: &str,
-    objects: &kdeck::panes::rollouts::model::Objects<'_>,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Vec<std::sync::Arc<kdeck::panes::rollouts::model::RolloutRow>> {
-    kdeck::panes::rollouts::model::build_rows(
-        cluster,
-        cluster,
-        objects,
-        now,
-        &mut kdeck::panes::kit::RowCache::default(),
-    )
-    .into_iter()
-    .map(|(row, _)| row)
-    .collect()
+    #[test]
+    fn fixtures_are_readable() {
+        let ro =
+            load_yaml("argo-rollouts/argocd-health/Rollout/actions/testdata/rollout-step1.yaml");
+        assert_eq!(ro["kind"], "Rollout");
+        assert!(!yaml_files_under("argo-rollouts/info-testdata").is_empty());
+    }
 }

@@ -23,9 +23,9 @@ use std::sync::OnceLock;
 
 use serde_json::{Value, json};
 
-use crate::demo_harness::{NS, TestDemo, http, kind};
+use kdeck_demo::testing::demo_harness::{NS, TestDemo, http, kind};
 
-use crate::support;
+use kdeck_demo::testing::support;
 
 /// CRD files whose YAML the parser accepts; the few it rejects (flagger's, for a quoted
 /// scalar style) are kinds the demo does not serve.

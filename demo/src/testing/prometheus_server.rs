@@ -6,8 +6,6 @@
 //! `KDECK_REQUIRE_PROMETHEUS=1` (set in CI), in which case it panics: CI must not pass by
 //! skipping.
 
-#![allow(dead_code)]
-
 use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -10,7 +10,8 @@ use kdeck_demo::prom::PromState;
 use kdeck_demo::prom::http::respond;
 use serde_json::Value;
 
-use crate::prometheus_server::{PromServer, SeriesData, encode_query};
+use kdeck_demo::testing::prometheus_server::{PromServer, SeriesData, encode_query};
+use kdeck_demo::testing::support;
 
 const STEP_MS: i64 = 5000;
 /// 90 minutes of samples at 5 s.
@@ -865,7 +866,7 @@ fn bodies_have_the_recorded_shapes() {
         }
     }
     let read = |name: &str| -> Value {
-        let p = crate::support::fixture(&format!("prometheus/api-responses/{name}"));
+        let p = support::fixture(&format!("prometheus/api-responses/{name}"));
         serde_json::from_str(&std::fs::read_to_string(&p).expect("fixture")).expect("fixture json")
     };
     let (_, body) = ours(
