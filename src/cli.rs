@@ -4,6 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use kdeck_demo::DashboardOptions;
+use kdeck_demo::serve::ServeOptions;
+
 /// kdeck: a terminal dashboard for on-call Kubernetes work.
 #[derive(Debug, Parser)]
 #[command(name = "kdeck", version, about, long_about = None)]
@@ -67,6 +70,17 @@ pub struct RunArgs {
     pub demo_scale: usize,
 }
 
+impl RunArgs {
+    /// The options of the in-process demo (`--demo`).
+    #[must_use]
+    pub fn demo_options(&self) -> DashboardOptions {
+        DashboardOptions {
+            speed: self.demo_speed,
+            scale: self.demo_scale,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Open straight into one object's detail view in a pane (`kdeck open rollouts web`).
@@ -119,4 +133,19 @@ pub struct DemoServeArgs {
     /// Speed multiplier of the simulated controllers.
     #[arg(long, default_value_t = 1.0)]
     pub speed: f64,
+}
+
+impl DemoServeArgs {
+    /// The simulator's own options.
+    #[must_use]
+    pub fn serve_options(&self) -> ServeOptions {
+        ServeOptions {
+            kubeconfig_out: self.kubeconfig_out.clone(),
+            clusters: self.clusters,
+            port: self.port,
+            scale: self.scale,
+            seed: self.seed,
+            speed: self.speed,
+        }
+    }
 }

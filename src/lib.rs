@@ -9,7 +9,6 @@ pub mod cli;
 pub mod clock;
 pub mod cluster;
 pub mod config;
-pub mod demo;
 pub mod exec;
 pub mod k8s;
 pub mod keymap;

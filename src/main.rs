@@ -23,9 +23,11 @@ fn main() -> std::process::ExitCode {
             match cli.command {
                 // The simulator's own failures (bad arguments, ports in use) are usage
                 // errors: one line, exit code 2.
-                Some(Command::Demo(DemoCommand::Serve(args))) => kdeck::demo::serve::run(&args)
-                    .await
-                    .map_err(|e| anyhow::Error::new(StartupError(format!("{e:#}")))),
+                Some(Command::Demo(DemoCommand::Serve(args))) => {
+                    kdeck_demo::serve::run(&args.serve_options())
+                        .await
+                        .map_err(|e| anyhow::Error::new(StartupError(format!("{e:#}"))))
+                }
                 Some(Command::Open { pane, name }) => {
                     run_dashboard(
                         &cli.run,

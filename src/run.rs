@@ -164,9 +164,10 @@ pub async fn run_dashboard(args: &RunArgs, target: StartTarget) -> anyhow::Resul
     let paths = Paths::from_env();
     let mut demo = None;
     let kubeconfig_path = if args.demo {
-        let (path, handle) = crate::demo::start_for_dashboard(args, &paths.state_dir)
-            .await
-            .map_err(|e| fail(format!("cannot start the demo cluster: {e:#}")))?;
+        let (path, handle) =
+            kdeck_demo::start_for_dashboard(&args.demo_options(), &paths.state_dir)
+                .await
+                .map_err(|e| fail(format!("cannot start the demo cluster: {e:#}")))?;
         demo = Some(handle);
         Some(path)
     } else {

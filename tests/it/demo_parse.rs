@@ -12,11 +12,11 @@ use kdeck::panes::rollouts::model::Objects;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::demo_harness::TestDemo;
+use kdeck_demo::testing::demo_harness::{self, TestDemo};
 
 async fn list<K: DeserializeOwned>(demo: &TestDemo, cluster: usize, path: &str) -> Vec<K> {
     let url = format!("{}{path}", demo.url(cluster));
-    let body: Value = crate::demo_harness::http()
+    let body: Value = demo_harness::http()
         .get(&url)
         .send()
         .await
@@ -94,7 +94,7 @@ async fn served_objects_parse_with_kdecks_types() {
                 t.malformed
             );
         }
-        let rows = crate::support::rollout_rows(
+        let rows = crate::helpers::rollout_rows(
             "c",
             &Objects {
                 rollouts: &rollouts.iter().collect::<Vec<_>>(),

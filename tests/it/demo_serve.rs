@@ -6,7 +6,7 @@ use std::process::Stdio;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
-use crate::demo_harness::{DEADLINE, find_row};
+use kdeck_demo::testing::demo_harness::{DEADLINE, find_row};
 
 fn serve(args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kdeck"));

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kdeck::cluster::{ClusterHandle, ClusterInfo, PromReach, Reach, kubeconfig, monitor};
-use kdeck::demo::DenyRule;
 use kdeck::exec::audit::AuditLog;
 use kdeck::exec::{
     ActionPlan, ExecEvent, ExecOptions, Executor, Outcome, OutcomeKind, RbacVerdict,
@@ -21,6 +20,7 @@ use kdeck::panes::rollouts::model::Objects;
 use kdeck::panes::rollouts::plan::plan;
 use kdeck::source::Notifier;
 use kdeck::world::World;
+use kdeck_demo::DenyRule;
 use serde_json::{Value, json};
 use tokio::sync::mpsc::Receiver;
 use tokio_util::sync::CancellationToken;
@@ -116,7 +116,7 @@ impl Client {
         let rss = self.handle.sources.objects::<ReplicaSet>();
         let ro_refs: Vec<&Rollout> = rollouts.iter().filter_map(|g| g.0.as_ref().ok()).collect();
         let rs_refs: Vec<&ReplicaSet> = rss.iter().filter_map(|g| g.0.as_ref().ok()).collect();
-        let rows = crate::support::rollout_rows(
+        let rows = crate::helpers::rollout_rows(
             "demo-us-east",
             &Objects {
                 rollouts: &ro_refs,
@@ -589,7 +589,7 @@ impl Client {
         };
         let rss = self.handle.sources.objects::<ReplicaSet>();
         let rs_refs: Vec<&ReplicaSet> = rss.iter().filter_map(|g| g.0.as_ref().ok()).collect();
-        let rows = crate::support::rollout_rows(
+        let rows = crate::helpers::rollout_rows(
             "demo-us-east",
             &Objects {
                 deployments: &[&deployment],
@@ -630,7 +630,7 @@ fn deployment_rollback_pause_resume_restart_reach_the_controller() {
     let c = Client::connect(&f);
     let audit = f.dir.path().join("audit.log");
     let (exec, mut rx) = c.executor(ExecOptions::default(), &audit);
-    let deployments = kdeck::demo::api::registry::find("apps", "deployments").unwrap();
+    let deployments = kdeck_demo::api::registry::find("apps", "deployments").unwrap();
     f.store()
         .create(
             deployments,

@@ -13,7 +13,7 @@ use ratatui::backend::TestBackend;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::prometheus_server::{PromServer, SeriesData};
+use kdeck_demo::testing::prometheus_server::{PromServer, SeriesData};
 
 const STEP_MS: i64 = 15_000;
 const SPAN_MS: i64 = 20 * 60_000;
@@ -272,7 +272,7 @@ async fn metrics_stay_marked_stale_while_prometheus_is_away() {
     use kdeck::source::{Notifier, SourceSet};
 
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let t = crate::demo_harness::TestDemo::start(1).await;
+    let t = kdeck_demo::testing::demo_harness::TestDemo::start(1).await;
     let prom = PromClient::new(
         PromEndpoint::Url(t.cluster(0).prom_url()),
         None,

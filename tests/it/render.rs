@@ -26,7 +26,7 @@ use ratatui::backend::TestBackend;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use crate::support::load_yaml;
+use kdeck_demo::testing::support::load_yaml;
 
 pub const NOW: &str = "2026-11-22T12:03:04Z";
 

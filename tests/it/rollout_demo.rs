@@ -6,9 +6,9 @@
 
 use std::time::{Duration, Instant};
 
-use kdeck::demo::api::registry;
-use kdeck::demo::api::store::{Patch, Subresource};
-use kdeck::demo::{Demo, DemoConfig, SimOptions};
+use kdeck_demo::api::registry;
+use kdeck_demo::api::store::{Patch, Subresource};
+use kdeck_demo::{Demo, DemoConfig, SimOptions};
 use serde_json::{Value, json};
 
 use crate::tmux::{Tmux, kdeck_bin, shell_quote};
@@ -57,7 +57,7 @@ impl Fixture {
         f
     }
 
-    pub fn store(&self) -> &kdeck::demo::api::store::ObjectStore {
+    pub fn store(&self) -> &kdeck_demo::api::store::ObjectStore {
         &self.demo.as_ref().unwrap().clusters()[0].state.store
     }
 

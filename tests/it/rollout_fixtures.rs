@@ -22,7 +22,7 @@ use kdeck::panes::rollouts::model::{
 };
 use serde_json::{Value, json};
 
-use crate::support::{load_yaml, load_yaml_docs, yaml_files_under};
+use kdeck_demo::testing::support::{load_yaml, load_yaml_docs, yaml_files_under};
 
 const ROOT: &str = "argo-rollouts";
 
@@ -745,7 +745,7 @@ fn rows_from_fixtures_sort_paused_and_degraded_first() {
         all.push(rollout(f));
     }
     let refs: Vec<_> = all.iter().collect();
-    let rows = crate::support::rollout_rows(
+    let rows = crate::helpers::rollout_rows(
         "c",
         &kdeck::panes::rollouts::model::Objects {
             rollouts: &refs,

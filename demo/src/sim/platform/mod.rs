@@ -1,0 +1,33 @@
+//! Platform add-ons of a simulated cluster: Argo CD Applications and Velero backups, each
+//! seeded only where the add-on is installed, with the controllers that move them and the
+//! Velero metric series.
+
+pub mod argocd;
+pub mod velero;
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::ClusterState;
+use crate::api::registry::Addon;
+
+/// Seeds Applications (Argo CD) and backups (Velero) where installed.
+pub fn seed(state: &ClusterState) {
+    if state.profile.has(Addon::ArgoCd) {
+        argocd::seed(state);
+    }
+    if state.profile.has(Addon::Velero) {
+        velero::seed(state);
+    }
+}
+
+/// Starts the Argo CD and Velero controllers where installed.
+pub fn spawn(state: &Arc<ClusterState>, shutdown: &CancellationToken) {
+    if state.profile.has(Addon::ArgoCd) {
+        argocd::spawn(state, shutdown);
+    }
+    if state.profile.has(Addon::Velero) {
+        velero::spawn(state, shutdown);
+    }
+}

@@ -1,0 +1,237 @@
+//! Test helpers around the demo cluster: start one on free ports with its kubeconfig in a
+//! temp dir, run the real `kubectl` against it, talk to it over HTTP, build kube-rs clients
+//! from its kubeconfig, and poll with generous deadlines (never asserting durations).
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use crate::api::handler::ServerOptions;
+use crate::api::registry::{self, TypeId};
+use crate::{Demo, DemoCluster, DemoConfig, SimOptions};
+use serde_json::{Value, json};
+
+/// Namespace the API tests create their objects in.
+pub const NS: &str = "kdeck-it";
+
+/// Upper bound for anything a test waits for; only there so a broken build fails instead of
+/// hanging, never a performance assertion.
+pub const DEADLINE: Duration = Duration::from_secs(120);
+
+/// A running demo plus the temp dir holding its kubeconfig and kubectl's cache.
+pub struct TestDemo {
+    pub demo: Demo,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestDemo {
+    pub async fn start(clusters: usize) -> Self {
+        Self::start_with(clusters, ServerOptions::default()).await
+    }
+
+    pub async fn start_with(clusters: usize, options: ServerOptions) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let demo = Demo::start_with(
+            DemoConfig {
+                clusters,
+                base_port: 0,
+                options: SimOptions::default(),
+                kubeconfig_out: dir.path().join("kubeconfig"),
+            },
+            options,
+        )
+        .await
+        .unwrap();
+        let t = Self { demo, dir };
+        t.ensure_namespace(0, NS);
+        t
+    }
+
+    pub fn cluster(&self, i: usize) -> &DemoCluster {
+        &self.demo.clusters()[i]
+    }
+
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.demo.kubeconfig_path().to_path_buf()
+    }
+
+    /// Base URL of cluster `i`'s Kubernetes API.
+    pub fn url(&self, i: usize) -> String {
+        self.cluster(i).api_url()
+    }
+
+    pub fn ensure_namespace(&self, i: usize, ns: &str) {
+        let t = kind("", "namespaces");
+        self.cluster(i)
+            .state
+            .store
+            .insert(
+                t,
+                json!({"metadata": {"name": ns, "labels": {"kubernetes.io/metadata.name": ns}},
+                       "status": {"phase": "Active"}}),
+            )
+            .unwrap();
+    }
+
+    /// Inserts (or replaces) an object through the store, keeping its status.
+    pub fn insert(&self, i: usize, obj: Value) -> Value {
+        let api_version = obj["apiVersion"].as_str().unwrap();
+        let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
+        let t = registry::find_kind(group, obj["kind"].as_str().unwrap()).unwrap();
+        self.cluster(i).state.store.insert(t, obj).unwrap()
+    }
+
+    /// Runs kubectl against cluster 0 (or `--context` given in `args`).
+    pub async fn kubectl(&self, args: &[&str]) -> Kubectl {
+        let mut cmd = self.kubectl_command(args);
+        let out = tokio::time::timeout(DEADLINE, cmd.output())
+            .await
+            .unwrap_or_else(|_| panic!("kubectl {args:?} did not finish"))
+            .expect("running kubectl");
+        Kubectl {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    pub fn kubectl_command(&self, args: &[&str]) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new("kubectl");
+        cmd.arg("--kubeconfig")
+            .arg(self.kubeconfig())
+            .arg("--cache-dir")
+            .arg(self.dir.path().join("kube-cache"))
+            .args(args)
+            .env_remove("KUBECONFIG")
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        cmd
+    }
+
+    /// A kube-rs client for cluster `i`, built from the written kubeconfig.
+    pub async fn kube_client(&self, i: usize) -> kube::Client {
+        let kc = kube::config::Kubeconfig::read_from(self.kubeconfig()).unwrap();
+        let options = kube::config::KubeConfigOptions {
+            context: Some(self.cluster(i).name.clone()),
+            ..Default::default()
+        };
+        let config = kube::Config::from_custom_kubeconfig(kc, &options)
+            .await
+            .unwrap();
+        kube::Client::try_from(config).unwrap()
+    }
+}
+
+/// What kubectl did.
+#[derive(Debug)]
+pub struct Kubectl {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Kubectl {
+    /// Panics with both streams unless kubectl succeeded.
+    pub fn ok(self) -> String {
+        assert_eq!(
+            self.code, 0,
+            "kubectl failed: {}\n{}",
+            self.stderr, self.stdout
+        );
+        self.stdout
+    }
+
+    /// The output line whose whitespace-separated fields start with `first`.
+    pub fn row(&self, first: &str) -> Option<Vec<String>> {
+        find_row(&self.stdout, first)
+    }
+}
+
+/// The line (split on whitespace) whose fields contain `key` as a whole field.
+pub fn find_row(text: &str, key: &str) -> Option<Vec<String>> {
+    text.lines()
+        .map(|l| l.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+        .find(|fields| fields.iter().any(|f| f == key))
+}
+
+pub fn kind(group: &str, plural: &str) -> TypeId {
+    registry::find(group, plural).unwrap()
+}
+
+/// An HTTP client for raw API requests.
+pub fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(DEADLINE)
+        .build()
+        .unwrap()
+}
+
+/// Polls `check` until it returns `Some`, or panics with `what` after [`DEADLINE`].
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let start = tokio::time::Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(start.elapsed() < DEADLINE, "gave up waiting: {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A minimal object of a kind in [`NS`].
+pub fn configmap(name: &str, data: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "ConfigMap",
+           "metadata": {"name": name, "namespace": NS, "labels": {"app": "it"}},
+           "data": {"v": data}})
+}
+
+/// A running, ready pod with one container.
+pub fn pod(name: &str, app: &str) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": NS, "labels": {"app": app}},
+        "spec": {"containers": [{"name": "app", "image": "nginx:1.27"}], "nodeName": "it-node-1"},
+        "status": {"phase": "Running", "containerStatuses": [
+            {"name": "app", "ready": true, "restartCount": 0, "image": "nginx:1.27",
+             "imageID": "", "started": true, "state": {"running": {"startedAt": "2025-01-01T00:00:00Z"}}}]},
+    })
+}
+
+pub fn deployment(name: &str, replicas: i64, ready: i64) -> Value {
+    json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "namespace": NS, "labels": {"app": name}},
+        "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
+                 "template": {"metadata": {"labels": {"app": name}},
+                              "spec": {"containers": [{"name": "app", "image": "nginx:1.27"}]}}},
+        "status": {"replicas": replicas, "readyReplicas": ready, "updatedReplicas": replicas,
+                   "availableReplicas": ready, "observedGeneration": 1},
+    })
+}
+
+/// Whether the installed kubectl client is at least 1.`minor`. Debian's `kubernetes-client`
+/// (the fallback `.ci/run` installs when kubectl is missing) is 1.20, which predates
+/// `--subresource` (1.24) and `auth whoami` (1.26); tests of those say so and stop.
+pub fn kubectl_at_least(minor: u32, feature: &str) -> bool {
+    let out = std::process::Command::new("kubectl")
+        .args(["version", "--client", "-o", "json"])
+        .output()
+        .expect("kubectl must be installed (see .ci/run)");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    let have: u32 = v
+        .pointer("/clientVersion/minor")
+        .and_then(Value::as_str)
+        .map(|m| m.trim_end_matches('+'))
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(u32::MAX);
+    if have < minor {
+        eprintln!("kubectl 1.{have} has no {feature} (1.{minor}+): that part is not checked here");
+    }
+    have >= minor
+}

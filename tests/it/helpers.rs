@@ -1,0 +1,21 @@
+//! Test helpers that need kdeck's own types. The fixture, demo and Prometheus helpers the
+//! simulator's tests share are in `kdeck_demo::testing`.
+
+/// The Rollouts rows of one cluster's objects, as the pane builds them (through
+/// `build_rows`, the function the pane runs), in display order.
+pub fn rollout_rows(
+    cluster: &str,
+    objects: &kdeck::panes::rollouts::model::Objects<'_>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<std::sync::Arc<kdeck::panes::rollouts::model::RolloutRow>> {
+    kdeck::panes::rollouts::model::build_rows(
+        cluster,
+        cluster,
+        objects,
+        now,
+        &mut kdeck::panes::kit::RowCache::default(),
+    )
+    .into_iter()
+    .map(|(row, _)| row)
+    .collect()
+}
