@@ -29,6 +29,8 @@ pub struct RowCx<'a> {
     pub scope: &'a Scope,
     pub config: &'a Config,
     pub now: DateTime<Utc>,
+    /// The answer to this cluster's [`PaneModel::list_prom`] queries, if the pane has any.
+    pub prom: &'a PromView,
 }
 
 impl RowCx<'_> {
@@ -48,7 +50,7 @@ pub struct DetailCx<'a> {
     pub now: DateTime<Utc>,
 }
 
-/// A detail view's Prometheus data, as the view should explain it.
+/// Prometheus data for a view, as the view should explain it.
 #[derive(Debug, Clone, Default)]
 pub enum PromView {
     /// The view asked for nothing.
@@ -100,6 +102,11 @@ pub trait PaneModel: Default + Send + 'static {
     fn state(&self, cluster: &ClusterHandle) -> SourceState;
     /// Moves whenever anything the rows are built from moves.
     fn revision(&self, cluster: &ClusterHandle) -> u64;
+    /// Queries whose answers the rows show (live columns), polled on each cluster in view
+    /// while the pane runs; the rows read the answer in [`RowCx::prom`].
+    fn list_prom(&self, _cluster: &ClusterHandle, _config: &Config) -> Option<PromSpec> {
+        None
+    }
     /// Appends one cluster's rows (through `cache`, keyed by their table key).
     fn rows(
         &self,

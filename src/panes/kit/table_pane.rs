@@ -46,6 +46,8 @@ pub struct TablePane<M: PaneModel> {
     detail: Option<OpenDetail<M::Detail>>,
     /// `kdeck open PANE NAME`: (name, namespace) to open once it appears.
     pending_open: Option<(String, Option<String>)>,
+    /// Each cluster's list queries (context, spec), as declared at the last update.
+    list_prom: Vec<(String, PromSpec)>,
 }
 
 impl<M: PaneModel> Default for TablePane<M> {
@@ -61,8 +63,34 @@ impl<M: PaneModel> Default for TablePane<M> {
             summary: Summary::default(),
             detail: None,
             pending_open: None,
+            list_prom: Vec::new(),
         }
     }
+}
+
+/// What a view sees of the poller for `spec` on cluster `c`.
+fn prom_view(c: &ClusterHandle, spec: Option<&PromSpec>) -> PromView {
+    let Some(spec) = spec else {
+        return PromView::None;
+    };
+    if c.sources.prometheus().is_none() {
+        return PromView::Unconfigured;
+    }
+    match c.sources.prom(&spec.key) {
+        Some(p) if p.spec == *spec => PromView::Data {
+            snapshot: p.snapshot(),
+            state: p.state(),
+        },
+        _ => PromView::Waiting,
+    }
+}
+
+/// The list queries of `c` among those declared.
+fn list_spec<'a>(declared: &'a [(String, PromSpec)], c: &ClusterHandle) -> Option<&'a PromSpec> {
+    declared
+        .iter()
+        .find(|(ctx, _)| *ctx == c.context)
+        .map(|(_, s)| s)
 }
 
 impl<M: PaneModel> std::fmt::Debug for TablePane<M> {
@@ -108,12 +136,14 @@ impl<M: PaneModel> TablePane<M> {
             .iter()
             .filter(|c| ctx.scope.includes_cluster(&c.context))
         {
+            let prom = prom_view(c, list_spec(&self.list_prom, c));
             let cx = RowCx {
                 cluster: c,
                 short: names.get(&c.context).map_or(&c.context, String::as_str),
                 scope: ctx.scope,
                 config: ctx.config,
                 now,
+                prom: &prom,
             };
             self.model.rows(&cx, &mut self.cache, &mut pairs);
         }
@@ -176,6 +206,7 @@ impl<M: PaneModel> TablePane<M> {
             prom_source.as_ref().map_or(0, |p| p.revision()),
             u64::from(ctx.clock.now().second()),
         ];
+        drop(prom_source);
         if fingerprint == open.fingerprint {
             return;
         }
@@ -192,15 +223,7 @@ impl<M: PaneModel> TablePane<M> {
             .detail
             .as_ref()
             .and_then(|d| self.model.detail_prom(d, ctx.config));
-        open.prom = match (&open.prom_spec, prom_source) {
-            (None, _) => PromView::None,
-            (Some(_), _) if c.sources.prometheus().is_none() => PromView::Unconfigured,
-            (Some(spec), Some(p)) if p.spec == *spec => PromView::Data {
-                snapshot: p.snapshot(),
-                state: p.state(),
-            },
-            (Some(_), _) => PromView::Waiting,
-        };
+        open.prom = prom_view(c, open.prom_spec.as_ref());
     }
 
     fn row_of(&self, key: &ObjectKey) -> Option<Arc<M::Row>> {
@@ -326,6 +349,14 @@ impl<M: PaneModel> Pane for TablePane<M> {
             .into_iter()
             .map(SourceSpec::Kind)
             .collect();
+        out.extend(
+            self.list_prom
+                .iter()
+                .map(|(cluster, spec)| SourceSpec::Prom {
+                    cluster: cluster.clone(),
+                    spec: spec.clone(),
+                }),
+        );
         if let Some(open) = &self.detail {
             out.extend(open.frame.sources());
             if let Some(spec) = &open.prom_spec {
@@ -344,7 +375,23 @@ impl<M: PaneModel> Pane for TablePane<M> {
             .iter()
             .filter(|c| ctx.scope.includes_cluster(&c.context))
             .collect();
-        let mut fingerprint: Vec<u64> = in_view.iter().map(|c| self.model.revision(c)).collect();
+        self.list_prom = in_view
+            .iter()
+            .filter_map(|c| {
+                self.model
+                    .list_prom(c, ctx.config)
+                    .map(|s| (c.context.clone(), s))
+            })
+            .collect();
+        let mut fingerprint: Vec<u64> = in_view
+            .iter()
+            .map(|c| {
+                let prom = list_spec(&self.list_prom, c)
+                    .and_then(|s| c.sources.prom(&s.key))
+                    .map_or(0, |p| p.revision());
+                self.model.revision(c).wrapping_add(prom)
+            })
+            .collect();
         let mut scope = std::collections::hash_map::DefaultHasher::new();
         std::hash::Hash::hash(ctx.scope, &mut scope);
         std::hash::Hash::hash(&ctx.clusters.len(), &mut scope);
