@@ -26,6 +26,9 @@ use crate::theme::Theme;
 use crate::world::World;
 
 /// A user-facing startup failure: printed as one line, exit code 2.
+/// How long an action under way may take to finish when kdeck exits.
+const EXIT_PATIENCE: Duration = Duration::from_secs(3);
+
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct StartupError(pub String);
@@ -218,6 +221,7 @@ pub async fn run_dashboard(args: &RunArgs, target: StartTarget) -> anyhow::Resul
             readonly: args.readonly || prepared.config.readonly,
             readonly_contexts,
             dry_run: args.dry_run,
+            request_timeout: None,
         },
         AuditLog::new(&prepared.paths.audit_log()),
     );
@@ -243,7 +247,7 @@ pub async fn run_dashboard(args: &RunArgs, target: StartTarget) -> anyhow::Resul
         prepared.theme.clone(),
         prepared.config.clone(),
         Clock::System,
-        Some(executor),
+        Some(executor.clone()),
         settings,
         scope,
     );
@@ -263,6 +267,8 @@ pub async fn run_dashboard(args: &RunArgs, target: StartTarget) -> anyhow::Resul
     let mut guard = crate::tui::TerminalGuard::enter().context("cannot set up the terminal")?;
     let result = runloop::run(&mut app, &mut guard.terminal, notifier, Some(exec_events)).await;
     drop(guard);
+    // An action under way gets a moment to finish; what is left is recorded as unknown.
+    executor.drain(EXIT_PATIENCE).await;
     cancel.cancel();
     if let Some(d) = demo {
         d.shutdown().await;

@@ -2,7 +2,7 @@
 //! dialog while RBAC is checked; confirming closes the dialog before sending, so one keypress
 //! never sends twice; the executor's events come back as the dialog's verdict and toasts.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::{App, Confirm, Mode};
 use crate::exec::{ActionPlan, ExecEvent, OutcomeKind, RbacVerdict};
@@ -39,7 +39,10 @@ impl App {
             rbac: None,
             readonly: false,
             dry_run: exec.options().dry_run,
+            armed_at: Instant::now() + super::CONFIRM_ARM_DELAY,
         }));
+        // Keys typed ahead of the dialog are dropped with it, not carried into it.
+        self.pending.clear();
     }
 
     pub(super) fn confirm(&mut self) {
@@ -84,7 +87,9 @@ impl App {
             } => {
                 let role = match outcome.kind {
                     OutcomeKind::Ok => Role::Ok,
-                    OutcomeKind::Refused | OutcomeKind::Conflict => Role::Warn,
+                    OutcomeKind::Refused | OutcomeKind::Conflict | OutcomeKind::Unknown => {
+                        Role::Warn
+                    }
                     OutcomeKind::Forbidden | OutcomeKind::Failed => Role::Crit,
                 };
                 let text = match outcome.kind {

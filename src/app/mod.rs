@@ -80,7 +80,13 @@ pub struct Confirm {
     pub rbac: Option<RbacVerdict>,
     pub readonly: bool,
     pub dry_run: bool,
+    /// Keys before this instant are not answers: they were typed ahead, before the dialog
+    /// could be read (on a laggy SSH link a burst can arrive together).
+    pub armed_at: Instant,
 }
+
+/// How long a new confirm dialog ignores keys.
+pub const CONFIRM_ARM_DELAY: Duration = Duration::from_millis(400);
 
 /// What covers the screen, if anything.
 #[derive(Debug, Clone)]
@@ -253,6 +259,15 @@ impl App {
         self.dirty = true;
     }
 
+    /// When the screen must change though nothing happens (a confirm dialog arming).
+    #[must_use]
+    pub fn wake_at(&self) -> Option<Instant> {
+        match &self.mode {
+            Mode::Confirm(c) if Instant::now() < c.armed_at => Some(c.armed_at),
+            _ => None,
+        }
+    }
+
     /// Called about once a second: expires toasts; ages and countdowns move.
     pub fn on_tick(&mut self) {
         if self
@@ -399,7 +414,10 @@ impl App {
                 }
                 return;
             }
-            Mode::Confirm(_) => {
+            Mode::Confirm(c) => {
+                if Instant::now() < c.armed_at {
+                    return;
+                }
                 let press = KeyPress::from_event(key);
                 if let Lookup::Action(a) = self.keymap.lookup(&["dialog"], &[press]) {
                     match a.name.as_str() {

@@ -73,7 +73,7 @@ where
         let wake_at = match (app.dirty, settle_until) {
             (_, Some(t)) => Some(t),
             (true, None) => Some(next_frame),
-            (false, None) => None,
+            (false, None) => app.wake_at().map(Instant::from_std),
         };
         tokio::select! {
             ev = input.next() => match ev {
@@ -105,7 +105,11 @@ where
                     Some(t) => tokio::time::sleep_until(t).await,
                     None => std::future::pending().await,
                 }
-            } => {}
+            } => {
+                if !app.dirty && settle_until.is_none() {
+                    app.dirty = true;
+                }
+            }
             _ = sigterm.recv() => return Ok(ExitReason::Signal("SIGTERM")),
             _ = sighup.recv() => return Ok(ExitReason::Signal("SIGHUP")),
             _ = sigint.recv() => return Ok(ExitReason::Signal("SIGINT")),

@@ -267,7 +267,13 @@ impl App {
             lines.push(Line::from(Span::styled("read-only", t.style(Role::Danger))));
         }
         lines.push(Line::default());
-        let yes = self.keymap.keys_for("dialog", "confirm").join("/");
+        // Until the dialog is armed its keys are ignored (type-ahead never confirms), and it
+        // says so instead of offering them.
+        let yes = if std::time::Instant::now() < c.armed_at {
+            "…".to_string()
+        } else {
+            self.keymap.keys_for("dialog", "confirm").join("/")
+        };
         let no = self.keymap.keys_for("dialog", "cancel").join("/");
         let denied = matches!(c.rbac, Some(RbacVerdict::Denied(_)));
         lines.push(Line::from(vec![

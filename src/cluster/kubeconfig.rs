@@ -151,6 +151,10 @@ pub async fn client(kc: &Kubeconfig, context: &str) -> Result<kube::Client, Kube
         .await
         .map_err(|e| err(crate::source::watch::short_error(&e)))?;
     config.connect_timeout = Some(std::time::Duration::from_secs(5));
+    // kube would re-send any request answered 429/503/504, up to 15 times over minutes: a
+    // mutating request must never be sent again behind the executor's back (a 504 may have
+    // been applied). Watches and probes have their own backoff.
+    config.default_retry = false;
     kube::Client::try_from(config).map_err(|e| err(crate::source::watch::short_error(&e)))
 }
 

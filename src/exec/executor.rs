@@ -2,27 +2,31 @@
 //! read-only mode (whatever the UI showed), refuses on data that is not live, never runs the
 //! same action on the same object twice at once, checks RBAC with SelfSubjectAccessReview,
 //! re-reads the object and refuses only if what the decision rests on changed (the plan's
-//! checks and the object's uid; a controller's status writes do not count), sends each
-//! request with the resourceVersion it just read as a precondition (so a race is caught by the
-//! API server too, and answered by reading again, a bounded number of times), supports
-//! server-side dry run, and appends one audit line per attempt. Outcomes come back to the UI
-//! as events.
+//! checks and the object's uid; a controller's status writes do not count), writes the audit
+//! intent before the first request (no record, no request), sends each request with the
+//! resourceVersion it just read as a precondition (a race is caught by the API server too, and
+//! answered by reading again, a bounded number of times), reports a request that may have been
+//! applied as an unknown outcome with what the object shows now, supports server-side dry run,
+//! and writes the outcome. On exit, actions still in flight get a brief wait, then an
+//! "outcome unknown" record. Outcomes come back to the UI as events.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures::FutureExt;
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 
-use super::audit::{AuditLog, AuditRecord};
-use super::plan::{ActionPlan, Permission, PlanBuild};
-use super::request::{KubeRequest, PatchType, Target, Verb};
-use crate::cluster::ClusterHandle;
-use crate::source::watch::short_error;
+use super::audit::{AuditError, AuditLog, AuditRecord};
+use super::plan::{ActionPlan, PlanBuild, show};
+use super::request::{KubeRequest, PatchType, Target};
+use super::wire::{refusal, send_json, with_precondition};
 use crate::world::World;
 
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+pub use super::wire::rbac;
+
 /// Reads and sends at most this often when a busy controller keeps moving the object.
 const MAX_ATTEMPTS: u32 = 5;
 
@@ -34,6 +38,9 @@ pub enum OutcomeKind {
     Forbidden,
     Conflict,
     Failed,
+    /// A request may have been applied, but no answer said so (a timeout, a dropped
+    /// connection, kdeck exiting): look at the object before trying again.
+    Unknown,
 }
 
 impl OutcomeKind {
@@ -45,6 +52,7 @@ impl OutcomeKind {
             Self::Forbidden => "forbidden",
             Self::Conflict => "conflict",
             Self::Failed => "failed",
+            Self::Unknown => "unknown",
         }
     }
 }
@@ -95,6 +103,15 @@ pub struct ExecOptions {
     /// Contexts configured read-only.
     pub readonly_contexts: BTreeSet<String>,
     pub dry_run: bool,
+    /// How long one request may take before its outcome is unknown (default 15 s).
+    pub request_timeout: Option<Duration>,
+}
+
+/// One run of a plan: the UI's id and the id its audit lines share.
+#[derive(Debug, Clone)]
+struct Run {
+    id: u64,
+    audit_id: String,
 }
 
 /// Carries out plans.
@@ -103,7 +120,10 @@ pub struct Executor {
     world: Arc<World>,
     options: ExecOptions,
     audit: AuditLog,
-    inflight: Mutex<HashSet<String>>,
+    /// Actions under way, by (cluster, object, action): refuses doubles, and lets `drain`
+    /// record what is still running at exit.
+    inflight: Mutex<HashMap<String, (Run, ActionPlan)>>,
+    done: Notify,
     events: mpsc::Sender<ExecEvent>,
 }
 
@@ -114,6 +134,17 @@ fn permission_target_json(t: &Target) -> Value {
         "namespace": t.namespace,
         "name": t.name,
     })
+}
+
+static RUNS: AtomicU64 = AtomicU64::new(1);
+
+fn inflight_key(plan: &ActionPlan) -> String {
+    format!(
+        "{}|{}|{}",
+        plan.cluster,
+        plan.target.path(None),
+        plan.action
+    )
 }
 
 impl Executor {
@@ -129,7 +160,8 @@ impl Executor {
                 world,
                 options,
                 audit,
-                inflight: Mutex::new(HashSet::new()),
+                inflight: Mutex::new(HashMap::new()),
+                done: Notify::new(),
                 events,
             }),
             rx,
@@ -144,6 +176,12 @@ impl Executor {
     #[must_use]
     pub fn audit_path(&self) -> &std::path::Path {
         self.audit.path()
+    }
+
+    fn timeout(&self) -> Duration {
+        self.options
+            .request_timeout
+            .unwrap_or(super::wire::REQUEST_TIMEOUT)
     }
 
     /// Whether actions on this context are refused outright.
@@ -167,13 +205,22 @@ impl Executor {
 
     /// Runs a plan (in the background); the outcome arrives as an event.
     pub fn execute(self: &Arc<Self>, id: u64, plan: ActionPlan) {
+        let run = Run {
+            id,
+            audit_id: format!(
+                "{}-{}-{}",
+                std::process::id(),
+                chrono::Utc::now().timestamp_millis(),
+                RUNS.fetch_add(1, Ordering::Relaxed)
+            ),
+        };
         if self.is_readonly(&plan.cluster) {
             let why = if self.options.readonly {
                 "read-only mode (--readonly): no action is sent"
             } else {
                 "this context is read-only in config.toml"
             };
-            self.finish(id, &plan, &[], Outcome::new(OutcomeKind::Refused, why));
+            self.finish(&run, &plan, &[], Outcome::new(OutcomeKind::Refused, why));
             return;
         }
         if !plan.data_state.is_live() {
@@ -181,24 +228,19 @@ impl Executor {
                 "the data on screen is not live ({}); refusing to act on it",
                 plan.data_state.label(crate::clock::Clock::System)
             );
-            self.finish(id, &plan, &[], Outcome::new(OutcomeKind::Refused, msg));
+            self.finish(&run, &plan, &[], Outcome::new(OutcomeKind::Refused, msg));
             return;
         }
-        let key = format!(
-            "{}|{}|{}",
-            plan.cluster,
-            plan.target.path(None),
-            plan.action
-        );
+        let key = inflight_key(&plan);
         {
             let mut inflight = self
                 .inflight
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if !inflight.insert(key.clone()) {
+            if inflight.contains_key(&key) {
                 drop(inflight);
                 self.finish(
-                    id,
+                    &run,
                     &plan,
                     &[],
                     Outcome::new(
@@ -208,19 +250,78 @@ impl Executor {
                 );
                 return;
             }
+            inflight.insert(key.clone(), (run.clone(), plan.clone()));
         }
         let this = self.clone();
         tokio::spawn(async move {
-            let (sent, outcome) = this.run(&plan).await;
-            this.inflight
+            // A panic in the task is an outcome too: the key is released and recorded.
+            let result = std::panic::AssertUnwindSafe(this.run(&run, &plan))
+                .catch_unwind()
+                .await;
+            let (sent, outcome) = result.unwrap_or_else(|_| {
+                (
+                    Vec::new(),
+                    Outcome::new(
+                        OutcomeKind::Unknown,
+                        "the executor task failed while the action was under way; look at \
+                         the object before trying again",
+                    ),
+                )
+            });
+            let still_ours = this
+                .inflight
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .remove(&key);
-            this.finish(id, &plan, &sent, outcome);
+                .remove(&key)
+                .is_some();
+            // After `drain` gave up on it, its outcome is already recorded as unknown.
+            if still_ours {
+                this.finish(&run, &plan, &sent, outcome);
+            }
+            this.done.notify_waiters();
         });
     }
 
-    async fn run(&self, plan: &ActionPlan) -> (Vec<Value>, Outcome) {
+    /// Waits up to `patience` for actions in flight; records the rest as outcome unknown.
+    /// Called on exit (quit, SIGTERM, SIGHUP), before the runtime goes away.
+    pub async fn drain(&self, patience: Duration) {
+        let deadline = tokio::time::Instant::now() + patience;
+        loop {
+            let notified = self.done.notified();
+            if self
+                .inflight
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .is_empty()
+            {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                break;
+            }
+        }
+        let left: Vec<(Run, ActionPlan)> = self
+            .inflight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .drain()
+            .map(|(_, v)| v)
+            .collect();
+        for (run, plan) in left {
+            self.finish(
+                &run,
+                &plan,
+                &[],
+                Outcome::new(
+                    OutcomeKind::Unknown,
+                    "kdeck exited while the action was under way; look at the object before \
+                     trying again",
+                ),
+            );
+        }
+    }
+
+    async fn run(&self, run: &Run, plan: &ActionPlan) -> (Vec<Value>, Outcome) {
         let fail = |kind, msg: String| (Vec::new(), Outcome::new(kind, msg));
         let Some(cluster) = self.world.cluster(&plan.cluster) else {
             return fail(
@@ -246,19 +347,28 @@ impl Executor {
             attempt += 1;
             // Read the object now: is it still the one, and does what the user decided on
             // still hold?
-            let current =
-                match send_json(&client, "GET", &plan.target.path(None), None, None, false).await {
-                    Ok(v) => v,
-                    Err(e) => {
-                        return (
-                            sent,
-                            Outcome::new(
-                                e.kind,
-                                format!("cannot read {}: {}", plan.object_name(), e.message),
-                            ),
-                        );
-                    }
-                };
+            let current = match send_json(
+                self.timeout(),
+                &client,
+                "GET",
+                &plan.target.path(None),
+                None,
+                None,
+                false,
+            )
+            .await
+            {
+                Ok(v) => v,
+                Err(e) => {
+                    return (
+                        sent,
+                        Outcome::new(
+                            e.kind,
+                            format!("cannot read {}: {}", plan.object_name(), e.message),
+                        ),
+                    );
+                }
+            };
             if let Some(conflict) = refusal(plan, &current, applied == 0) {
                 return (sent, Outcome::new(OutcomeKind::Conflict, conflict));
             }
@@ -287,6 +397,20 @@ impl Executor {
                     );
                 }
             }
+            if sent.is_empty() {
+                // Write-ahead: no record, no request.
+                let planned: Vec<Value> =
+                    queue.iter().map(|r| Value::String(r.summary())).collect();
+                if let Err(e) = self.record(run, plan, "intent", planned, "pending", "") {
+                    return (
+                        sent,
+                        Outcome::new(
+                            OutcomeKind::Refused,
+                            format!("{e}; refusing to act without a record"),
+                        ),
+                    );
+                }
+            }
             while let Some(req) = queue.front().cloned() {
                 let body = with_precondition(&req, &rv);
                 let (method, path) = (req.method(), req.path());
@@ -297,6 +421,7 @@ impl Executor {
                     "body": body,
                 }));
                 match send_json(
+                    self.timeout(),
                     &client,
                     method,
                     &path,
@@ -348,6 +473,20 @@ impl Executor {
                         tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt))).await;
                         continue 'attempts;
                     }
+                    Err(e) if e.kind == OutcomeKind::Unknown => {
+                        let now = self.describe_now(&client, plan).await;
+                        return (
+                            sent,
+                            Outcome::new(
+                                OutcomeKind::Unknown,
+                                format!(
+                                    "{}: the request may or may not have been applied \
+                                     ({applied} of {total} confirmed); {now}",
+                                    e.message
+                                ),
+                            ),
+                        );
+                    }
                     Err(e) => {
                         let partial = if applied > 0 {
                             format!(
@@ -389,6 +528,43 @@ impl Executor {
         (sent, Outcome::new(OutcomeKind::Ok, msg))
     }
 
+    /// What the object shows now, in terms of the plan's checks (for unknown outcomes).
+    async fn describe_now(&self, client: &kube::Client, plan: &ActionPlan) -> String {
+        match send_json(
+            self.timeout(),
+            client,
+            "GET",
+            &plan.target.path(None),
+            None,
+            None,
+            false,
+        )
+        .await
+        {
+            Ok(now) => {
+                let fields: Vec<String> = plan
+                    .checks
+                    .iter()
+                    .map(|c| format!("{} {}", c.label, c.now_in(&now)))
+                    .collect();
+                let rv = now
+                    .pointer("/metadata/resourceVersion")
+                    .and_then(Value::as_str)
+                    .unwrap_or("?");
+                if fields.is_empty() {
+                    format!("{} now at resourceVersion {rv}", plan.object_name())
+                } else {
+                    format!("{} now shows {}", plan.object_name(), fields.join(", "))
+                }
+            }
+            Err(e) => format!(
+                "{} could not be read again: {}",
+                plan.object_name(),
+                e.message
+            ),
+        }
+    }
+
     /// The requests of `plan` against the object as just read (`current`).
     async fn build(
         &self,
@@ -399,17 +575,34 @@ impl Executor {
         match &plan.build {
             PlanBuild::Ready(r) => Ok(r.clone()),
             PlanBuild::AfterFetch { fetch, build } => {
-                let source = send_json(client, "GET", &fetch.path(None), None, None, false)
-                    .await
-                    .map_err(|e| {
-                        Outcome::new(e.kind, format!("cannot read {}: {}", fetch.name, e.message))
-                    })?;
+                let source = send_json(
+                    self.timeout(),
+                    client,
+                    "GET",
+                    &fetch.path(None),
+                    None,
+                    None,
+                    false,
+                )
+                .await
+                .map_err(|e| {
+                    Outcome::new(e.kind, format!("cannot read {}: {}", fetch.name, e.message))
+                })?;
                 build(&source, current).map_err(|why| Outcome::new(OutcomeKind::Refused, why))
             }
         }
     }
 
-    fn finish(&self, id: u64, plan: &ActionPlan, sent: &[Value], outcome: Outcome) {
+    /// Writes one audit line of this run.
+    fn record(
+        &self,
+        run: &Run,
+        plan: &ActionPlan,
+        phase: &'static str,
+        requests: Vec<Value>,
+        outcome: &str,
+        message: &str,
+    ) -> Result<(), AuditError> {
         let (server, user) = self
             .world
             .cluster(&plan.cluster)
@@ -420,6 +613,28 @@ impl Executor {
             .unwrap_or_default();
         let mut object = permission_target_json(&plan.target);
         object["resourceVersion"] = Value::String(plan.seen_rv.clone());
+        object["checks"] = plan
+            .checks
+            .iter()
+            .map(|c| json!({"path": c.pointer, "seen": show(&c.seen)}))
+            .collect();
+        self.audit.append(&AuditRecord {
+            time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            phase,
+            id: run.audit_id.clone(),
+            context: plan.cluster.clone(),
+            server,
+            user,
+            action: plan.action.clone(),
+            object,
+            requests,
+            dry_run: self.options.dry_run,
+            outcome: outcome.to_string(),
+            message: message.to_string(),
+        })
+    }
+
+    fn finish(&self, run: &Run, plan: &ActionPlan, sent: &[Value], mut outcome: Outcome) {
         let requests = if sent.is_empty() {
             plan.request_lines()
                 .into_iter()
@@ -428,18 +643,17 @@ impl Executor {
         } else {
             sent.to_vec()
         };
-        self.audit.append(&AuditRecord {
-            time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            context: plan.cluster.clone(),
-            server,
-            user,
-            action: plan.action.clone(),
-            object,
+        if let Err(e) = self.record(
+            run,
+            plan,
+            "outcome",
             requests,
-            dry_run: self.options.dry_run,
-            outcome: outcome.kind.as_str().to_string(),
-            message: outcome.message.clone(),
-        });
+            outcome.kind.as_str(),
+            &outcome.message,
+        ) {
+            log::error!("{e}");
+            outcome.message.push_str(&format!(" (and {e})"));
+        }
         match outcome.kind {
             OutcomeKind::Ok => log::info!("{}", outcome.message),
             _ => log::warn!(
@@ -452,239 +666,12 @@ impl Executor {
             ),
         }
         let event = ExecEvent::Finished {
-            id,
+            id: run.id,
             plan_label: format!("{} {}", plan.action, plan.object_name()),
             outcome,
         };
         if self.events.try_send(event).is_err() {
             log::warn!("executor: UI did not take an outcome event");
         }
-    }
-}
-
-/// Why the object as read now (`current`) must not be acted on: another object under the
-/// same name, or (before anything was sent) a change to what the decision rests on.
-fn refusal(plan: &ActionPlan, current: &Value, check_fields: bool) -> Option<String> {
-    let uid = current.pointer("/metadata/uid").and_then(Value::as_str);
-    if let (Some(seen), Some(now)) = (&plan.uid, uid)
-        && seen != now
-    {
-        return Some(format!(
-            "{} was deleted and created again since it was shown (uid {seen} → {now}); look \
-             again",
-            plan.object_name()
-        ));
-    }
-    if !check_fields {
-        return None;
-    }
-    plan.checks.iter().find(|c| !c.holds(current)).map(|c| {
-        format!(
-            "{}: {} changed since it was shown ({} → {}); look again and retry",
-            plan.object_name(),
-            c.label,
-            super::plan::show(&c.seen),
-            c.now_in(current)
-        )
-    })
-}
-
-/// Adds the precondition to a request's body: the resourceVersion of the read the checks
-/// were made on (in the body of a merge/strategic patch or a PUT; as a `test` at the head of a
-/// JSON patch), so the API server refuses if anything moved after that read. A POST creates a
-/// new object: nothing to add.
-#[must_use]
-pub fn with_precondition(req: &KubeRequest, rv: &str) -> Value {
-    let mut body = req.body.clone();
-    if req.verb == Verb::Post {
-        return body;
-    }
-    match req.patch_type {
-        Some(PatchType::Json) => {
-            let test = json!({"op": "test", "path": "/metadata/resourceVersion", "value": rv});
-            if let Value::Array(ops) = &mut body {
-                ops.insert(0, test);
-            }
-        }
-        _ => {
-            if body.is_object() {
-                if !body.get("metadata").is_some_and(Value::is_object) {
-                    body["metadata"] = json!({});
-                }
-                body["metadata"]["resourceVersion"] = Value::String(rv.to_string());
-            }
-        }
-    }
-    body
-}
-
-struct SendError {
-    kind: OutcomeKind,
-    /// The API server's status code, when it answered.
-    code: Option<u16>,
-    message: String,
-}
-
-async fn send_json(
-    client: &kube::Client,
-    method: &str,
-    path: &str,
-    body: Option<&Value>,
-    patch_type: Option<PatchType>,
-    dry_run: bool,
-) -> Result<Value, SendError> {
-    let mut uri = path.to_string();
-    if method != "GET" {
-        uri.push_str("?fieldManager=kdeck");
-        if dry_run {
-            uri.push_str("&dryRun=All");
-        }
-    }
-    let content_type = patch_type.map_or("application/json", PatchType::content_type);
-    let bytes = body
-        .map(|b| serde_json::to_vec(b).unwrap_or_default())
-        .unwrap_or_default();
-    let req = http::Request::builder()
-        .method(method)
-        .uri(uri)
-        .header(http::header::CONTENT_TYPE, content_type)
-        .header(http::header::ACCEPT, "application/json")
-        .body(bytes)
-        .map_err(|e| SendError {
-            kind: OutcomeKind::Failed,
-            code: None,
-            message: e.to_string(),
-        })?;
-    match tokio::time::timeout(REQUEST_TIMEOUT, client.request::<Value>(req)).await {
-        Err(_) => Err(SendError {
-            kind: OutcomeKind::Failed,
-            code: None,
-            message: "the API server did not answer in time".into(),
-        }),
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(kube::Error::Api(status))) => {
-            let kind = match status.code {
-                403 => OutcomeKind::Forbidden,
-                409 => OutcomeKind::Conflict,
-                // A failed JSON-patch `test` (our resourceVersion precondition) is a 422.
-                422 if status.message.contains("test")
-                    || status.message.contains("resourceVersion") =>
-                {
-                    OutcomeKind::Conflict
-                }
-                _ => OutcomeKind::Failed,
-            };
-            Err(SendError {
-                kind,
-                code: Some(status.code),
-                message: format!("HTTP {}: {}", status.code, status.message),
-            })
-        }
-        Ok(Err(e)) => Err(SendError {
-            kind: OutcomeKind::Failed,
-            code: None,
-            message: short_error(&e),
-        }),
-    }
-}
-
-/// Asks the API server whether we may do each thing; the first denial wins.
-pub async fn rbac(cluster: &ClusterHandle, permissions: &[Permission]) -> RbacVerdict {
-    let Some(client) = cluster.client() else {
-        return RbacVerdict::Unknown("no connection".into());
-    };
-    for p in permissions {
-        let mut attrs = json!({
-            "verb": p.verb,
-            "group": p.target.group,
-            "resource": p.target.plural,
-            "name": p.target.name,
-        });
-        if let Some(ns) = &p.target.namespace {
-            attrs["namespace"] = Value::String(ns.clone());
-        }
-        if let Some(sub) = &p.subresource {
-            attrs["subresource"] = Value::String(sub.clone());
-        }
-        let review = json!({
-            "apiVersion": "authorization.k8s.io/v1",
-            "kind": "SelfSubjectAccessReview",
-            "spec": {"resourceAttributes": attrs},
-        });
-        match send_json(
-            client,
-            "POST",
-            "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
-            Some(&review),
-            None,
-            false,
-        )
-        .await
-        {
-            Ok(resp) => {
-                if resp.pointer("/status/allowed").and_then(Value::as_bool) != Some(true) {
-                    let reason = resp
-                        .pointer("/status/reason")
-                        .and_then(Value::as_str)
-                        .filter(|s| !s.is_empty())
-                        .unwrap_or("no RBAC rule allows it");
-                    let what = match &p.subresource {
-                        Some(s) => format!("{}/{s}", p.target.plural),
-                        None => p.target.plural.clone(),
-                    };
-                    return RbacVerdict::Denied(format!(
-                        "{} may not {} {what} {}: {reason}",
-                        cluster.info().user,
-                        p.verb,
-                        p.target.name
-                    ));
-                }
-            }
-            Err(e) => return RbacVerdict::Unknown(e.message),
-        }
-    }
-    RbacVerdict::Allowed
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn target() -> Target {
-        Target {
-            group: "argoproj.io".into(),
-            version: "v1alpha1".into(),
-            kind: "Rollout".into(),
-            plural: "rollouts".into(),
-            namespace: Some("shop".into()),
-            name: "checkout".into(),
-        }
-    }
-
-    #[test]
-    fn preconditions_go_where_the_patch_type_wants_them() {
-        let merge = KubeRequest::patch(
-            &target(),
-            Some("status"),
-            PatchType::Merge,
-            json!({"status": {"abort": true}}),
-        );
-        let b = with_precondition(&merge, "42");
-        assert_eq!(
-            b,
-            json!({"status": {"abort": true}, "metadata": {"resourceVersion": "42"}})
-        );
-        let jp = KubeRequest::patch(
-            &target(),
-            None,
-            PatchType::Json,
-            json!([{"op": "replace", "path": "/spec/template", "value": {}}]),
-        );
-        let b = with_precondition(&jp, "42");
-        assert_eq!(
-            b[0],
-            json!({"op": "test", "path": "/metadata/resourceVersion", "value": "42"})
-        );
-        assert_eq!(b.as_array().unwrap().len(), 2);
     }
 }

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod executor;
 pub mod plan;
 pub mod request;
+pub mod wire;
 
 pub use executor::{ExecEvent, ExecOptions, Executor, Outcome, OutcomeKind, RbacVerdict};
 pub use plan::{ActionPlan, Check, PlanBuild};

@@ -36,6 +36,8 @@ fn data_rows(screen: &str) -> Vec<&str> {
 fn confirm(t: &Tmux, action: &str) {
     t.wait_text(&format!("Confirm: {action}"), WAIT);
     t.wait_text("✔ allowed", WAIT);
+    // The dialog offers its keys once it is armed (keys typed ahead never confirm).
+    t.wait_text(&format!("enter/y  {action}"), WAIT);
     t.send(&["y"]);
     t.wait_for("the dialog to close", WAIT, |s| !s.contains("Confirm:"));
 }
@@ -62,7 +64,12 @@ fn promote_abort_retry_from_the_keyboard() {
     t.send(&["Enter"]);
     t.wait_for("only web listed", WAIT, |s| data_rows(s).len() == 1);
     let rv_before = f.rollout()["metadata"]["resourceVersion"].clone();
-    t.send(&["p"]);
+    // Typed ahead in one burst, `p y` opens the dialog but the `y` does not confirm it: the
+    // dialog is still there once it offers its keys, and nothing was sent.
+    t.send(&["p", "y"]);
+    t.wait_text("enter/y  promote", WAIT);
+    assert!(t.screen().contains("Confirm: promote"), "{}", t.screen());
+    assert_eq!(f.rollout()["metadata"]["resourceVersion"], rv_before);
     confirm(&t, "promote");
     t.wait_text("✔ promote Rollout e2e/web", WAIT);
     t.wait_for("web advanced to the next pause", WAIT, |s| {
@@ -140,11 +147,15 @@ fn readonly_refuses_and_changes_nothing() {
     t.send(&["Enter"]);
     t.wait_for("only web listed", WAIT, |s| data_rows(s).len() == 1);
     let before = f.rollout();
+    let faults = &f.demo.as_ref().unwrap().clusters()[0].faults;
+    let writes = faults.stats().writes;
     t.send(&["p"]);
     let screen = t.wait_text("read-only mode", WAIT);
     assert!(!screen.contains("Confirm:"), "{screen}");
-    // Give a stray request time to land, then check nothing moved.
-    std::thread::sleep(Duration::from_secs(2));
+    // The refusal is recorded once the executor is done with the action: by then any request
+    // it sent would have been counted by the demo's API server.
+    wait_until("the refusal in the audit log", || !f.audit().is_empty());
+    assert_eq!(faults.stats().writes, writes, "no write reached the server");
     let after = f.rollout();
     assert_eq!(
         after["metadata"]["resourceVersion"],
@@ -160,6 +171,53 @@ fn readonly_refuses_and_changes_nothing() {
     assert_eq!(audit.len(), 1, "{audit:?}");
     assert_eq!(audit[0]["action"], "promote");
     assert_eq!(audit[0]["outcome"], "refused");
+}
+
+/// Quitting while an action is under way gives it a moment, then records its outcome as
+/// unknown (the write may have landed), so the audit log never ends with an intent alone.
+#[test]
+fn quitting_with_an_action_in_flight_records_an_unknown_outcome() {
+    let f = Fixture::start();
+    let t = f.tmux("");
+    t.send(&["2"]);
+    t.wait_for("the paused canary", WAIT, |s| {
+        web_row(s).is_some_and(|r| r.contains("‖ Paused"))
+    });
+    t.send(&["/"]);
+    t.type_text("web");
+    t.send(&["Enter"]);
+    t.wait_for("only web listed", WAIT, |s| data_rows(s).len() == 1);
+    // The server applies writes at once but answers them only after a minute.
+    let faults = &f.demo.as_ref().unwrap().clusters()[0].faults;
+    faults.set_write_answer_delay(Duration::from_secs(60));
+    t.send(&["p"]);
+    confirm(&t, "promote");
+    t.wait_text("promote Rollout e2e/web: sending", WAIT);
+    let log = f.config_dir().join("state").join("audit.log");
+    wait_until("the intent line", || {
+        std::fs::read_to_string(&log).is_ok_and(|l| l.contains("\"phase\":\"intent\""))
+    });
+    t.send(&["q"]);
+    assert_eq!(t.wait_exit(WAIT), 0);
+    faults.set_write_answer_delay(Duration::ZERO);
+    let audit = f.audit();
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_eq!(audit[0]["outcome"], "unknown");
+    assert!(
+        audit[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("kdeck exited while the action was under way"),
+        "{audit:?}"
+    );
+}
+
+fn wait_until(what: &str, cond: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + WAIT;
+    while !cond() {
+        assert!(std::time::Instant::now() < deadline, "never saw {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 #[test]

@@ -288,11 +288,9 @@ fn promote_abort_retry_undo_reach_the_controller() {
     });
     assert_eq!(image(&r), "registry.example.com/web:1.0.0");
 
-    let lines = std::fs::read_to_string(&audit).unwrap();
-    let outcomes: Vec<(String, String)> = lines
-        .lines()
-        .map(|l| {
-            let v: Value = serde_json::from_str(l).unwrap();
+    let outcomes: Vec<(String, String)> = crate::helpers::audit_outcomes(&audit)
+        .into_iter()
+        .map(|v| {
             (
                 v["action"].as_str().unwrap().into(),
                 v["outcome"].as_str().unwrap().into(),
@@ -379,10 +377,13 @@ fn safety_checks_refuse_before_anything_changes() {
         },
         &audit,
     );
+    let faults = &f.demo.as_ref().unwrap().clusters()[0].faults;
+    let writes = faults.stats().writes;
     let o = run(&f, &dry, &mut dry_rx, c.plan(&f, "promote", &[]).unwrap());
     assert_eq!(o.kind, OutcomeKind::Ok, "{o:?}");
     assert!(o.message.contains("dry run"), "{o:?}");
-    std::thread::sleep(Duration::from_millis(500));
+    // The server received the write (answered before the outcome arrived) and kept nothing.
+    assert_eq!(faults.stats().writes, writes + 1);
     assert_eq!(rv(), before);
 
     // Read-only: refused in the executor, whatever the UI did.
@@ -426,15 +427,9 @@ fn safety_checks_refuse_before_anything_changes() {
         "{err}"
     );
 
-    let lines = std::fs::read_to_string(&audit).unwrap();
-    let outcomes: Vec<String> = lines
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["outcome"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
+    let outcomes: Vec<String> = crate::helpers::audit_outcomes(&audit)
+        .into_iter()
+        .map(|v| v["outcome"].as_str().unwrap().to_string())
         .collect();
     // The duplicate is refused (and recorded) at once, before the first one finishes.
     assert_eq!(
@@ -489,6 +484,106 @@ fn writes_the_decision_does_not_rest_on_refuse_nothing() {
     );
 }
 
+/// The audit intent is on disk before the first request leaves, with the outcome under the
+/// same id afterwards; when the intent cannot be written, nothing is sent.
+#[test]
+fn the_audit_intent_comes_first_and_no_record_means_no_request() {
+    let f = Fixture::start();
+    let c = Client::connect(&f);
+    let audit = f.dir.path().join("audit.log");
+    let (exec, mut rx) = c.executor(ExecOptions::default(), &audit);
+    let o = run(&f, &exec, &mut rx, c.plan(&f, "promote", &[]).unwrap());
+    assert_eq!(o.kind, OutcomeKind::Ok, "{o:?}");
+    let lines: Vec<Value> = std::fs::read_to_string(&audit)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{lines:#?}");
+    assert_eq!(
+        (&lines[0]["phase"], &lines[0]["outcome"]),
+        (&json!("intent"), &json!("pending"))
+    );
+    assert_eq!(
+        (&lines[1]["phase"], &lines[1]["outcome"]),
+        (&json!("outcome"), &json!("ok"))
+    );
+    assert_eq!(lines[0]["id"], lines[1]["id"]);
+    assert!(
+        lines[0]["requests"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("PATCH /apis/argoproj.io/v1alpha1/namespaces/e2e/rollouts/web/status"),
+        "{:#}",
+        lines[0]
+    );
+    assert_eq!(
+        lines[0]["object"]["checks"][1]["seen"], "1",
+        "{:#}",
+        lines[0]
+    );
+    wait_kubectl(&f, "the next pause", |r| step(r) == Some(3));
+
+    // An audit log that cannot be written (here a directory stands where the file should be):
+    // the action is refused before anything is sent.
+    let blocked = f.dir.path().join("blocked-audit.log");
+    std::fs::create_dir(&blocked).unwrap();
+    let (exec, mut rx) = c.executor(ExecOptions::default(), &blocked);
+    let before = f.rollout()["metadata"]["resourceVersion"].clone();
+    let o = run(&f, &exec, &mut rx, c.plan(&f, "promote", &[]).unwrap());
+    assert_eq!(o.kind, OutcomeKind::Refused, "{o:?}");
+    assert!(o.message.contains("cannot write the audit log"), "{o:?}");
+    assert!(
+        o.message.contains("refusing to act without a record"),
+        "{o:?}"
+    );
+    assert_eq!(f.rollout()["metadata"]["resourceVersion"], before);
+    assert_eq!(step(&f.rollout()), Some(3));
+}
+
+/// A write whose answer never comes (the server applied it, the connection gave up) is an
+/// unknown outcome that says what the object shows now; pressing promote again on the same
+/// screen is then refused, because the step it rests on moved: the rollout advances once.
+#[test]
+fn a_lost_answer_is_an_unknown_outcome_and_a_retry_does_not_double() {
+    let f = Fixture::start();
+    let c = Client::connect(&f);
+    let audit = f.dir.path().join("audit.log");
+    let (exec, mut rx) = c.executor(
+        ExecOptions {
+            request_timeout: Some(Duration::from_secs(1)),
+            ..ExecOptions::default()
+        },
+        &audit,
+    );
+    let faults = &f.demo.as_ref().unwrap().clusters()[0].faults;
+    let p = c.plan(&f, "promote", &[]).unwrap();
+    faults.set_write_answer_delay(Duration::from_secs(3));
+    let o = run(&f, &exec, &mut rx, p.clone());
+    faults.set_write_answer_delay(Duration::ZERO);
+    assert_eq!(o.kind, OutcomeKind::Unknown, "{o:?}");
+    assert!(
+        o.message.contains("may or may not have been applied"),
+        "{o:?}"
+    );
+    assert!(o.message.contains("Rollout e2e/web now shows"), "{o:?}");
+    // It was applied: the controller moves on to the next pause.
+    wait_kubectl(&f, "the next pause", |r| step(r) == Some(3));
+    let o = run(&f, &exec, &mut rx, p);
+    assert_eq!(o.kind, OutcomeKind::Conflict, "{o:?}");
+    assert!(
+        o.message
+            .contains("step changed since it was shown (1 → 3)"),
+        "{o:?}"
+    );
+    assert_eq!(step(&f.rollout()), Some(3));
+    let outcomes: Vec<String> = crate::helpers::audit_outcomes(&audit)
+        .iter()
+        .map(|v| v["outcome"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(outcomes, ["unknown", "conflict"]);
+}
+
 /// Argo Rollouts before v0.10 had no status subresource: `/status` answers 404, and the
 /// upstream CLI sends the same change as one patch of the rollout. kdeck does the same, the
 /// simulated controller acts on it, and the audit log shows both requests.
@@ -523,11 +618,7 @@ fn without_a_status_subresource_actions_fall_back_to_one_patch() {
             && r.pointer("/status/abort") == Some(&json!(true))
     });
 
-    let records: Vec<Value> = std::fs::read_to_string(&audit)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let records: Vec<Value> = crate::helpers::audit_outcomes(&audit);
     let sent = |i: usize| -> Vec<(String, String)> {
         records[i]["requests"]
             .as_array()
@@ -718,10 +809,8 @@ fn deployment_rollback_pause_resume_restart_reach_the_controller() {
     );
     assert_eq!(image_of(&d), "registry.example.com/api:1.0.0");
 
-    let actions: Vec<String> = std::fs::read_to_string(&audit)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+    let actions: Vec<String> = crate::helpers::audit_outcomes(&audit)
+        .into_iter()
         .map(|v| {
             format!(
                 "{} {}",

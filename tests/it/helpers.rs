@@ -19,3 +19,14 @@ pub fn rollout_rows(
     .map(|(row, _)| row)
     .collect()
 }
+
+/// The outcome lines of an audit log (each action's last word), in order; intent lines, written
+/// before a request is sent, are checked by the tests of the write-ahead record.
+pub fn audit_outcomes(path: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["phase"] == "outcome")
+        .collect()
+}

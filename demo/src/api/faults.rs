@@ -49,6 +49,9 @@ pub enum FaultError {
 #[derive(Debug)]
 pub struct FaultState {
     latency_ms: AtomicU64,
+    /// Answers to writes (POST/PUT/PATCH/DELETE) are held back this long after the write was
+    /// applied: a client that gives up first has sent a change it never heard about.
+    write_answer_delay_ms: AtomicU64,
     /// Share of failing requests, in thousandths.
     error_permille: AtomicU32,
     request_counter: AtomicU64,
@@ -71,6 +74,7 @@ struct Counters {
     watches: AtomicU64,
     gone: AtomicU64,
     injected_errors: AtomicU64,
+    writes: AtomicU64,
 }
 
 /// What the API server of a cluster has answered so far.
@@ -83,6 +87,9 @@ pub struct RequestStats {
     pub gone: u64,
     /// Requests failed by the error-rate fault.
     pub injected_errors: u64,
+    /// Requests that write objects (create, update, patch, delete; access reviews, which
+    /// store nothing, are not counted).
+    pub writes: u64,
 }
 
 /// Which counter a request bumps.
@@ -93,6 +100,7 @@ pub enum Counted {
     Watch,
     Gone,
     InjectedError,
+    Write,
 }
 
 impl FaultState {
@@ -100,6 +108,7 @@ impl FaultState {
     pub fn new(salt: u64) -> Self {
         Self {
             latency_ms: AtomicU64::new(0),
+            write_answer_delay_ms: AtomicU64::new(0),
             error_permille: AtomicU32::new(0),
             request_counter: AtomicU64::new(0),
             salt,
@@ -118,6 +127,7 @@ impl FaultState {
             Counted::Watch => &self.stats.watches,
             Counted::Gone => &self.stats.gone,
             Counted::InjectedError => &self.stats.injected_errors,
+            Counted::Write => &self.stats.writes,
         };
         c.fetch_add(1, Ordering::Relaxed);
     }
@@ -131,12 +141,19 @@ impl FaultState {
             watches: s.watches.load(Ordering::Relaxed),
             gone: s.gone.load(Ordering::Relaxed),
             injected_errors: s.injected_errors.load(Ordering::Relaxed),
+            writes: s.writes.load(Ordering::Relaxed),
         }
     }
 
     #[must_use]
     pub fn latency(&self) -> Duration {
         Duration::from_millis(self.latency_ms.load(Ordering::Relaxed))
+    }
+
+    /// How long the answer to an applied write is held back.
+    #[must_use]
+    pub fn write_answer_delay(&self) -> Duration {
+        Duration::from_millis(self.write_answer_delay_ms.load(Ordering::Relaxed))
     }
 
     /// Whether this request is one of the injected failures (deterministic sequence).
@@ -221,6 +238,10 @@ pub enum FaultAction {
         resource: String,
     },
     Latency {
+        ms: u64,
+    },
+    /// Apply writes at once but answer them only after `ms`.
+    SlowWriteAnswers {
         ms: u64,
     },
     ErrorRate {
@@ -355,6 +376,14 @@ impl Faults {
         self.state.latency_ms.store(ms, Ordering::Relaxed);
     }
 
+    /// Applies writes at once but holds their answers back (zero turns it off).
+    pub fn set_write_answer_delay(&self, delay: Duration) {
+        let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.state
+            .write_answer_delay_ms
+            .store(ms, Ordering::Relaxed);
+    }
+
     /// Makes a share (0.0 to 1.0) of requests fail with 500.
     pub fn set_error_rate(&self, share: f64) -> Result<(), FaultError> {
         if !(0.0..=1.0).contains(&share) {
@@ -412,6 +441,7 @@ impl Faults {
     /// Back to a healthy cluster: up, no latency, no errors, no failed kinds, no deny rules.
     pub async fn reset(&self) -> Result<(), FaultError> {
         self.set_latency(Duration::ZERO);
+        self.set_write_answer_delay(Duration::ZERO);
         self.state.error_permille.store(0, Ordering::Relaxed);
         self.state
             .kind_codes
@@ -470,6 +500,9 @@ impl Faults {
                 self.remove_status_subresource(&group, &resource)?;
             }
             FaultAction::Latency { ms } => self.set_latency(Duration::from_millis(ms)),
+            FaultAction::SlowWriteAnswers { ms } => {
+                self.set_write_answer_delay(Duration::from_millis(ms));
+            }
             FaultAction::ErrorRate { rate } => self.set_error_rate(rate)?,
             FaultAction::Down => self.down().await,
             FaultAction::Up => self.up().await?,

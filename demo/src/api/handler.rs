@@ -191,10 +191,21 @@ impl ApiServer {
         if route == Route::Health {
             return status::respond(200, "text/plain; charset=utf-8", "ok");
         }
-        match self.route(route, parts, body).await {
+        // Access reviews are POSTs that store nothing: not writes.
+        let write = !matches!(parts.method, Method::GET | Method::HEAD)
+            && !parts.uri.path().contains("/selfsubject");
+        if write {
+            self.faults.count(Counted::Write);
+        }
+        let hold = self.faults.write_answer_delay();
+        let resp = match self.route(route, parts, body).await {
             Ok(resp) => resp,
             Err(err) => status::error_response(&err),
+        };
+        if write && !hold.is_zero() {
+            tokio::time::sleep(hold).await;
         }
+        resp
     }
 
     async fn route(
