@@ -181,7 +181,13 @@ pub async fn run_dashboard(args: &RunArgs, target: StartTarget) -> anyhow::Resul
         args.all_contexts = true;
     }
     let prepared = prepare(&args, kubeconfig_path)?;
-    crate::logging::init(&prepared.paths.log_file(), log::LevelFilter::Info);
+    let mut warnings = Vec::new();
+    if let Err(e) = crate::logging::init(&prepared.paths.log_file(), log::LevelFilter::Info) {
+        warnings.push(format!(
+            "{e}: the log stays in the log pane (L); actions will be refused if the audit log \
+             cannot be written either"
+        ));
+    }
     let notifier = Notifier::new();
     let world = connect(&prepared, &args, &notifier, &cancel).await?;
     log::info!(
@@ -239,6 +245,7 @@ pub async fn run_dashboard(args: &RunArgs, target: StartTarget) -> anyhow::Resul
         dry_run: args.dry_run,
         banner: demo.as_ref().map(|_| "demo".to_string()),
         start_pane: target.open.as_ref().map(|(pane, _)| pane.clone()),
+        warnings,
     };
     let mut app = App::new(
         world.clone(),
@@ -269,6 +276,7 @@ pub async fn run_dashboard(args: &RunArgs, target: StartTarget) -> anyhow::Resul
     drop(guard);
     // An action under way gets a moment to finish; what is left is recorded as unknown.
     executor.drain(EXIT_PATIENCE).await;
+    crate::logging::flush();
     cancel.cancel();
     if let Some(d) = demo {
         d.shutdown().await;

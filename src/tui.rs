@@ -1,6 +1,8 @@
-//! The terminal guard: raw mode and the alternate screen on entry; restored on drop, on
-//! panic (the hook restores before the panic message prints, then chains the previous hook),
-//! and — through the run loop — on SIGTERM, SIGHUP (an SSH drop) and SIGINT.
+//! The terminal guard: raw mode and the alternate screen on entry; restored on drop, on a
+//! panic of the UI thread (the hook restores before the panic message prints, then chains the
+//! previous hook), and — through the run loop — on SIGTERM, SIGHUP (an SSH drop) and SIGINT.
+//! A panic in a background task (a watch, a poller, the executor) leaves the UI running: it is
+//! logged, and the task's owner turns it into an error state or an outcome.
 
 use std::io::{self, Stdout, Write};
 use std::sync::Once;
@@ -27,8 +29,15 @@ fn install_panic_hook() {
     PANIC_HOOK.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            restore();
-            previous(info);
+            if std::thread::current().name() == Some("main") {
+                restore();
+                crate::logging::flush();
+                previous(info);
+            } else {
+                // Printing now would smear the screen under a running UI.
+                log::error!("background task panicked: {info}");
+                crate::logging::flush();
+            }
         }));
     });
 }

@@ -112,6 +112,8 @@ pub struct AppSettings {
     pub banner: Option<String>,
     /// Open this pane first (by id).
     pub start_pane: Option<String>,
+    /// Things the user must know at start (an unwritable state dir, insecure clusters).
+    pub warnings: Vec<String>,
 }
 
 /// The application state.
@@ -201,12 +203,19 @@ impl App {
             app.focus = i;
         }
         app.reconcile_sources();
-        if !app.keymap.warnings.is_empty() {
-            for w in &app.keymap.warnings {
+        let warnings: Vec<String> = app
+            .settings
+            .warnings
+            .iter()
+            .chain(&app.keymap.warnings)
+            .cloned()
+            .collect();
+        if !warnings.is_empty() {
+            for w in &warnings {
                 log::warn!("{w}");
             }
-            let first = app.keymap.warnings[0].clone();
-            let more = app.keymap.warnings.len() - 1;
+            let first = warnings[0].clone();
+            let more = warnings.len() - 1;
             let text = if more > 0 {
                 format!("{first} (+{more} more; L shows the log)")
             } else {

@@ -1,7 +1,10 @@
-//! Keeps a cluster's info current: probes `/version` (reachability and API round-trip
-//! latency) every few seconds, refreshes discovery (which add-on APIs are served), asks who
-//! we are (for the audit log), and checks Prometheus. Backs off while the cluster is down and
-//! notices its return on its own.
+//! Keeps a cluster's info current at little cost: probes `/version` (reachability and API
+//! round-trip latency) only when the cluster's watches have been silent for a while, and at
+//! least once a minute so the latency stays current; refreshes discovery (which add-on APIs
+//! are served) every ten minutes and after an outage; asks who we are (for the audit log);
+//! checks Prometheus every few minutes. A failed probe marks the cluster's sources stale, so a
+//! connection that went quiet never passes for live data; it backs off while the cluster is
+//! down and notices its return on its own.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -12,12 +15,17 @@ use serde_json::Value;
 
 use super::{ClusterHandle, Discovery, PromReach, Reach};
 use crate::source::prometheus::PromClient;
+use crate::source::set::Unreachable;
 use crate::source::watch::short_error;
 
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
-const PROBE_EVERY: Duration = Duration::from_secs(5);
-const DISCOVERY_EVERY: Duration = Duration::from_secs(60);
-const PROM_EVERY: Duration = Duration::from_secs(30);
+/// A cluster whose watches delivered nothing for this long is probed: with the probe's
+/// timeout, a dead connection is marked stale within 30 s.
+const SILENCE: Duration = Duration::from_secs(20);
+/// Probed at least this often anyway, so the latency column stays current.
+const LATENCY_EVERY: Duration = Duration::from_secs(60);
+const DISCOVERY_EVERY: Duration = Duration::from_secs(600);
+const PROM_EVERY: Duration = Duration::from_secs(120);
 
 /// Lists the resources the cluster serves (`plural.group`), group by group.
 pub async fn discover(client: &kube::Client) -> Result<Discovery, kube::Error> {
@@ -80,13 +88,42 @@ pub async fn run(handle: Arc<ClusterHandle>, prom: Option<PromClient>) {
     let mut last_prom: Option<Instant> = None;
     let mut asked_whoami = false;
     let mut failures: u32 = 0;
+    let mut last_probe: Option<Instant> = None;
+    // The last moment the cluster was known to answer: data is current as of then.
+    let mut last_ok: Option<chrono::DateTime<Utc>> = None;
+    let mut forced = true;
     loop {
+        // Silent for long enough (or due for a latency reading, or failing, or asked to): probe.
+        let silent_for = silence(&handle, last_probe);
+        let due = forced
+            || failures > 0
+            || last_probe.is_none_or(|t| t.elapsed() >= LATENCY_EVERY)
+            || silent_for >= SILENCE;
+        if !due {
+            let next_latency = last_probe.map_or(Duration::ZERO, |t| {
+                LATENCY_EVERY.saturating_sub(t.elapsed())
+            });
+            let wait = SILENCE
+                .saturating_sub(silent_for)
+                .min(next_latency)
+                .max(Duration::from_millis(500));
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                _ = refresh.changed() => forced = true,
+                () = tokio::time::sleep(wait) => {}
+            }
+            continue;
+        }
+        forced = false;
+        last_probe = Some(Instant::now());
         let started = Instant::now();
         let probe = tokio::time::timeout(PROBE_TIMEOUT, client.apiserver_version()).await;
         let now = Utc::now();
         let wait = match probe {
             Ok(Ok(version)) => {
                 failures = 0;
+                last_ok = Some(now);
+                handle.sources.set_unreachable(None);
                 let latency = started.elapsed();
                 handle.update_info(|i| {
                     i.version = Some(version.git_version.clone());
@@ -125,7 +162,7 @@ pub async fn run(handle: Arc<ClusterHandle>, prom: Option<PromClient>) {
                     };
                     handle.update_info(|i| i.prometheus = reach);
                 }
-                PROBE_EVERY
+                Duration::ZERO
             }
             failed => {
                 failures = failures.saturating_add(1);
@@ -139,30 +176,56 @@ pub async fn run(handle: Arc<ClusterHandle>, prom: Option<PromClient>) {
                 if failures == 1 {
                     log::warn!("{}: API server unreachable: {reason}", handle.context);
                 }
+                let mut since = now;
                 handle.update_info(|i| {
-                    let since = match i.reach {
-                        Reach::Unreachable { since, .. } => since,
-                        _ => now,
-                    };
+                    if let Reach::Unreachable { since: s, .. } = i.reach {
+                        since = s;
+                    }
                     i.reach = Reach::Unreachable {
                         since,
                         retry_at,
-                        reason,
+                        reason: reason.clone(),
                     };
                 });
+                // The data on screen is as of the last answer, whatever the watches say.
+                let data_since = [handle.sources.last_activity(), last_ok]
+                    .into_iter()
+                    .flatten()
+                    .max()
+                    .unwrap_or(since);
+                handle.sources.set_unreachable(Some(Unreachable {
+                    since: data_since,
+                    retry_at,
+                    reason,
+                }));
                 // A returning cluster may have changed; look again.
                 last_discovery = None;
                 last_prom = None;
                 wait
             }
         };
+        if wait.is_zero() {
+            continue;
+        }
         tokio::select! {
             () = cancel.cancelled() => return,
             _ = refresh.changed() => {
                 last_discovery = None;
                 last_prom = None;
+                forced = true;
             }
             () = tokio::time::sleep(wait) => {}
         }
     }
+}
+
+/// How long the cluster's watches (or, before any, the last probe) have said nothing.
+fn silence(handle: &ClusterHandle, last_probe: Option<Instant>) -> Duration {
+    let since_probe = last_probe.map_or(Duration::MAX, |t| t.elapsed());
+    let since_event = handle
+        .sources
+        .last_activity()
+        .and_then(|t| (Utc::now() - t).to_std().ok())
+        .unwrap_or(Duration::MAX);
+    since_probe.min(since_event)
 }

@@ -176,7 +176,19 @@ pub async fn run(
     let mut live_since: Option<DateTime<Utc>> = None;
     loop {
         let now = Utc::now();
-        let (next, unreachable) = poll(&client, &source.spec, now).await;
+        // A panic while polling (a bug, or a library's) is one failed poll, not a dead view.
+        let polled = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(poll(
+            &client,
+            &source.spec,
+            now,
+        )))
+        .await;
+        let (next, unreachable) = polled.unwrap_or_else(|_| {
+            (
+                PromSnapshot::default(),
+                Some("internal error while polling (see the log)".to_string()),
+            )
+        });
         let prev = source.snapshot();
         let retry_at = now + chrono::Duration::from_std(interval).unwrap_or_default();
         let (snapshot, state) = match unreachable {

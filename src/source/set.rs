@@ -4,7 +4,10 @@
 
 use std::any::{Any, TypeId};
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::{DateTime, Utc};
 
 use kube::core::DeserializeGuard;
 use kube::runtime::reflector;
@@ -41,8 +44,20 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// The cluster's API server did not answer its last probe: data is as of `since`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreachable {
+    pub since: DateTime<Utc>,
+    pub retry_at: DateTime<Utc>,
+    pub reason: String,
+}
+
 /// Every source of one cluster.
 pub struct SourceSet {
+    /// When any watch of this cluster last received something (unix ms): a cluster that
+    /// delivers needs no probe to prove it is there.
+    activity: Arc<AtomicI64>,
+    unreachable: Mutex<Option<Unreachable>>,
     client: Option<kube::Client>,
     namespace: Option<String>,
     discovery: tokio_watch::Sender<Discovery>,
@@ -73,6 +88,8 @@ impl SourceSet {
         cancel: CancellationToken,
     ) -> Self {
         Self {
+            activity: Arc::new(AtomicI64::new(0)),
+            unreachable: Mutex::new(None),
             client,
             namespace,
             discovery: tokio_watch::Sender::new(Discovery::default()),
@@ -146,6 +163,7 @@ impl SourceSet {
         cancel: CancellationToken,
     ) -> Option<WatchContext> {
         Some(WatchContext {
+            activity: self.activity.clone(),
             client: self.client.clone()?,
             namespace,
             fields,
@@ -182,11 +200,49 @@ impl SourceSet {
         self.kind::<K>().map_or(0, |s| s.revision())
     }
 
-    /// The state of kind `K`'s source; "connecting" before it starts.
+    /// The state of kind `K`'s source; "connecting" before it starts. Data that its watch
+    /// still calls live is stale while the cluster does not answer its probe: a connection
+    /// that went silent delivers nothing, and says nothing either.
     #[must_use]
     pub fn state<K: Watched>(&self) -> SourceState {
-        self.kind::<K>()
-            .map_or(SourceState::Connecting, |s| s.state())
+        let state = self
+            .kind::<K>()
+            .map_or(SourceState::Connecting, |s| s.state());
+        self.with_reach(state)
+    }
+
+    fn with_reach(&self, state: SourceState) -> SourceState {
+        match (state, lock(&self.unreachable).as_ref()) {
+            (SourceState::Live { .. }, Some(u)) => SourceState::Stale {
+                since: u.since,
+                retry_at: u.retry_at,
+                reason: u.reason.clone(),
+            },
+            (state, _) => state,
+        }
+    }
+
+    /// When any watch last received something, if ever.
+    #[must_use]
+    pub fn last_activity(&self) -> Option<DateTime<Utc>> {
+        match self.activity.load(Ordering::Relaxed) {
+            0 => None,
+            ms => DateTime::from_timestamp_millis(ms),
+        }
+    }
+
+    /// Records the outcome of the cluster's last probe (`None`: it answered). Wakes the UI
+    /// when that changes what the sources' states say.
+    pub fn set_unreachable(&self, u: Option<Unreachable>) {
+        let mut cur = lock(&self.unreachable);
+        if *cur != u {
+            let changed_liveness = cur.is_some() != u.is_some();
+            *cur = u;
+            drop(cur);
+            if changed_liveness {
+                self.notifier.notify();
+            }
+        }
     }
 
     /// A snapshot of kind `K`'s objects (reference-counted, cheap); empty before it starts.
@@ -220,7 +276,7 @@ impl SourceSet {
     pub fn states(&self) -> Vec<(String, SourceState)> {
         let mut out: Vec<(String, SourceState)> = lock(&self.kinds)
             .values()
-            .map(|e| (e.plural.to_string(), e.cell.state()))
+            .map(|e| (e.plural.to_string(), self.with_reach(e.cell.state())))
             .collect();
         out.sort_by(|a, b| a.0.cmp(&b.0));
         out

@@ -85,6 +85,8 @@ impl<K: Watched> KindSource<K> {
 
 /// What a watch loop needs from its cluster.
 pub struct WatchContext {
+    /// Stamped (unix ms) whenever the stream delivers anything.
+    pub activity: Arc<std::sync::atomic::AtomicI64>,
     pub client: kube::Client,
     pub namespace: Option<String>,
     /// A field selector (scoped watches, e.g. the events of one object).
@@ -168,11 +170,36 @@ fn group_present<K: Watched>(discovery: &Discovery) -> Option<bool> {
     discovery.serves(&K::plural(&()), &group)
 }
 
-/// Runs until cancelled: watch, report, back off, relist.
+/// Runs until cancelled: watch, report, back off, relist. A panic inside the loop (a bug, or
+/// a library's) becomes an error state on this source, which starts again after a pause; it
+/// never takes the UI down.
 pub async fn run<K: Watched>(
     mut ctx: WatchContext,
     mut writer: Writer<DeserializeGuard<K>>,
     cell: Arc<SourceCell>,
+) {
+    use futures::FutureExt;
+    loop {
+        let attempt = std::panic::AssertUnwindSafe(watch_loop::<K>(&mut ctx, &mut writer, &cell));
+        if attempt.catch_unwind().await.is_ok() {
+            return;
+        }
+        let retry = Duration::from_secs(5);
+        cell.set_state(SourceState::Error {
+            reason: "internal error in this watch (see the log); restarting".into(),
+            retry_at: Utc::now() + chrono::Duration::from_std(retry).unwrap_or_default(),
+        });
+        tokio::select! {
+            () = ctx.cancel.cancelled() => return,
+            () = tokio::time::sleep(retry) => {}
+        }
+    }
+}
+
+async fn watch_loop<K: Watched>(
+    ctx: &mut WatchContext,
+    writer: &mut Writer<DeserializeGuard<K>>,
+    cell: &Arc<SourceCell>,
 ) {
     let mut backoff = Backoff::default();
     let mut had_data = false;
@@ -201,6 +228,10 @@ pub async fn run<K: Watched>(
                 _ = ctx.refresh.changed() => break None,
                 item = stream.next() => match item {
                     Some(Ok(ev)) => {
+                        ctx.activity.store(
+                            Utc::now().timestamp_millis(),
+                            std::sync::atomic::Ordering::Relaxed,
+                        );
                         let live_update = matches!(ev, Event::Apply(_) | Event::Delete(_));
                         let init_done = matches!(ev, Event::InitDone);
                         if matches!(ev, Event::Init) && !had_data {

@@ -9,6 +9,7 @@ mod e2e_rollouts;
 mod e2e_shell;
 mod exec_actions;
 mod helpers;
+mod liveness;
 mod prom_queries;
 mod render;
 mod rollout_demo;

@@ -52,6 +52,9 @@ pub struct FaultState {
     /// Answers to writes (POST/PUT/PATCH/DELETE) are held back this long after the write was
     /// applied: a client that gives up first has sent a change it never heard about.
     write_answer_delay_ms: AtomicU64,
+    /// While set, the server answers nothing and open watches deliver nothing, but every
+    /// connection stays open: a network path that went silent without a reset.
+    frozen: watch::Sender<bool>,
     /// Share of failing requests, in thousandths.
     error_permille: AtomicU32,
     request_counter: AtomicU64,
@@ -109,6 +112,7 @@ impl FaultState {
         Self {
             latency_ms: AtomicU64::new(0),
             write_answer_delay_ms: AtomicU64::new(0),
+            frozen: watch::channel(false).0,
             error_permille: AtomicU32::new(0),
             request_counter: AtomicU64::new(0),
             salt,
@@ -148,6 +152,16 @@ impl FaultState {
     #[must_use]
     pub fn latency(&self) -> Duration {
         Duration::from_millis(self.latency_ms.load(Ordering::Relaxed))
+    }
+
+    /// Returns once the server is not frozen (at once, normally).
+    pub async fn wait_unfrozen(&self) {
+        let mut rx = self.frozen.subscribe();
+        while *rx.borrow_and_update() {
+            if rx.changed().await.is_err() {
+                return;
+            }
+        }
     }
 
     /// How long the answer to an applied write is held back.
@@ -244,6 +258,9 @@ pub enum FaultAction {
     SlowWriteAnswers {
         ms: u64,
     },
+    /// Answer nothing and deliver nothing, keeping every connection open.
+    Freeze,
+    Thaw,
     ErrorRate {
         rate: f64,
     },
@@ -384,6 +401,11 @@ impl Faults {
             .store(ms, Ordering::Relaxed);
     }
 
+    /// Freezes (or thaws) the server: requests and watch events wait, connections stay open.
+    pub fn set_frozen(&self, frozen: bool) {
+        self.state.frozen.send_replace(frozen);
+    }
+
     /// Makes a share (0.0 to 1.0) of requests fail with 500.
     pub fn set_error_rate(&self, share: f64) -> Result<(), FaultError> {
         if !(0.0..=1.0).contains(&share) {
@@ -442,6 +464,7 @@ impl Faults {
     pub async fn reset(&self) -> Result<(), FaultError> {
         self.set_latency(Duration::ZERO);
         self.set_write_answer_delay(Duration::ZERO);
+        self.set_frozen(false);
         self.state.error_permille.store(0, Ordering::Relaxed);
         self.state
             .kind_codes
@@ -503,6 +526,8 @@ impl Faults {
             FaultAction::SlowWriteAnswers { ms } => {
                 self.set_write_answer_delay(Duration::from_millis(ms));
             }
+            FaultAction::Freeze => self.set_frozen(true),
+            FaultAction::Thaw => self.set_frozen(false),
             FaultAction::ErrorRate { rate } => self.set_error_rate(rate)?,
             FaultAction::Down => self.down().await,
             FaultAction::Up => self.up().await?,

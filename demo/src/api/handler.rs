@@ -181,6 +181,7 @@ fn verb_of(method: &Method, path: &ResourcePath, query: &Query) -> Result<&'stat
 
 impl ApiServer {
     async fn serve(self: Arc<Self>, req: Request<Incoming>) -> Response<Body> {
+        self.faults.wait_unfrozen().await;
         let latency = self.faults.latency();
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;

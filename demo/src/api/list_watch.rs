@@ -274,8 +274,14 @@ struct WatchStream {
 }
 
 impl WatchStream {
-    /// The next chunk of the stream, or `None` when it ends.
+    /// The next chunk of the stream, or `None` when it ends; held while the server is frozen.
     async fn next_chunk(&mut self) -> Option<Bytes> {
+        let chunk = self.produce().await;
+        self.faults.wait_unfrozen().await;
+        chunk
+    }
+
+    async fn produce(&mut self) -> Option<Bytes> {
         if self.done
             || !self
                 .faults
