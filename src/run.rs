@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::{App, AppSettings, known_actions, runloop};
@@ -26,6 +27,9 @@ use crate::theme::Theme;
 use crate::world::World;
 
 /// A user-facing startup failure: printed as one line, exit code 2.
+/// Clients (and credential plugins) built at once at start.
+const CONNECT_CONCURRENCY: usize = 8;
+
 /// How long an action under way may take to finish when kdeck exits.
 const EXIT_PATIENCE: Duration = Duration::from_secs(3);
 
@@ -106,15 +110,37 @@ pub async fn connect(
     cancel: &CancellationToken,
 ) -> anyhow::Result<Arc<World>> {
     let world = Arc::new(World::new(notifier.clone()));
-    for ctx in &prepared.contexts {
-        let client = kubeconfig::client(&prepared.kubeconfig, &ctx.name)
-            .await
-            .map_err(fail)?;
+    // Clients are built concurrently (a credential plugin can take seconds) but bounded, and
+    // in kubeconfig order; one context that fails does not keep the others from starting.
+    let clients: Vec<_> = futures::stream::iter(&prepared.contexts)
+        .map(|ctx| kubeconfig::client(&prepared.kubeconfig, &ctx.name))
+        .buffered(CONNECT_CONCURRENCY)
+        .collect()
+        .await;
+    if let Some(Err(first)) = clients.iter().find(|c| c.is_err())
+        && clients.iter().all(Result::is_err)
+    {
+        return Err(fail(first));
+    }
+    for (ctx, client) in prepared.contexts.iter().zip(clients) {
+        let reach = match &client {
+            Ok(_) => Reach::Connecting,
+            Err(e) => {
+                log::error!("{e}");
+                Reach::Failed {
+                    reason: match e {
+                        kubeconfig::KubeconfigError::Client { message, .. } => message.clone(),
+                        other => other.to_string(),
+                    },
+                }
+            }
+        };
+        let client = client.ok();
         let info = ClusterInfo {
             server: ctx.server.clone(),
             user: ctx.user.clone(),
             version: None,
-            reach: Reach::Connecting,
+            reach,
             prometheus: PromReach::Unknown,
             readonly: prepared.config.context_readonly(&ctx.name) || args.readonly,
         };
@@ -126,20 +152,25 @@ pub async fn connect(
         let handle = ClusterHandle::new(
             &ctx.name,
             info,
-            Some(client.clone()),
+            client.clone(),
             namespace,
             notifier.clone(),
             cancel.child_token(),
         );
-        let prom = prom_endpoint(&prepared.config, &ctx.name).map(|e| {
-            PromClient::new(
-                e,
-                Some(client.clone()),
-                Duration::from_secs(prepared.config.prometheus.timeout_secs),
-            )
-        });
-        handle.sources.set_prometheus(prom.clone());
-        tokio::spawn(monitor::run(handle.clone(), prom));
+        if let Reach::Failed { reason } = handle.info().reach {
+            handle.sources.set_failed(&reason);
+        }
+        if let Some(client) = client {
+            let prom = prom_endpoint(&prepared.config, &ctx.name).map(|e| {
+                PromClient::new(
+                    e,
+                    Some(client.clone()),
+                    Duration::from_secs(prepared.config.prometheus.timeout_secs),
+                )
+            });
+            handle.sources.set_prometheus(prom.clone());
+            tokio::spawn(monitor::run(handle.clone(), prom));
+        }
         world.add(handle);
     }
     Ok(world)

@@ -137,12 +137,95 @@ pub fn select(
     Ok(out)
 }
 
-/// A client for one context. TLS verification stays on; no network I/O happens here.
+/// How long a credential plugin may take before the context is given up (an SSO plugin
+/// waiting for a browser that will never open, over SSH).
+pub const CREDENTIAL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// The exec credential plugin of a context's user, if it has one.
+fn exec_of<'a>(kc: &'a Kubeconfig, context: &str) -> Option<&'a kube::config::ExecConfig> {
+    let user = kc
+        .contexts
+        .iter()
+        .find(|c| c.name == context)?
+        .context
+        .as_ref()?
+        .user
+        .clone()?;
+    kc.auth_infos
+        .iter()
+        .find(|a| a.name == user)?
+        .auth_info
+        .as_ref()?
+        .exec
+        .as_ref()
+}
+
+/// Why a client could not be built, in words that never carry the plugin's arguments or
+/// environment (kube's own message prints the whole command line, environment included).
+fn client_error(e: &kube::Error, exec: Option<&kube::config::ExecConfig>) -> String {
+    use kube::client::AuthError;
+    let plugin = exec
+        .and_then(|x| x.command.as_deref())
+        .map(|c| {
+            std::path::Path::new(c)
+                .file_name()
+                .map_or_else(|| c.to_string(), |n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "the credential plugin".into());
+    // Anything the kubeconfig passes the plugin is redacted from what it printed.
+    let secrets: Vec<String> = exec
+        .map(|x| {
+            let args = x.args.iter().flatten().cloned();
+            let env = x
+                .env
+                .iter()
+                .flatten()
+                .filter_map(|e| e.get("value").cloned());
+            args.chain(env).filter(|v| v.len() >= 3).collect()
+        })
+        .unwrap_or_default();
+    let redact = |text: &str| {
+        let mut t = text.to_string();
+        for s in &secrets {
+            t = t.replace(s.as_str(), "…");
+        }
+        t
+    };
+    match e {
+        kube::Error::Auth(AuthError::AuthExecRun { out, .. }) => {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let first = stderr.lines().map(str::trim).find(|l| !l.is_empty());
+            let code = out
+                .status
+                .code()
+                .map_or_else(|| "a signal".to_string(), |c| format!("exit code {c}"));
+            match first {
+                Some(line) => format!(
+                    "credential plugin {plugin} failed ({code}): {}",
+                    crate::widgets::text::ellipsize(&redact(line), 160)
+                ),
+                None => format!("credential plugin {plugin} failed ({code})"),
+            }
+        }
+        kube::Error::Auth(AuthError::AuthExecStart(io)) => {
+            format!("cannot run credential plugin {plugin}: {io}")
+        }
+        kube::Error::Auth(AuthError::AuthExecParse(_) | AuthError::ExecPluginFailed) => {
+            format!("credential plugin {plugin} gave no usable credential")
+        }
+        other => redact(&crate::source::watch::short_error(other)),
+    }
+}
+
+/// A client for one context. TLS verification stays on. Building it may run the context's
+/// credential plugin: that happens off the async threads and is given up after
+/// [`CREDENTIAL_TIMEOUT`].
 pub async fn client(kc: &Kubeconfig, context: &str) -> Result<kube::Client, KubeconfigError> {
     let options = KubeConfigOptions {
         context: Some(context.to_string()),
         ..KubeConfigOptions::default()
     };
+    let exec = exec_of(kc, context).cloned();
     let err = |message: String| KubeconfigError::Client {
         context: context.to_string(),
         message,
@@ -155,7 +238,15 @@ pub async fn client(kc: &Kubeconfig, context: &str) -> Result<kube::Client, Kube
     // mutating request must never be sent again behind the executor's back (a 504 may have
     // been applied). Watches and probes have their own backoff.
     config.default_retry = false;
-    kube::Client::try_from(config).map_err(|e| err(crate::source::watch::short_error(&e)))
+    let build = tokio::task::spawn_blocking(move || kube::Client::try_from(config));
+    match tokio::time::timeout(CREDENTIAL_TIMEOUT, build).await {
+        Err(_) => Err(err(format!(
+            "the credential plugin did not finish within {}s",
+            CREDENTIAL_TIMEOUT.as_secs()
+        ))),
+        Ok(Err(join)) => Err(err(format!("building the client failed: {join}"))),
+        Ok(Ok(result)) => result.map_err(|e| err(client_error(&e, exec.as_ref()))),
+    }
 }
 
 #[cfg(test)]

@@ -28,6 +28,11 @@ pub enum Reach {
         retry_at: DateTime<Utc>,
         reason: String,
     },
+    /// No client could be built (credentials, TLS material): nothing is tried again until
+    /// kdeck restarts.
+    Failed {
+        reason: String,
+    },
 }
 
 /// Whether the cluster's Prometheus answers.

@@ -58,6 +58,8 @@ pub struct SourceSet {
     /// delivers needs no probe to prove it is there.
     activity: Arc<AtomicI64>,
     unreachable: Mutex<Option<Unreachable>>,
+    /// Why this cluster has no client at all (its credentials failed): every source says so.
+    failed: Mutex<Option<String>>,
     client: Option<kube::Client>,
     namespace: Option<String>,
     discovery: tokio_watch::Sender<Discovery>,
@@ -90,6 +92,7 @@ impl SourceSet {
         Self {
             activity: Arc::new(AtomicI64::new(0)),
             unreachable: Mutex::new(None),
+            failed: Mutex::new(None),
             client,
             namespace,
             discovery: tokio_watch::Sender::new(Discovery::default()),
@@ -212,6 +215,12 @@ impl SourceSet {
     }
 
     fn with_reach(&self, state: SourceState) -> SourceState {
+        if let Some(reason) = lock(&self.failed).clone() {
+            return SourceState::Error {
+                reason,
+                retry_at: Utc::now(),
+            };
+        }
         match (state, lock(&self.unreachable).as_ref()) {
             (SourceState::Live { .. }, Some(u)) => SourceState::Stale {
                 since: u.since,
@@ -220,6 +229,12 @@ impl SourceSet {
             },
             (state, _) => state,
         }
+    }
+
+    /// Marks the cluster as one that cannot be reached at all (no client could be built).
+    pub fn set_failed(&self, reason: &str) {
+        *lock(&self.failed) = Some(reason.to_string());
+        self.notifier.notify();
     }
 
     /// When any watch last received something, if ever.

@@ -87,12 +87,12 @@ impl Drop for DemoProcess {
     }
 }
 
-fn kdeck_cmd(args: &str) -> String {
+pub fn kdeck_cmd(args: &str) -> String {
     format!("{} {args}", shell_quote(&kdeck_bin().display().to_string()))
 }
 
 /// The table row of a context on the Clusters pane.
-fn row<'a>(screen: &'a str, context: &str) -> Option<&'a str> {
+pub fn row<'a>(screen: &'a str, context: &str) -> Option<&'a str> {
     screen
         .lines()
         .find(|l| l.contains(context) && l.contains('│'))

@@ -7,6 +7,7 @@ mod demo_parse;
 mod demo_serve;
 mod e2e_rollouts;
 mod e2e_shell;
+mod e2e_trust;
 mod exec_actions;
 mod helpers;
 mod liveness;

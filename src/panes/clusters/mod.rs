@@ -103,6 +103,10 @@ fn node_summary(nodes: &[Arc<kube::core::DeserializeGuard<Node>>]) -> (usize, us
 fn cluster_state(c: &ClusterHandle, had_data: bool) -> SourceState {
     match c.info().reach {
         Reach::Connecting => SourceState::Connecting,
+        Reach::Failed { reason } => SourceState::Error {
+            reason,
+            retry_at: chrono::Utc::now(),
+        },
         Reach::Unreachable {
             since,
             retry_at,

@@ -113,6 +113,7 @@ fn status(input: &ClusterInput, clock: Clock) -> (String, Role) {
     let now = clock.now();
     let had_data = input.nodes.is_some();
     match &input.info.reach {
+        Reach::Failed { reason } => (format!("✖ {reason}"), Role::Crit),
         Reach::Unreachable {
             since,
             retry_at,
@@ -178,6 +179,13 @@ pub fn build_rows(
         .map(|input| {
             let (status, status_role) = status(input, clock);
             let mut problems = Vec::new();
+            if let Reach::Failed { reason } = &input.info.reach {
+                problems.push(Problem {
+                    cluster: input.context.clone(),
+                    severity: 2,
+                    text: format!("cannot connect: {reason}"),
+                });
+            }
             if let Reach::Unreachable { since, reason, .. } = &input.info.reach {
                 problems.push(Problem {
                     cluster: input.context.clone(),

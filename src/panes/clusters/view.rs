@@ -46,6 +46,7 @@ pub fn render_details(
             ),
             Role::Ok,
         ),
+        Reach::Failed { reason } => (format!("✖ {reason} (fix it and restart kdeck)"), Role::Crit),
         Reach::Unreachable {
             since,
             retry_at,
