@@ -157,6 +157,7 @@ pub async fn connect(
             notifier.clone(),
             cancel.child_token(),
         );
+        handle.set_insecure(ctx.insecure);
         if let Reach::Failed { reason } = handle.info().reach {
             handle.sources.set_failed(&reason);
         }

@@ -19,8 +19,14 @@ pub const MIN_WIDTH: u16 = 60;
 pub const MIN_HEIGHT: u16 = 15;
 
 impl App {
-    /// Draws one frame.
+    /// Draws one frame; no character that could steer the terminal (an escape, a bidi
+    /// override from a cluster's text) is left in it.
     pub fn render(&self, frame: &mut Frame) {
+        self.render_screen(frame);
+        crate::widgets::text::scrub(frame.buffer_mut());
+    }
+
+    fn render_screen(&self, frame: &mut Frame) {
         let area = frame.area();
         if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
             let msg = format!(
@@ -96,7 +102,8 @@ impl App {
             spans.push(Span::styled(label, style));
             spans.push(Span::raw(" "));
         }
-        let left: usize = spans.iter().map(|s| s.content.chars().count()).sum();
+        let width = |s: &Span| crate::widgets::text::width(&s.content);
+        let left: usize = spans.iter().map(width).sum();
         let clusters = self.clusters.len();
         let scope = match (&self.scope.focus, self.scope.all_clusters) {
             (Some(f), false) => format!("cluster {f}"),
@@ -122,7 +129,7 @@ impl App {
             right.push(Span::raw(" "));
             right.push(Span::styled(" DRY-RUN ", t.style(Role::Warn)));
         }
-        let right_len: usize = right.iter().map(|s| s.content.chars().count()).sum();
+        let right_len: usize = right.iter().map(width).sum();
         let pad = (area.width as usize).saturating_sub(left + right_len + 1);
         if pad > 0 {
             spans.push(Span::raw(" ".repeat(pad)));
@@ -154,7 +161,7 @@ impl App {
         let mut used = 0usize;
         let width = area.width as usize;
         for (k, d) in items {
-            let len = k.chars().count() + d.chars().count() + 3;
+            let len = crate::widgets::text::width(&k) + crate::widgets::text::width(&d) + 3;
             if used + len > width {
                 break;
             }
@@ -294,7 +301,11 @@ impl App {
         let height: usize = lines
             .iter()
             .map(|l| {
-                let w: usize = l.spans.iter().map(|s| s.content.chars().count()).sum();
+                let w: usize = l
+                    .spans
+                    .iter()
+                    .map(|s| crate::widgets::text::width(&s.content))
+                    .sum();
                 w.div_ceil(inner_width).max(1)
             })
             .sum();

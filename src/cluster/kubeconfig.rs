@@ -13,6 +13,8 @@ pub struct ContextSpec {
     pub user: String,
     pub namespace: Option<String>,
     pub server: String,
+    /// The cluster entry turns TLS verification off (`insecure-skip-tls-verify`).
+    pub insecure: bool,
 }
 
 /// Why kdeck cannot start on a kubeconfig.
@@ -117,13 +119,13 @@ pub fn select(
             });
         };
         let inner = ctx.context.clone().unwrap_or_default();
-        let server = kc
+        let cluster = kc
             .clusters
             .iter()
             .find(|c| c.name == inner.cluster)
-            .and_then(|c| c.cluster.as_ref())
-            .and_then(|c| c.server.clone())
-            .unwrap_or_default();
+            .and_then(|c| c.cluster.as_ref());
+        let server = cluster.and_then(|c| c.server.clone()).unwrap_or_default();
+        let insecure = cluster.and_then(|c| c.insecure_skip_tls_verify) == Some(true);
         if !out.iter().any(|c: &ContextSpec| c.name == name) {
             out.push(ContextSpec {
                 name,
@@ -131,6 +133,7 @@ pub fn select(
                 user: inner.user.unwrap_or_default(),
                 namespace: inner.namespace,
                 server,
+                insecure,
             });
         }
     }

@@ -5,7 +5,7 @@
 pub mod kubeconfig;
 pub mod monitor;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -66,6 +66,8 @@ pub struct ClusterHandle {
     pub context: String,
     info: Mutex<ClusterInfo>,
     info_revision: AtomicU64,
+    /// TLS verification is off for this cluster: shown as a warning, always.
+    insecure: AtomicBool,
     /// Its watches and pollers; panes read them, the source manager starts and stops them.
     pub sources: SourceSet,
     notifier: Notifier,
@@ -96,6 +98,7 @@ impl ClusterHandle {
             context: context.to_string(),
             info: Mutex::new(info),
             info_revision: AtomicU64::new(1),
+            insecure: AtomicBool::new(false),
             sources: SourceSet::new(client, namespace, notifier.clone(), cancel.clone()),
             notifier,
             cancel,
@@ -128,6 +131,16 @@ impl ClusterHandle {
             self.info_revision.fetch_add(1, Ordering::Relaxed);
             self.notifier.notify();
         }
+    }
+
+    /// Whether TLS verification is off for this cluster.
+    #[must_use]
+    pub fn insecure(&self) -> bool {
+        self.insecure.load(Ordering::Relaxed)
+    }
+
+    pub fn set_insecure(&self, insecure: bool) {
+        self.insecure.store(insecure, Ordering::Relaxed);
     }
 
     /// Moves whenever the info or the discovery changes.

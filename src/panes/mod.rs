@@ -95,7 +95,11 @@ pub fn short_context_names(contexts: &[String]) -> std::collections::HashMap<Str
                 .take_while(|(a, b)| a == b)
                 .count()
         });
-        // Cut after the last separator inside the common part.
+        // Cut after the last separator inside the common part (never inside a character).
+        let mut common = common;
+        while !first.is_char_boundary(common) {
+            common -= 1;
+        }
         prefix_len = first[..common]
             .rfind(['-', '_', '.', '/', ':'])
             .map_or(0, |i| i + 1);
@@ -236,5 +240,13 @@ mod tests {
         assert_eq!(n["prod"], "prod");
         let n = short_context_names(&["a".into(), "a-b".into()]);
         assert_eq!(n["a"], "a");
+        // Names sharing only part of a multi-byte character.
+        let n = short_context_names(&["本番-東京".into(), "本番-大阪".into(), "本".into()]);
+        assert_eq!(n["本番-東京"], "本番-東京");
+        let n = short_context_names(&["本番-東京".into(), "本番-大阪".into()]);
+        assert_eq!(n["本番-大阪"], "大阪");
+        // 京 and 亜 share their first two bytes: the cut must not land between them.
+        let n = short_context_names(&["東京".into(), "東亜".into()]);
+        assert_eq!(n["東亜"], "東亜");
     }
 }

@@ -19,7 +19,7 @@ pub fn render(
 ) {
     let key_width = rows
         .iter()
-        .map(|r| r.1.chars().count())
+        .map(|r| crate::widgets::text::width(&r.1))
         .max()
         .unwrap_or(4)
         .min(24);

@@ -336,7 +336,9 @@ pub fn render(
             // On the selected row the selection colours win, so coloured cells stay
             // readable; modifiers (bold for crit …) are kept.
             let style = if selected { style.patch(sel) } else { style };
-            TuiCell::from(ellipsize(&cell.text, *w as usize)).style(style)
+            // Text from a cluster may carry escapes or bidi controls: shown, never obeyed.
+            let text = crate::widgets::text::sanitize(&cell.text);
+            TuiCell::from(ellipsize(&text, *w as usize)).style(style)
         });
         let mut r = Row::new(cells);
         if selected {

@@ -42,6 +42,18 @@ pub fn sanitize(text: &str) -> std::borrow::Cow<'_, str> {
     )
 }
 
+/// Removes unsafe characters from every cell of a drawn frame: the last line of defence for
+/// text that reached a widget unsanitized. They are removed, not replaced, because layout
+/// already gave them no width.
+pub fn scrub(buf: &mut ratatui::buffer::Buffer) {
+    for cell in &mut buf.content {
+        if cell.symbol().chars().any(is_unsafe) {
+            let clean: String = cell.symbol().chars().filter(|c| !is_unsafe(*c)).collect();
+            cell.set_symbol(if clean.is_empty() { " " } else { &clean });
+        }
+    }
+}
+
 /// `text` cut to at most `max` cells, with `…` when cut; never splits a character.
 #[must_use]
 pub fn ellipsize(text: &str, max: usize) -> String {
@@ -95,6 +107,81 @@ mod tests {
         assert!(width(&ellipsize("決済サービス", 4)) <= 4);
         assert_eq!(ellipsize("abc", 0), "");
         assert_eq!(pad("決済", 6), "決済  ");
+    }
+
+    #[test]
+    fn a_table_of_text_in_any_script_stays_aligned_and_inert() {
+        use crate::theme::Theme;
+        use crate::widgets::table::{Cell, Column, TableRow, TableState, render};
+        use ratatui::Terminal;
+        use ratatui::backend::TestBackend;
+        use ratatui::widgets::Block;
+        let names = [
+            "checkout",
+            "決済サービス-本番",
+            "e\u{301}te\u{301}",
+            "🚀🚀 launch",
+            "\u{202E}evil\u{202C}name",
+            "zero\u{200B}width",
+            "bell\u{7}\u{1b}[31mred",
+            "שלום-עולם",
+            "a-very-long-name-that-goes-on-and-on-and-on-and-on-and-on",
+        ];
+        let rows: Vec<TableRow> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                TableRow::new(
+                    format!("k{i}"),
+                    vec![
+                        Cell::plain(*n),
+                        Cell::plain("x"),
+                        Cell::plain(format!("{i}")),
+                    ],
+                )
+            })
+            .collect();
+        let cols = [
+            Column::new("NAME", 6, 20, 0),
+            Column::new("MID", 1, 3, 0),
+            Column::new("N", 1, 3, 0),
+        ];
+        let mut state = TableState::default();
+        state.sync(&rows);
+        let mut term = Terminal::new(TestBackend::new(40, 14)).unwrap();
+        let theme = Theme::no_color();
+        term.draw(|f| {
+            render(
+                f,
+                f.area(),
+                Block::default(),
+                &cols,
+                &rows,
+                &state,
+                &theme,
+                true,
+                "",
+                None,
+            );
+            scrub(f.buffer_mut());
+        })
+        .unwrap();
+        let buf = term.backend().buffer().clone();
+        for cell in &buf.content {
+            assert!(!cell.symbol().chars().any(is_unsafe), "{:?}", cell.symbol());
+        }
+        // Every data row's "x" lands in the same column, whatever came before it.
+        let xs: Vec<u16> = (1..=names.len() as u16)
+            .map(|y| {
+                (0..40)
+                    .find(|&x| buf[(x, y)].symbol() == "x" && buf[(x + 1, y)].symbol() == " ")
+                    .unwrap_or(u16::MAX)
+            })
+            .collect();
+        assert!(
+            xs.iter().all(|&x| x == xs[0] && x != u16::MAX),
+            "{xs:?}\n{buf:?}"
+        );
     }
 
     #[test]

@@ -165,6 +165,7 @@ impl ClustersPane {
                 .then_some(namespaces.len()),
             other_problems: ctx.problems.get(&c.context).cloned().unwrap_or_default(),
             sources: s.states(),
+            insecure: c.insecure(),
         }
     }
 }

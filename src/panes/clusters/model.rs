@@ -35,6 +35,8 @@ pub struct ClusterInput {
     pub other_problems: Vec<Problem>,
     /// Every started watch of this cluster: (kind, state).
     pub sources: Vec<(String, SourceState)>,
+    /// TLS verification is off for it.
+    pub insecure: bool,
 }
 
 /// An add-on API and whether the cluster serves it.
@@ -179,6 +181,15 @@ pub fn build_rows(
         .map(|input| {
             let (status, status_role) = status(input, clock);
             let mut problems = Vec::new();
+            if input.insecure {
+                problems.push(Problem {
+                    cluster: input.context.clone(),
+                    severity: 1,
+                    text: "TLS not verified (insecure-skip-tls-verify): what kdeck sees and \
+                           sends can be read and changed on the way"
+                        .into(),
+                });
+            }
             if let Reach::Failed { reason } = &input.info.reach {
                 problems.push(Problem {
                     cluster: input.context.clone(),
@@ -349,6 +360,7 @@ mod tests {
                 text: "rollout shop/checkout paused".into(),
             }],
             sources: Vec::new(),
+            insecure: false,
         }
     }
 
@@ -375,6 +387,24 @@ mod tests {
         assert_eq!(r.problems.len(), 3);
         assert_eq!(r.problems_text(), "3: node n3 NotReady (KubeletNotReady)");
         assert_eq!(r.problems_role(), Role::Crit);
+    }
+
+    #[test]
+    fn an_insecure_cluster_says_so_among_its_problems() {
+        let clock = Clock::Fixed(t("2026-11-22T12:03:04Z"));
+        let mut i = input(Reach::Reachable {
+            latency: Duration::from_millis(12),
+            since: t("2026-11-22T12:00:00Z"),
+        });
+        i.insecure = true;
+        let rows = build_rows(&[i], None, clock, ADDONS);
+        assert!(
+            rows[0].problems.iter().any(|p| p
+                .text
+                .starts_with("TLS not verified (insecure-skip-tls-verify)")),
+            "{:?}",
+            rows[0].problems
+        );
     }
 
     #[test]
