@@ -10,6 +10,7 @@ pub mod clock;
 pub mod cluster;
 pub mod config;
 pub mod exec;
+pub mod fuzzing;
 pub mod k8s;
 pub mod keymap;
 pub mod logging;

@@ -195,45 +195,7 @@ impl PromClient {
                 (status, body.to_vec())
             }
         };
-        let json: Value = serde_json::from_slice(&body).map_err(|_| {
-            let text = String::from_utf8_lossy(&body);
-            let text = text.trim();
-            if status == 404 || status == 503 {
-                PromError::Unreachable(format!(
-                    "HTTP {status} {}",
-                    text.chars().take(80).collect::<String>()
-                ))
-            } else {
-                PromError::Decode(format!(
-                    "HTTP {status}: {}",
-                    text.chars().take(80).collect::<String>()
-                ))
-            }
-        })?;
-        if json.get("status").and_then(Value::as_str) == Some("success") {
-            Ok(json.get("data").cloned().unwrap_or(Value::Null))
-        } else if json.get("kind").and_then(Value::as_str) == Some("Status") {
-            // The service proxy itself answered (e.g. no such service).
-            Err(PromError::Unreachable(
-                json.get("message")
-                    .and_then(Value::as_str)
-                    .unwrap_or("proxy error")
-                    .to_string(),
-            ))
-        } else {
-            Err(PromError::Api {
-                error_type: json
-                    .get("errorType")
-                    .and_then(Value::as_str)
-                    .unwrap_or("error")
-                    .to_string(),
-                message: json
-                    .get("error")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string(),
-            })
-        }
+        interpret(status, &body)
     }
 
     /// An instant query at `time` (unix seconds), or now.
@@ -294,6 +256,50 @@ fn parse_labels(v: Option<&Value>) -> BTreeMap<String, String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// What a Prometheus (or service-proxy) answer with HTTP `status` and `body` says: the
+/// `data` member of a success, or why there is none.
+pub fn interpret(status: u16, body: &[u8]) -> Result<Value, PromError> {
+    let json: Value = serde_json::from_slice(body).map_err(|_| {
+        let text = String::from_utf8_lossy(body);
+        let text = text.trim();
+        if status == 404 || status == 503 {
+            PromError::Unreachable(format!(
+                "HTTP {status} {}",
+                text.chars().take(80).collect::<String>()
+            ))
+        } else {
+            PromError::Decode(format!(
+                "HTTP {status}: {}",
+                text.chars().take(80).collect::<String>()
+            ))
+        }
+    })?;
+    if json.get("status").and_then(Value::as_str) == Some("success") {
+        Ok(json.get("data").cloned().unwrap_or(Value::Null))
+    } else if json.get("kind").and_then(Value::as_str) == Some("Status") {
+        // The service proxy itself answered (e.g. no such service).
+        Err(PromError::Unreachable(
+            json.get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("proxy error")
+                .to_string(),
+        ))
+    } else {
+        Err(PromError::Api {
+            error_type: json
+                .get("errorType")
+                .and_then(Value::as_str)
+                .unwrap_or("error")
+                .to_string(),
+            message: json
+                .get("error")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+        })
+    }
 }
 
 /// Parses the `data` member of a query response.

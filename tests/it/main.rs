@@ -9,6 +9,7 @@ mod e2e_rollouts;
 mod e2e_shell;
 mod e2e_trust;
 mod exec_actions;
+mod fuzz_corpus;
 mod helpers;
 mod liveness;
 mod prom_queries;
