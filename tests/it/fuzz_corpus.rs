@@ -23,9 +23,12 @@ fn corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
     out
 }
 
+/// A fuzz target: its corpus folder and its entry point.
+type Target = (&'static str, fn(&[u8]));
+
 #[test]
 fn every_seed_of_every_target_runs_clean() {
-    let targets: [(&str, fn(&[u8])); 6] = [
+    let targets: [Target; 6] = [
         ("decode_object", kdeck::fuzzing::decode_object),
         ("prometheus_answer", kdeck::fuzzing::prometheus_answer),
         ("kubeconfig", kdeck::fuzzing::kubeconfig),
