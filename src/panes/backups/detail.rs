@@ -150,7 +150,7 @@ fn schedule(
         ),
         Some(PromLastSuccess::Waiting) => ("waiting for Prometheus…".into(), Role::Muted),
         Some(PromLastSuccess::Failed(why)) => (format!("query failed: {why}"), Role::Warn),
-        Some(p) => match p.compared_with(good) {
+        Some(p) => match p.compared_with(good, now) {
             PromLastSuccess::Value {
                 at,
                 stale,
@@ -256,19 +256,20 @@ fn rpo_lines(out: &mut Out, r: &Rpo, now: DateTime<Utc>, grace: crate::config::G
             (good, Role::Text),
         ],
     );
-    if let (Some(due), Some(period), Some(deadline)) = (r.due, r.period, r.deadline) {
+    let judged = !matches!(r.state, RpoState::Paused | RpoState::Invalid);
+    if let (true, Some(due), Some(period), Some(deadline)) = (judged, r.due, r.period, r.deadline) {
         out.text(
             "",
             format!(
-                "replaced by the run due {} (period {}); grace {} ({}) → breached {}",
+                "due {} (period {}) + grace {} ({}) → {}",
                 due.format("%Y-%m-%d %H:%M"),
                 cron::go_duration(period),
                 cron::go_duration(deadline - due),
                 grace.describe(),
                 if now > deadline {
-                    format!("since {} ago", age(now, deadline))
+                    format!("breached {} ago", age(now, deadline))
                 } else {
-                    until(now, deadline).replace("in ", "in ")
+                    format!("breached {}", until(now, deadline))
                 }
             ),
             Role::Muted,
@@ -367,14 +368,18 @@ fn timeline(out: &mut Out, s: &Schedule, mine: &[&Backup], now: DateTime<Utc>) {
     let mut backups: Vec<&&Backup> = mine.iter().collect();
     backups.sort_by_key(|b| std::cmp::Reverse(b.created_at()));
     backups.truncate(TIMELINE_BACKUPS);
+    let Some(oldest) = backups.last().and_then(|b| b.created_at()) else {
+        out.header("Runs");
+        out.line(vec![(
+            " no backups of this schedule in the API".into(),
+            Role::Muted,
+        )]);
+        return;
+    };
     out.header(&format!(
         "Runs (last {} backups, newest first; · = a scheduled run that left no backup)",
         backups.len()
     ));
-    let Some(oldest) = backups.last().and_then(|b| b.created_at()) else {
-        out.line(vec![(" no backups of this schedule".into(), Role::Muted)]);
-        return;
-    };
     // Scheduled runs from the oldest listed backup to now (none for `@every`, which has no
     // fixed times), each matched with a backup created before the next run.
     let mut fires: Vec<DateTime<Utc>> = Vec::new();

@@ -266,7 +266,7 @@ fn schedule_row(
 ) -> BackupsRow {
     let r = rpo(s, backups, cx.now, cx.grace);
     let mut row = base(cx, RowKind::Schedule, &s.metadata);
-    let prom = prom.map(|p| p.compared_with(r.last_good.as_ref().and_then(|g| g.finished)));
+    let prom = prom.map(|p| p.compared_with(r.last_good.as_ref().and_then(|g| g.finished), cx.now));
     let good_age = r.last_good.as_ref().and_then(|g| g.finished);
     row.age_from = good_age;
     row.paused = s.spec.paused;

@@ -17,8 +17,11 @@ use crate::source::{PromQuery, PromSpec};
 pub const QUERY_ID: &str = "last-success";
 /// Velero's gauge of the last successful backup per schedule (unix seconds).
 pub const METRIC: &str = "velero_backup_last_successful_timestamp";
-/// Differences up to this are the scrape and poll delay, not a disagreement.
-pub const AGREE_WITHIN_SECS: i64 = 120;
+/// Differences up to this are clock and rounding, not a disagreement.
+pub const AGREE_WITHIN_SECS: i64 = 60;
+/// How long Prometheus may take to see a new success (scrape, then poll) before its older
+/// answer counts as a disagreement.
+pub const CATCH_UP_SECS: i64 = 180;
 
 /// The list query: one instant query for every schedule's gauge.
 #[must_use]
@@ -111,14 +114,14 @@ pub enum PromLastSuccess {
 }
 
 impl PromLastSuccess {
-    /// Compared with the completion time of the API's newest Completed backup.
+    /// Compared with the completion time of the API's newest Completed backup, at `now`.
     #[must_use]
-    pub fn compared_with(self, api: Option<DateTime<Utc>>) -> Self {
+    pub fn compared_with(self, api: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Self {
         match self {
             Self::Value { at, stale, .. } => Self::Value {
                 at,
                 stale,
-                disagrees: disagree(at, api),
+                disagrees: disagree(at, api, now),
             },
             other => other,
         }
@@ -136,13 +139,23 @@ impl PromLastSuccess {
     }
 }
 
-/// Whether Prometheus' time and the API's differ by more than the scrape delay. No series
-/// while the API has a success is not counted (the gauge is empty after a restart until the
-/// next success; the cell says "no series").
+/// Whether Prometheus' time and the API's differ: Prometheus remembers a success the API
+/// does not hold (newer, or none at all: backups expired or deleted), or it still shows an
+/// older one although the API's newest completed long enough ago to have been scraped. No
+/// series while the API has a success is not counted (the gauge is empty after a Velero
+/// restart until the next success; the cell says "–").
 #[must_use]
-pub fn disagree(prom: Option<DateTime<Utc>>, api: Option<DateTime<Utc>>) -> bool {
+pub fn disagree(
+    prom: Option<DateTime<Utc>>,
+    api: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> bool {
     match (prom, api) {
-        (Some(p), Some(a)) => (p - a).num_seconds().abs() > AGREE_WITHIN_SECS,
+        (Some(p), Some(a)) => {
+            let diff = (p - a).num_seconds();
+            diff > AGREE_WITHIN_SECS
+                || (diff < -AGREE_WITHIN_SECS && (now - a).num_seconds() > CATCH_UP_SECS)
+        }
         (Some(_), None) => true,
         _ => false,
     }
@@ -157,13 +170,20 @@ mod tests {
     }
 
     #[test]
-    fn disagreement_is_beyond_the_scrape_delay() {
-        assert!(!disagree(t(1000), t(1000)));
-        assert!(!disagree(t(1000), t(1120)));
-        assert!(disagree(t(1000), t(1121)));
+    fn disagreement_allows_for_the_scrape_delay() {
+        let now = t(10_000).unwrap();
+        assert!(!disagree(t(1000), t(1000), now));
+        assert!(!disagree(t(1000), t(1060), now));
+        // The API's newest success is 5 minutes newer and completed long ago: Prometheus
+        // should have seen it.
+        assert!(disagree(t(1000), t(1300), now));
+        // ...but not if it completed a moment ago (10_000 - 9_900 = 100 s < 180 s).
+        assert!(!disagree(t(9_600), t(9_900), now));
+        // Prometheus knows a newer success than the API holds.
+        assert!(disagree(t(1300), t(1000), now));
         // Prometheus remembers a success the API no longer holds (expired backups).
-        assert!(disagree(t(1000), None));
+        assert!(disagree(t(1000), None, now));
         // No series (server restarted): said so, not flagged.
-        assert!(!disagree(None, t(1000)));
+        assert!(!disagree(None, t(1000), now));
     }
 }

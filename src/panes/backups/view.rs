@@ -21,16 +21,16 @@ use crate::widgets::text::sanitize;
 pub const AGE_COLUMN: usize = 4;
 
 pub const COLUMNS: &[Column] = &[
-    Column::new("KIND", 6, 8, 0),
+    Column::new("KIND", 8, 8, 0),
     Column::new("CLUSTER", 7, 14, 4),
-    Column::new("NAME", 12, 34, 0),
-    Column::new("STATUS", 10, 22, 0),
-    Column::new("AGE", 4, 6, 0),
-    Column::new("PROM", 4, 9, 6),
-    Column::new("SCHEDULE", 9, 30, 5),
-    Column::new("NEXT", 5, 9, 2),
-    Column::new("LAST", 8, 24, 3),
-    Column::new("NOTE", 8, 200, 1),
+    Column::new("NAME", 16, 30, 0),
+    Column::new("STATUS", 11, 20, 0),
+    Column::new("AGE", 6, 6, 0),
+    Column::new("PROM", 5, 9, 6),
+    Column::new("SCHEDULE", 15, 30, 5),
+    Column::new("NEXT", 6, 10, 2),
+    Column::new("LAST", 10, 24, 3),
+    Column::new("NOTE", 10, 200, 1),
 ];
 
 /// The cells of a row other than KIND, CLUSTER, NAME and AGE.
@@ -147,7 +147,8 @@ pub fn schedule_cells(
     Cells {
         status: Cell::styled(status, rpo_role(r.state)),
         prom: prom_cell,
-        schedule: Cell::plain(format!("{} · {}", sanitize(s.cron()), sanitize(&r.reading))),
+        // The reading first: it survives a narrow column.
+        schedule: Cell::plain(format!("{}  {}", sanitize(&r.reading), sanitize(s.cron()))),
         next,
         last,
         note: schedule_note(s, r, prom, now),
