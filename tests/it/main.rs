@@ -13,6 +13,7 @@ mod exec_actions;
 mod helpers;
 mod prom_queries;
 mod render;
+mod render_backups;
 mod rollout_demo;
 mod rollout_fixtures;
 mod tmux;
