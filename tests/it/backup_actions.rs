@@ -180,6 +180,7 @@ impl Bench {
                 now: chrono::Utc::now(),
                 grace: kdeck::config::Grace::default(),
                 prom: &PromAnswer::None,
+                backups_known: true,
             },
             &mut RowCache::default(),
         );

@@ -157,6 +157,7 @@ fn a_failed_latest_backup_shows_the_older_good_ones_age() {
             now,
             grace: Grace::default(),
             prom: &PromAnswer::None,
+            backups_known: true,
         },
         &mut RowCache::default(),
     );
@@ -168,6 +169,27 @@ fn a_failed_latest_backup_shows_the_older_good_ones_age() {
     assert_eq!(table.cells[6].text, "daily at 07:00  0 7 * * *");
     assert_eq!(table.cells[7].text, "in 19h");
     assert_eq!(row.severity, 1);
+
+    // While the Backups are still syncing nothing is judged: an empty list so far must not
+    // read as "no backups" (breached).
+    let waiting = build_rows(
+        &Objects {
+            schedules: &schedules,
+            ..Objects::default()
+        },
+        &RowInputs {
+            cluster: "prod",
+            short: "prod",
+            now,
+            grace: Grace::default(),
+            prom: &PromAnswer::None,
+            backups_known: false,
+        },
+        &mut RowCache::default(),
+    );
+    let (row, table) = &waiting[0];
+    assert_eq!(table.cells[3].text, "◌ waiting for backups");
+    assert_eq!(row.severity, 0);
 }
 
 #[test]

@@ -7,6 +7,7 @@ mod backup_fixtures;
 mod config_files;
 mod demo_parse;
 mod demo_serve;
+mod e2e_backups;
 mod e2e_rollouts;
 mod e2e_shell;
 mod exec_actions;

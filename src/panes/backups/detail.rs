@@ -112,7 +112,11 @@ pub fn build(cx: &DetailCx<'_>) -> Option<BackupsDetail> {
                     state: p.state(),
                 })
                 .map_or(PromAnswer::None, |v| PromAnswer::from_view(&v));
-            schedule(&mut out, &sch, &mine, &prom, cx.config, cx.now);
+            let known = matches!(
+                s.state::<Backup>(),
+                crate::source::SourceState::Live { .. } | crate::source::SourceState::Stale { .. }
+            );
+            schedule(&mut out, &sch, &mine, &prom, cx.config, cx.now, known);
             RowKind::Schedule
         }
         "Backup" => {
@@ -138,9 +142,13 @@ fn schedule(
     prom: &PromAnswer,
     config: &Config,
     now: DateTime<Utc>,
+    backups_known: bool,
 ) {
     let grace = config.backups.grace;
-    let r = rpo::rpo(s, mine, now, grace);
+    let mut r = rpo::rpo(s, mine, now, grace);
+    if !backups_known && !matches!(r.state, RpoState::Invalid | RpoState::Paused) {
+        r.state = RpoState::Waiting;
+    }
     rpo_lines(out, &r, now, grace);
     let good = r.last_good.as_ref().and_then(|g| g.finished);
     let prom_line = match prom.for_schedule(s.metadata.name.as_deref().unwrap_or_default()) {
@@ -256,7 +264,10 @@ fn rpo_lines(out: &mut Out, r: &Rpo, now: DateTime<Utc>, grace: crate::config::G
             (good, Role::Text),
         ],
     );
-    let judged = !matches!(r.state, RpoState::Paused | RpoState::Invalid);
+    let judged = !matches!(
+        r.state,
+        RpoState::Paused | RpoState::Invalid | RpoState::Waiting
+    );
     if let (true, Some(due), Some(period), Some(deadline)) = (judged, r.due, r.period, r.deadline) {
         out.text(
             "",

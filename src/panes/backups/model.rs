@@ -127,6 +127,9 @@ pub struct RowInputs<'a> {
     pub now: DateTime<Utc>,
     pub grace: Grace,
     pub prom: &'a PromAnswer,
+    /// Whether the cluster's Backups are known (their watch is live, or stale with data):
+    /// until then no schedule is judged (a syncing list would look like no backups at all).
+    pub backups_known: bool,
 }
 
 /// A table key that sorts backups newest first within their group.
@@ -182,7 +185,7 @@ pub fn build_rows(
             .metas(mine.iter().map(|b| &b.metadata))
             .with(&step)
             .with(&cx.short)
-            .with(&format!("{:?}{prom:?}", cx.grace))
+            .with(&format!("{:?}{prom:?}{}", cx.grace, cx.backups_known))
             .finish();
         let k = key(cx.cluster, RowKind::Schedule, Some(ns), Some(name));
         out.push(cache.row(
@@ -264,7 +267,10 @@ fn schedule_row(
     prom: Option<PromLastSuccess>,
     cx: &RowInputs<'_>,
 ) -> BackupsRow {
-    let r = rpo(s, backups, cx.now, cx.grace);
+    let mut r = rpo(s, backups, cx.now, cx.grace);
+    if !cx.backups_known && !matches!(r.state, RpoState::Invalid | RpoState::Paused) {
+        r.state = RpoState::Waiting;
+    }
     let mut row = base(cx, RowKind::Schedule, &s.metadata);
     let prom = prom.map(|p| p.compared_with(r.last_good.as_ref().and_then(|g| g.finished), cx.now));
     let good_age = r.last_good.as_ref().and_then(|g| g.finished);
@@ -291,7 +297,7 @@ fn schedule_row(
         ),
         RpoState::Late => (rank::LATE, 1, Some(what("late"))),
         RpoState::Paused => (rank::PAUSED, 0, None),
-        RpoState::Ok => (rank::OK, 0, None),
+        RpoState::Ok | RpoState::Waiting => (rank::OK, 0, None),
     };
     if s.malformed.is_some() {
         row.rank = row.rank.min(rank::UNREADABLE);

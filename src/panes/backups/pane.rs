@@ -151,6 +151,10 @@ impl PaneModel for BackupsModel {
                 now: cx.now,
                 grace: cx.config.backups.grace,
                 prom: &answer,
+                backups_known: matches!(
+                    s.state::<Backup>(),
+                    SourceState::Live { .. } | SourceState::Stale { .. }
+                ),
             },
             cache,
         ));

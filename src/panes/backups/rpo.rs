@@ -42,6 +42,8 @@ pub enum RpoState {
     Paused,
     /// Velero rejects the schedule (FailedValidation, or a cron it cannot parse).
     Invalid,
+    /// The Backups are not known yet (their watch is still syncing): nothing is judged.
+    Waiting,
 }
 
 impl RpoState {
@@ -53,6 +55,7 @@ impl RpoState {
             Self::Breached => "breached",
             Self::Paused => "paused",
             Self::Invalid => "invalid",
+            Self::Waiting => "waiting for backups",
         }
     }
 
@@ -63,6 +66,7 @@ impl RpoState {
             Self::Late => "▲",
             Self::Breached | Self::Invalid => "✖",
             Self::Paused => "‖",
+            Self::Waiting => "◌",
         }
     }
 }

@@ -66,6 +66,7 @@ pub fn rpo_role(s: RpoState) -> Role {
         RpoState::Ok => Role::Ok,
         RpoState::Late | RpoState::Paused => Role::Warn,
         RpoState::Breached | RpoState::Invalid => Role::Crit,
+        RpoState::Waiting => Role::Muted,
     }
 }
 
@@ -198,7 +199,7 @@ fn schedule_note(
             }
         }
         RpoState::Paused => parts.push("no backups are taken while paused".into()),
-        RpoState::Ok | RpoState::Invalid => {}
+        RpoState::Ok | RpoState::Invalid | RpoState::Waiting => {}
     }
     if let Some(running) = &r.running {
         parts.push(format!("running {running}"));
@@ -389,7 +390,9 @@ pub fn table_row(r: &BackupsRow, key: Arc<str>) -> TableRow {
 /// one), or the object's age.
 #[must_use]
 pub fn age_cell(r: &BackupsRow, now: DateTime<Utc>) -> Cell {
+    let waiting = r.rpo.as_ref().is_some_and(|p| p.state == RpoState::Waiting);
     match (r.kind, r.age_from) {
+        (RowKind::Schedule, _) if waiting => muted("…"),
         (RowKind::Schedule, None) => Cell::styled("none", Role::Crit),
         (RowKind::Schedule, Some(t)) => {
             let role = r.rpo.as_ref().map_or(Role::Text, |p| match p.state {
