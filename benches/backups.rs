@@ -37,7 +37,7 @@ fn schedule(i: usize) -> Schedule {
     serde_json::from_value(json!({
         "metadata": {"name": format!("sched-{i:02}"), "namespace": "velero", "uid": format!("s{i}"),
             "resourceVersion": "1", "creationTimestamp": "2026-01-01T00:00:00Z"},
-        "spec": {"schedule": if i % 2 == 0 {"0 * * * *"} else {"*/30 * * * *"},
+        "spec": {"schedule": if i.is_multiple_of(2) {"0 * * * *"} else {"*/30 * * * *"},
             "template": {"includedNamespaces": [format!("team-{i}")], "storageLocation": "default",
                 "ttl": "720h0m0s", "hooks": {}, "metadata": {}}},
         "status": {"phase": "Enabled", "lastBackup": "2026-11-22T12:00:00Z"}

@@ -232,7 +232,7 @@ fn even_step(values: &[u16], size: u16) -> Option<u16> {
         _ => return None,
     };
     (step > 0
-        && size % step == 0
+        && size.is_multiple_of(step)
         && values.len() == usize::from(size / step)
         && values
             .iter()

@@ -118,7 +118,7 @@ pub fn schedule_cells(
                 text.push_str(" ≠");
             }
             if *stale {
-                text.insert_str(0, "◐");
+                text.insert(0, '◐');
             }
             Cell::styled(text, if *disagrees { Role::Warn } else { Role::Muted })
         }
