@@ -45,26 +45,26 @@ impl BackupsDetail {
     }
 }
 
-struct Out(Vec<Vec<Styled>>);
+pub(super) struct Out(pub(super) Vec<Vec<Styled>>);
 
 impl Out {
-    fn header(&mut self, text: &str) {
+    pub(super) fn header(&mut self, text: &str) {
         self.0.push(vec![(text.to_string(), Role::Header)]);
     }
-    fn field(&mut self, label: &str, parts: Vec<Styled>) {
+    pub(super) fn field(&mut self, label: &str, parts: Vec<Styled>) {
         let mut l = vec![(format!(" {label:<13}"), Role::Muted)];
         l.extend(parts);
         self.0.push(l);
     }
-    fn text(&mut self, label: &str, text: impl Into<String>, role: Role) {
+    pub(super) fn text(&mut self, label: &str, text: impl Into<String>, role: Role) {
         self.field(label, vec![(text.into(), role)]);
     }
-    fn line(&mut self, parts: Vec<Styled>) {
+    pub(super) fn line(&mut self, parts: Vec<Styled>) {
         self.0.push(parts);
     }
 }
 
-fn list(v: &[String], empty: &str) -> String {
+pub(super) fn list(v: &[String], empty: &str) -> String {
     if v.is_empty() {
         empty.to_string()
     } else {
@@ -72,14 +72,14 @@ fn list(v: &[String], empty: &str) -> String {
     }
 }
 
-fn opt_bool(v: Option<bool>, unset: &str) -> String {
+pub(super) fn opt_bool(v: Option<bool>, unset: &str) -> String {
     v.map_or_else(
         || unset.to_string(),
         |b| if b { "yes" } else { "no" }.into(),
     )
 }
 
-fn when(now: DateTime<Utc>, t: Option<DateTime<Utc>>) -> String {
+pub(super) fn when(now: DateTime<Utc>, t: Option<DateTime<Utc>>) -> String {
     t.map_or_else(
         || "–".into(),
         |t| format!("{} ({} ago)", t.format("%Y-%m-%d %H:%M:%S"), age(now, t)),
@@ -120,15 +120,19 @@ pub fn build(cx: &DetailCx<'_>) -> Option<BackupsDetail> {
             RowKind::Schedule
         }
         "Backup" => {
-            backup(&mut out, &s.get::<Backup>(ns, name)?, cx.now);
+            super::detail_objects::backup(&mut out, &s.get::<Backup>(ns, name)?, cx.now);
             RowKind::Backup
         }
         "Restore" => {
-            restore(&mut out, &s.get::<Restore>(ns, name)?, cx.now);
+            super::detail_objects::restore(&mut out, &s.get::<Restore>(ns, name)?, cx.now);
             RowKind::Restore
         }
         _ => {
-            location(&mut out, &s.get::<BackupStorageLocation>(ns, name)?, cx.now);
+            super::detail_objects::location(
+                &mut out,
+                &s.get::<BackupStorageLocation>(ns, name)?,
+                cx.now,
+            );
             RowKind::Location
         }
     };
@@ -355,7 +359,7 @@ fn template(out: &mut Out, t: &BackupSpec) {
     out.text("hooks", hooks(t), Role::Text);
 }
 
-fn hooks(t: &BackupSpec) -> String {
+pub(super) fn hooks(t: &BackupSpec) -> String {
     if t.hooks.resources.is_empty() {
         return "none".into();
     }
@@ -512,205 +516,6 @@ fn failures(out: &mut Out, mine: &[&Backup]) {
             (why.join(" · "), Role::Muted),
         ]);
     }
-}
-
-fn backup(out: &mut Out, b: &Backup, now: DateTime<Utc>) {
-    let st = b.status_or_default();
-    let phase = b.run_phase();
-    let mut head = vec![(
-        format!("{} {}", phase.symbol(), b.phase_text()),
-        phase_style(phase),
-    )];
-    if let Some(p) = st.progress.text() {
-        head.push((format!("  {p} items"), Role::Text));
-    }
-    if let Some(q) = st.queue_position {
-        head.push((format!("  queue position {q}"), Role::Muted));
-    }
-    out.field("Phase", head);
-    out.text(
-        "From",
-        format!(
-            "{} · location {} · expires {}",
-            b.schedule()
-                .map_or_else(|| "manual backup".into(), |s| format!("schedule {s}")),
-            b.location().unwrap_or("default"),
-            st.expiration
-                .map_or_else(|| "–".into(), |e| until(now, e).replace("due", "expired"))
-        ),
-        Role::Text,
-    );
-    out.header("History (from the object's timestamps; Velero keeps no phase history)");
-    let created = b.created_at();
-    out.text("created", when(now, created), Role::Text);
-    out.text("started", when(now, st.start_timestamp), Role::Text);
-    let finished = match st.completion_timestamp {
-        Some(t) => format!(
-            "{} {}{}",
-            b.phase_text(),
-            when(now, Some(t)),
-            st.start_timestamp
-                .map(|s| format!(", took {}", cron::go_duration(t - s)))
-                .unwrap_or_default()
-        ),
-        None if phase.is_active() => "not yet".into(),
-        None => "–".into(),
-    };
-    out.text("finished", finished, phase_style(phase));
-    out.header("Outcome");
-    out.text(
-        "errors",
-        format!(
-            "{} errors, {} warnings{}",
-            st.errors,
-            st.warnings,
-            if st.errors + st.warnings > 0 {
-                format!(
-                    " (the messages are in object storage: velero backup logs {})",
-                    b.metadata.name.as_deref().unwrap_or_default()
-                )
-            } else {
-                String::new()
-            }
-        ),
-        if st.errors > 0 {
-            Role::Crit
-        } else if st.warnings > 0 {
-            Role::Warn
-        } else {
-            Role::Text
-        },
-    );
-    if let Some(r) = st.failure_reason.as_deref().filter(|r| !r.is_empty()) {
-        out.text("failure", sanitize(r).into_owned(), Role::Crit);
-    }
-    for e in &st.validation_errors {
-        out.text("validation", sanitize(e).into_owned(), Role::Crit);
-    }
-    out.text(
-        "hooks",
-        format!(
-            "{} · {} attempted, {} failed",
-            hooks(&b.spec),
-            st.hook_status.hooks_attempted,
-            st.hook_status.hooks_failed
-        ),
-        if st.hook_status.hooks_failed > 0 {
-            Role::Warn
-        } else {
-            Role::Text
-        },
-    );
-    out.text(
-        "snapshots",
-        format!(
-            "volume snapshots {}/{} · CSI {}/{} · snapshotVolumes {} · file-system backup {}",
-            st.volume_snapshots_completed,
-            st.volume_snapshots_attempted,
-            st.csi_volume_snapshots_completed,
-            st.csi_volume_snapshots_attempted,
-            opt_bool(b.spec.snapshot_volumes, "auto"),
-            opt_bool(b.spec.default_volumes_to_fs_backup, "default"),
-        ),
-        if st.volume_snapshots_completed < st.volume_snapshots_attempted
-            || st.csi_volume_snapshots_completed < st.csi_volume_snapshots_attempted
-        {
-            Role::Warn
-        } else {
-            Role::Text
-        },
-    );
-    out.text(
-        "item ops",
-        format!(
-            "{} attempted, {} completed, {} failed",
-            st.backup_item_operations_attempted,
-            st.backup_item_operations_completed,
-            st.backup_item_operations_failed
-        ),
-        Role::Text,
-    );
-    out.text(
-        "includes",
-        format!(
-            "namespaces {} · excluded {}",
-            list(&b.spec.included_namespaces, "all"),
-            list(&b.spec.excluded_namespaces, "none")
-        ),
-        Role::Text,
-    );
-    if let Some(m) = &b.malformed {
-        out.text("unreadable", sanitize(m).into_owned(), Role::Crit);
-    }
-}
-
-fn restore(out: &mut Out, r: &Restore, now: DateTime<Utc>) {
-    let st = r.status.clone().unwrap_or_default();
-    let phase = r.run_phase();
-    let mut head = vec![(
-        format!("{} {}", phase.symbol(), r.phase_text()),
-        phase_style(phase),
-    )];
-    if let Some(p) = st.progress.text() {
-        head.push((format!("  {p} items restored"), Role::Text));
-    }
-    out.field("Phase", head);
-    out.text("From", sanitize(&r.source()).into_owned(), Role::Text);
-    out.text(
-        "namespaces",
-        list(&r.spec.included_namespaces, "all"),
-        Role::Text,
-    );
-    out.text("started", when(now, st.start_timestamp), Role::Text);
-    out.text("finished", when(now, st.completion_timestamp), Role::Text);
-    out.text(
-        "errors",
-        format!("{} errors, {} warnings", st.errors, st.warnings),
-        if st.errors > 0 {
-            Role::Crit
-        } else {
-            Role::Text
-        },
-    );
-    if let Some(f) = st.failure_reason.as_deref().filter(|r| !r.is_empty()) {
-        out.text("failure", sanitize(f).into_owned(), Role::Crit);
-    }
-    for e in &st.validation_errors {
-        out.text("validation", sanitize(e).into_owned(), Role::Crit);
-    }
-}
-
-fn location(out: &mut Out, l: &BackupStorageLocation, now: DateTime<Utc>) {
-    let st = l.status.clone().unwrap_or_default();
-    let role = if l.phase() == "Available" {
-        Role::Ok
-    } else {
-        Role::Crit
-    };
-    out.text(
-        "Phase",
-        if l.phase().is_empty() {
-            "not validated yet".into()
-        } else {
-            sanitize(l.phase()).into_owned()
-        },
-        role,
-    );
-    if let Some(m) = &st.message {
-        out.text("message", sanitize(m).into_owned(), role);
-    }
-    out.text("target", sanitize(&l.target()).into_owned(), Role::Text);
-    out.text(
-        "settings",
-        format!(
-            "default {} · access {}",
-            if l.spec.default { "yes" } else { "no" },
-            l.spec.access_mode.as_deref().unwrap_or("ReadWrite")
-        ),
-        Role::Text,
-    );
-    out.text("validated", when(now, st.last_validation_time), Role::Text);
-    out.text("synced", when(now, st.last_synced_time), Role::Text);
 }
 
 /// Draws a prepared detail and the object's events.

@@ -10,6 +10,7 @@
 pub mod actions;
 pub mod cron;
 pub mod detail;
+pub mod detail_objects;
 pub mod model;
 pub mod pane;
 pub mod prom;
