@@ -30,6 +30,7 @@ pub struct Config {
     pub readonly: bool,
     pub prometheus: PrometheusConfig,
     pub queries: QueryConfig,
+    pub backups: BackupsConfig,
     /// Per-context settings, by kubeconfig context name.
     pub contexts: BTreeMap<String, ContextConfig>,
 }
@@ -42,6 +43,7 @@ impl Default for Config {
             readonly: false,
             prometheus: PrometheusConfig::default(),
             queries: QueryConfig::default(),
+            backups: BackupsConfig::default(),
             contexts: BTreeMap::new(),
         }
     }
@@ -82,6 +84,74 @@ impl Default for QueryConfig {
         Self {
             success_rate: DEFAULT_SUCCESS_RATE.into(),
             latency_p99: DEFAULT_LATENCY_P99.into(),
+        }
+    }
+}
+
+/// The Backups pane's settings.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackupsConfig {
+    /// How long a schedule's newest completed backup may be overdue (past the run that should
+    /// have replaced it) before its RPO counts as breached: a share of the schedule's period
+    /// (`"25%"`, the default) or a Go duration (`"30m"`, `"1h30m"`).
+    pub grace: Grace,
+}
+
+/// An RPO grace: a share of a schedule's period, or a fixed duration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum Grace {
+    /// Percent of the period.
+    Percent(u32),
+    Fixed(chrono::Duration),
+}
+
+impl Default for Grace {
+    fn default() -> Self {
+        Self::Percent(25)
+    }
+}
+
+impl TryFrom<String> for Grace {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        let t = text.trim();
+        if let Some(p) = t.strip_suffix('%') {
+            return p
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|p| *p <= 1000)
+                .map(Self::Percent)
+                .ok_or_else(|| format!("grace {text:?}: expected a percentage from 0% to 1000%"));
+        }
+        match crate::k8s::crd::parse_go_duration(t) {
+            Some(d) if d >= chrono::Duration::zero() => Ok(Self::Fixed(d)),
+            _ => Err(format!(
+                "grace {text:?}: expected a share of the period (\"25%\") or a duration (\"30m\")"
+            )),
+        }
+    }
+}
+
+impl Grace {
+    /// The grace for a schedule whose period is `period`.
+    #[must_use]
+    pub fn of(self, period: chrono::Duration) -> chrono::Duration {
+        match self {
+            Self::Percent(p) => period * i32::try_from(p).unwrap_or(i32::MAX) / 100,
+            Self::Fixed(d) => d,
+        }
+    }
+
+    /// `25% of the period` or `30m`, for the detail view.
+    #[must_use]
+    pub fn describe(self) -> String {
+        match self {
+            Self::Percent(p) => format!("{p}% of the period"),
+            Self::Fixed(d) => crate::clock::short_duration(d.num_seconds()),
         }
     }
 }
@@ -167,6 +237,23 @@ mod tests {
         .unwrap();
         assert!(c.context_readonly("prod"));
         assert!(!c.context_readonly("dev"));
+    }
+
+    #[test]
+    fn backup_grace_is_a_share_or_a_duration() {
+        assert_eq!(Config::default().backups.grace, Grace::Percent(25));
+        let c = Config::parse("[backups]\ngrace = \"50%\"\n", "t").unwrap();
+        assert_eq!(c.backups.grace, Grace::Percent(50));
+        assert_eq!(
+            c.backups.grace.of(chrono::Duration::hours(1)),
+            chrono::Duration::minutes(30)
+        );
+        let c = Config::parse("[backups]\ngrace = \"1h30m\"\n", "t").unwrap();
+        assert_eq!(c.backups.grace, Grace::Fixed(chrono::Duration::minutes(90)));
+        let e = Config::parse("[backups]\ngrace = \"soon\"\n", "t").unwrap_err();
+        assert!(e.to_string().contains("grace \"soon\""), "{e}");
+        let e = Config::parse("[backups]\ngrase = \"5m\"\n", "t").unwrap_err();
+        assert!(e.to_string().contains("unknown field `grase`"), "{e}");
     }
 
     #[test]

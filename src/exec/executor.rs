@@ -343,6 +343,7 @@ impl Executor {
         let mut legacy = false;
         let mut rv_before = String::new();
         let mut rv;
+        let mut created: Vec<String> = Vec::new();
         'attempts: loop {
             attempt += 1;
             // Read the object now: is it still the one, and does what the user decided on
@@ -434,6 +435,20 @@ impl Executor {
                     Ok(resp) => {
                         applied += 1;
                         queue.pop_front();
+                        if req.verb == Verb::Post {
+                            created.push(format!(
+                                "{} {}/{}",
+                                req.target.kind,
+                                resp.pointer("/metadata/namespace")
+                                    .and_then(Value::as_str)
+                                    .unwrap_or_default(),
+                                resp.pointer("/metadata/name")
+                                    .and_then(Value::as_str)
+                                    .unwrap_or_default()
+                            ));
+                            // The new object's version says nothing about the target's.
+                            continue;
+                        }
                         if let Some(new_rv) = resp
                             .pointer("/metadata/resourceVersion")
                             .and_then(Value::as_str)
@@ -461,7 +476,13 @@ impl Executor {
                         queue.extend(plan.status_fallback.clone());
                         total = applied + queue.len();
                     }
-                    Err(e) if e.code == Some(409) && attempt < MAX_ATTEMPTS => {
+                    // A 409 on a create is "already exists", not a moved resourceVersion:
+                    // it fails, as it does for the upstream CLI.
+                    Err(e)
+                        if e.code == Some(409)
+                            && req.verb != Verb::Post
+                            && attempt < MAX_ATTEMPTS =>
+                    {
                         // The controller wrote in between: read again (checks still hold?) and
                         // send what is left on the fresh version.
                         log::info!(
@@ -511,6 +532,14 @@ impl Executor {
                 "{} {}: dry run accepted by the server, nothing changed",
                 plan.action,
                 plan.object_name()
+            )
+        } else if !created.is_empty() {
+            format!(
+                "{} {} on {}: created {}",
+                plan.action,
+                plan.object_name(),
+                plan.cluster,
+                created.join(", ")
             )
         } else {
             format!(
@@ -574,6 +603,9 @@ impl Executor {
     ) -> Result<Vec<KubeRequest>, Outcome> {
         match &plan.build {
             PlanBuild::Ready(r) => Ok(r.clone()),
+            PlanBuild::FromTarget { build, .. } => {
+                build(current).map_err(|why| Outcome::new(OutcomeKind::Refused, why))
+            }
             PlanBuild::AfterFetch { fetch, build } => {
                 let source = send_json(
                     self.timeout(),

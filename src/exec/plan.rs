@@ -14,6 +14,9 @@ use crate::source::SourceState;
 /// execution time). An empty list means there is nothing to change.
 pub type BuildFn = Arc<dyn Fn(&Value, &Value) -> Result<Vec<KubeRequest>, String> + Send + Sync>;
 
+/// Builds the requests from the target object as read at execution time.
+pub type TargetBuildFn = Arc<dyn Fn(&Value) -> Result<Vec<KubeRequest>, String> + Send + Sync>;
+
 /// How the requests come about.
 #[derive(Clone)]
 pub enum PlanBuild {
@@ -23,6 +26,15 @@ pub enum PlanBuild {
         fetch: Target,
         build: BuildFn,
     },
+    /// Built from the target as the executor reads it just before sending, as an upstream
+    /// CLI that GETs and then writes does (`velero backup create --from-schedule`: the Backup
+    /// comes from the live Schedule, named with the time it is sent). `sends` are the
+    /// requests' permissions (for RBAC before sending); `describe` says what will be sent.
+    FromTarget {
+        sends: Vec<Permission>,
+        describe: String,
+        build: TargetBuildFn,
+    },
 }
 
 impl std::fmt::Debug for PlanBuild {
@@ -31,6 +43,9 @@ impl std::fmt::Debug for PlanBuild {
             Self::Ready(r) => f.debug_tuple("Ready").field(r).finish(),
             Self::AfterFetch { fetch, .. } => {
                 f.debug_struct("AfterFetch").field("fetch", fetch).finish()
+            }
+            Self::FromTarget { sends, .. } => {
+                f.debug_struct("FromTarget").field("sends", sends).finish()
             }
         }
     }
@@ -166,6 +181,11 @@ impl ActionPlan {
                     subresource: None,
                 });
             }
+            PlanBuild::FromTarget { sends, .. } => {
+                for p in sends {
+                    push(p.clone());
+                }
+            }
         }
         out
     }
@@ -180,6 +200,7 @@ impl ActionPlan {
                 self.target.path(None),
                 fetch.path(None)
             )],
+            PlanBuild::FromTarget { describe, .. } => vec![describe.clone()],
         }
     }
 
@@ -187,13 +208,28 @@ impl ActionPlan {
     #[must_use]
     pub fn checks_text(&self) -> String {
         if self.checks.is_empty() {
-            return "the object's identity (safe to repeat)".into();
+            // A create is not safe to repeat: each one makes another object.
+            return if self.creates() {
+                "the object's identity".into()
+            } else {
+                "the object's identity (safe to repeat)".into()
+            };
         }
         self.checks
             .iter()
             .map(Check::describe)
             .collect::<Vec<_>>()
             .join(", ")
+    }
+
+    /// Whether the plan creates objects.
+    #[must_use]
+    pub fn creates(&self) -> bool {
+        match &self.build {
+            PlanBuild::Ready(reqs) => reqs.iter().any(|r| r.verb == Verb::Post),
+            PlanBuild::AfterFetch { .. } => false,
+            PlanBuild::FromTarget { sends, .. } => sends.iter().any(|p| p.verb == "create"),
+        }
     }
 
     /// `Rollout shop/checkout`.

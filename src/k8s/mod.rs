@@ -10,6 +10,7 @@ pub mod core;
 pub mod crd;
 pub mod pod;
 pub mod rollout;
+pub mod velero;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 

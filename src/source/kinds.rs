@@ -113,3 +113,29 @@ impl Watched for crate::k8s::rollout::AnalysisTemplate {
 impl Watched for crate::k8s::rollout::ClusterAnalysisTemplate {
     cluster_api!();
 }
+
+impl Watched for crate::k8s::velero::Schedule {
+    namespaced_api!();
+}
+
+impl Watched for crate::k8s::velero::Backup {
+    namespaced_api!();
+    fn slim(&mut self) {
+        // Thousands of these: keep Velero's own labels only, no owner references or
+        // finalizers (never shown).
+        slim_metadata(&mut self.metadata, &[]);
+        if let Some(labels) = self.metadata.labels.as_mut() {
+            labels.retain(|k, _| k.starts_with("velero.io/"));
+        }
+        self.metadata.owner_references = None;
+        self.metadata.finalizers = None;
+    }
+}
+
+impl Watched for crate::k8s::velero::Restore {
+    namespaced_api!();
+}
+
+impl Watched for crate::k8s::velero::BackupStorageLocation {
+    namespaced_api!();
+}

@@ -2,9 +2,12 @@
 //! area. Run with `cargo nextest run` or `cargo test`. The simulator's own tests are in
 //! `demo/tests/it`; the helpers both use are `kdeck_demo::testing`.
 
+mod backup_actions;
+mod backup_fixtures;
 mod config_files;
 mod demo_parse;
 mod demo_serve;
+mod e2e_backups;
 mod e2e_rollouts;
 mod e2e_shell;
 mod e2e_trust;
@@ -14,6 +17,7 @@ mod helpers;
 mod liveness;
 mod prom_queries;
 mod render;
+mod render_backups;
 mod rollout_demo;
 mod rollout_fixtures;
 mod tmux;

@@ -1383,3 +1383,116 @@ async fn client_created_backup_and_restore_complete() {
     assert_eq!(bad["status"]["phase"], "FailedValidation");
     assert_eq!(validate_object(&r), Ok(()));
 }
+
+/// The newest backup of `schedule` with `phase`, by completion time.
+fn newest(state: &ClusterState, schedule: &str, phase: &str) -> Option<Value> {
+    backups_of(state, schedule)
+        .into_iter()
+        .filter(|b| b["status"]["phase"] == phase)
+        .max_by_key(|b| s(b, "/status/completionTimestamp").to_string())
+}
+
+fn hours_ago(v: &Value, ptr: &str) -> i64 {
+    let t = chrono::DateTime::parse_from_rfc3339(s(v, ptr)).unwrap();
+    (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_hours()
+}
+
+#[test]
+fn partially_failing_and_paused_schedules_and_restores_in_every_state() {
+    let state = seeded(0, 1.0, 0);
+    let k = kinds();
+    // payments-db-30m: submitted on time (lastBackup within the last half hour), but every
+    // run of the last 9 hours ended PartiallyFailed; the last good one is older.
+    let sched = get(&state, k.schedule, "velero", "payments-db-30m").unwrap();
+    assert!(hours_ago(&sched, "/status/lastBackup") < 1);
+    let good = newest(&state, "payments-db-30m", "Completed").unwrap();
+    assert!(
+        hours_ago(&good, "/status/completionTimestamp") >= 8,
+        "{good}"
+    );
+    let partial = newest(&state, "payments-db-30m", "PartiallyFailed").unwrap();
+    assert!(hours_ago(&partial, "/status/completionTimestamp") < 1);
+    assert!(i(&partial, "/status/errors") > 0);
+    let recent: Vec<Value> = backups_of(&state, "payments-db-30m")
+        .into_iter()
+        .filter(|b| hours_ago(b, "/metadata/creationTimestamp") < 8)
+        .collect();
+    assert!(recent.len() >= 15);
+    assert!(
+        recent
+            .iter()
+            .all(|b| matches!(s(b, "/status/phase"), "PartiallyFailed" | "InProgress"))
+    );
+    // analytics-nightly: paused, its last run three days ago.
+    let paused = get(&state, k.schedule, "velero", "analytics-nightly").unwrap();
+    assert_eq!(paused["spec"]["paused"], true);
+    assert!(hours_ago(&paused, "/status/lastBackup") >= 72);
+    // A restore in progress and a failed one (its backup is on the broken location).
+    let restores = list(&state, k.restore, Some("velero"));
+    let phase = |p: &str| {
+        restores
+            .iter()
+            .find(|r| r["status"]["phase"] == p)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {p} restore"))
+    };
+    let running = phase("InProgress");
+    assert!(
+        i(&running, "/status/progress/itemsRestored") < i(&running, "/status/progress/totalItems")
+    );
+    let failed = phase("Failed");
+    assert!(s(&failed, "/status/failureReason").contains("secondary"));
+    phase("Completed");
+    for r in &restores {
+        assert_eq!(validate_object(r), Ok(()), "{r}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_schedule_takes_no_backup_until_resumed() {
+    let c = running(0, 50.0);
+    let k = kinds();
+    let count = || backups_of(&c.state, "analytics-nightly").len();
+    let before = count();
+    // Two schedule-controller passes over it (each sets the phase back to Enabled, the second
+    // only after the first has finished): nothing is due while paused, though its last run
+    // was days ago.
+    for _ in 0..2 {
+        c.state
+            .store
+            .patch(
+                k.schedule,
+                "velero",
+                "analytics-nightly",
+                &Patch::Merge(json!({"status": {"phase": "New"}})),
+                Subresource::Status,
+                false,
+            )
+            .unwrap();
+        eventually(LONG, "the controller looked at it", || {
+            let s = get(&c.state, k.schedule, "velero", "analytics-nightly")?;
+            (s["status"]["phase"] == "Enabled").then_some(())
+        })
+        .await;
+    }
+    assert!(count() <= before, "a paused schedule created a backup");
+    merge(
+        &c.state,
+        k.schedule,
+        "velero",
+        "analytics-nightly",
+        json!({"spec": {"paused": false}}),
+    );
+    // Resumed with a run overdue: Velero runs it at once (no catch-up of the missed ones).
+    let b = eventually(LONG, "a backup after resume", || {
+        backups_of(&c.state, "analytics-nightly")
+            .into_iter()
+            .find(|b| hours_ago(b, "/metadata/creationTimestamp") < 1)
+    })
+    .await;
+    eventually(LONG, "it completes", || {
+        let b = get(&c.state, k.backup, "velero", s(&b, "/metadata/name"))?;
+        (b["status"]["phase"] == "Completed").then_some(())
+    })
+    .await;
+}

@@ -5,7 +5,8 @@
 //! warnings), or Failed with a `failureReason` when its storage location is unavailable; a
 //! missing location is FailedValidation. Durations are simulated seconds. Expired backups are
 //! garbage-collected (phase Deleting, then removed). A Restore goes New → InProgress →
-//! Completed, or FailedValidation when its backup cannot be found.
+//! Completed (three items a second), FailedValidation when its backup cannot be found, or
+//! Failed when the backup's storage location is unavailable.
 
 use std::time::Duration;
 
@@ -33,6 +34,14 @@ const DEFAULT_TTL_SECS: f64 = 720.0 * 3600.0;
 pub fn location_failure(location: &str) -> String {
     format!(
         "error checking if backup already exists in object storage: rpc error: code = Unknown desc = operation error S3: ListObjectsV2, https response error StatusCode: 403, api error AccessDenied: Access Denied (backup storage location \"{location}\")"
+    )
+}
+
+/// The failure reason of a restore whose backup is on an unavailable location.
+#[must_use]
+pub fn restore_location_failure(location: &str) -> String {
+    format!(
+        "error downloading backup: rpc error: code = Unknown desc = operation error S3: GetObject, https response error StatusCode: 403, api error AccessDenied: Access Denied (backup storage location \"{location}\")"
     )
 }
 
@@ -193,9 +202,9 @@ fn expiry_wait(b: &Value, now: DateTime<Utc>) -> Option<Duration> {
     })
 }
 
-/// Simulated seconds a restore runs, stable per restore name.
-fn restore_secs(name: &str) -> f64 {
-    20.0 + (fnv64(name.as_bytes()) % 40) as f64
+/// Simulated seconds a restore of `items` items runs (three a second), stable per name.
+fn restore_secs(name: &str, items: i64) -> f64 {
+    20.0 + items.max(0) as f64 / 3.0 + (fnv64(name.as_bytes()) % 10) as f64
 }
 
 fn sync_restore(state: &ClusterState, name: &str, now: DateTime<Utc>) -> Option<Duration> {
@@ -228,6 +237,21 @@ fn sync_restore(state: &ClusterState, name: &str, now: DateTime<Utc>) -> Option<
                 });
                 return None;
             };
+            if let Some(loc) = location_of(state, &backup)
+                .filter(|l| fields::str_at(l, "/status/phase") == "Unavailable")
+            {
+                let reason = restore_location_failure(fields::name(&loc));
+                state.store.modify(k.restore, VELERO_NS, name, |v| {
+                    v["status"] = json!({
+                        "phase": "Failed",
+                        "startTimestamp": clock::fmt(now),
+                        "completionTimestamp": clock::fmt(now),
+                        "failureReason": reason,
+                        "errors": 1,
+                    });
+                });
+                return None;
+            }
             let items = fields::i64_at(&backup, "/status/progress/totalItems", 100);
             state.store.modify(k.restore, VELERO_NS, name, |v| {
                 v["status"] = json!({
@@ -240,8 +264,8 @@ fn sync_restore(state: &ClusterState, name: &str, now: DateTime<Utc>) -> Option<
         }
         "InProgress" => {
             let started = clock::at(&r, "/status/startTimestamp").unwrap_or(now);
-            let done_at = clock::plus_real(started, pace.secs(restore_secs(name)));
             let total = fields::i64_at(&r, "/status/progress/totalItems", 100);
+            let done_at = clock::plus_real(started, pace.secs(restore_secs(name, total)));
             if done_at > now {
                 let frac = progress(started, now, done_at, pace.secs(PROGRESS_SECS));
                 state.store.modify(k.restore, VELERO_NS, name, |v| {

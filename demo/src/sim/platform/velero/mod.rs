@@ -6,7 +6,11 @@
 //! PartiallyFailed), `cluster-daily` (`0 2 * * *`) and `search-offsite-6h` (`30 */6 * * *` on
 //! `secondary`: its backups have failed since the location broke, so it is stale); their
 //! backups over the past day(s) named `<schedule>-<UTC yyyymmddhhmmss>`; a manual backup; two
-//! restores. Then schedules fire on the wall clock and backups run, paced by `--speed`.
+//! finished restores, a disaster-recovery drill restore in progress and a restore that failed
+//! (its backup is on `secondary`). Also `payments-db-30m` (`*/30 * * * *`): submitted on time,
+//! but every run has ended PartiallyFailed for 9 hours, so its last *good* backup is old; and
+//! `analytics-nightly` (`0 3 * * *`), paused three days ago, whose backups have expired since.
+//! Then schedules fire on the wall clock and backups run, paced by `--speed`.
 
 pub mod backups;
 pub mod cron;
@@ -33,6 +37,7 @@ fn seeded_window(schedule: &str) -> ChronoDuration {
         "shop-config-5m" => ChronoDuration::minutes(60),
         "cluster-daily" => ChronoDuration::days(3),
         "search-offsite-6h" => ChronoDuration::hours(48),
+        "analytics-nightly" => ChronoDuration::days(7),
         _ => ChronoDuration::hours(24),
     }
 }
@@ -44,10 +49,16 @@ fn seeded_status(
     schedule: &str,
     started: DateTime<Utc>,
     location_ok: bool,
+    healthy: bool,
     now: DateTime<Utc>,
 ) -> Value {
     let name = crate::sim::fields::name(backup);
-    let out = plan::outcome(state, name, schedule);
+    let mut out = plan::outcome(state, name, schedule);
+    if healthy {
+        // Before the schedule broke: its runs completed.
+        out.phase = "Completed";
+        out.errors = 0;
+    }
     let speed = state.options.speed.max(0.001);
     let ttl = clock::parse_go_duration(crate::sim::fields::str_at(backup, "/spec/ttl"))
         .unwrap_or(720.0 * 3600.0);
@@ -93,18 +104,25 @@ pub fn seed(state: &ClusterState) {
         else {
             continue;
         };
-        let fires = cron.between(now - seeded_window(p.name), now);
+        let mut fires = cron.between(now - seeded_window(p.name), now);
+        if let Some(h) = p.paused_hours {
+            fires.retain(|f| *f < now - ChronoDuration::hours(h));
+        }
         for fire in &fires {
             let name = plan::timestamped_name(p.name, *fire);
             let mut b = plan::backup_from_schedule(state, &schedule, &name, *fire);
             b["metadata"]["labels"][LOCATION_LABEL] = json!(p.location);
             let ok = p.location != "secondary" || *fire < broken_since;
+            let healthy = p
+                .broken_hours
+                .is_some_and(|h| *fire < now - ChronoDuration::hours(h));
             b["status"] = seeded_status(
                 state,
                 &b,
                 p.name,
                 *fire + ChronoDuration::seconds(1),
                 ok,
+                healthy,
                 now,
             );
             if p.name == "apps-hourly" && b["status"]["phase"] == "Completed" {
@@ -120,6 +138,7 @@ pub fn seed(state: &ClusterState) {
     }
     seed_manual_backup(state, now);
     seed_restores(state, &restorable, now);
+    seed_disaster_recovery(state, now);
     metrics::backfill(state, now);
     add_rules(state, metrics::rules());
 }
@@ -148,7 +167,15 @@ fn seed_manual_backup(state: &ClusterState, now: DateTime<Utc>) {
             "metadata": {},
         },
     });
-    b["status"] = seeded_status(state, &b, "", at + ChronoDuration::seconds(1), true, now);
+    b["status"] = seeded_status(
+        state,
+        &b,
+        "",
+        at + ChronoDuration::seconds(1),
+        true,
+        false,
+        now,
+    );
     let _ = state.store.insert(k.backup, b);
 }
 
@@ -188,6 +215,66 @@ fn seed_restores(state: &ClusterState, restorable: &[(String, DateTime<Utc>)], n
                 "progress": { "totalItems": items, "itemsRestored": items - errors },
                 "warnings": warnings,
                 "errors": errors,
+            },
+        }));
+    }
+}
+
+/// The newest Completed backup of `schedule`, as seeded.
+fn newest_completed(state: &ClusterState, schedule: &str) -> Option<Value> {
+    state
+        .store
+        .list(kinds().backup, Some(VELERO_NS))
+        .0
+        .iter()
+        .filter(|b| b.label(plan::SCHEDULE_LABEL) == Some(schedule))
+        .map(|b| b.value())
+        .filter(|b| crate::sim::fields::str_at(b, "/status/phase") == "Completed")
+        .max_by_key(|b| crate::sim::fields::str_at(b, "/status/completionTimestamp").to_string())
+}
+
+/// A disaster-recovery drill in progress (the whole cluster from last night's backup into
+/// mapped namespaces; the restore controller carries it on), and a restore that failed
+/// because its backup lives on the broken `secondary` location.
+fn seed_disaster_recovery(state: &ClusterState, now: DateTime<Utc>) {
+    let k = kinds();
+    if let Some(b) = newest_completed(state, "cluster-daily") {
+        let started = clock::floor_minute(now - ChronoDuration::minutes(4));
+        let backup = crate::sim::fields::name(&b).to_string();
+        let total = crate::sim::fields::i64_at(&b, "/status/progress/totalItems", 4000);
+        let _ = state.store.insert(
+            k.restore,
+            json!({
+                "metadata": { "name": format!("{backup}-dr-drill"), "namespace": VELERO_NS,
+                    "creationTimestamp": clock::fmt(started) },
+                "spec": {
+                    "backupName": backup,
+                    "includedNamespaces": ["payments", "shop"],
+                    "namespaceMapping": { "payments": "payments-dr", "shop": "shop-dr" },
+                    "restorePVs": true,
+                    "itemOperationTimeout": "4h0m0s",
+                },
+                "status": {
+                    "phase": "InProgress",
+                    "startTimestamp": clock::fmt(started),
+                    "progress": { "totalItems": total, "itemsRestored": total / 9 },
+                },
+            }),
+        );
+    }
+    if let Some(b) = newest_completed(state, "search-offsite-6h") {
+        let started = clock::floor_minute(now - ChronoDuration::minutes(52));
+        let backup = crate::sim::fields::name(&b).to_string();
+        let _ = state.store.insert(k.restore, json!({
+            "metadata": { "name": format!("{backup}-{}", started.format("%Y%m%d%H%M%S")),
+                "namespace": VELERO_NS, "creationTimestamp": clock::fmt(started) },
+            "spec": { "backupName": backup, "includedNamespaces": ["search"], "restorePVs": true },
+            "status": {
+                "phase": "Failed",
+                "startTimestamp": clock::fmt(started),
+                "completionTimestamp": clock::fmt(started + ChronoDuration::seconds(9)),
+                "failureReason": backups::restore_location_failure("secondary"),
+                "errors": 1,
             },
         }));
     }

@@ -36,6 +36,11 @@ pub struct SchedulePlan {
     pub duration: (f64, f64),
     /// Share of backups that end PartiallyFailed.
     pub partial_rate: f64,
+    /// Seeded backups older than this many hours completed (the schedule broke then; every
+    /// run since, and every run to come, ends as `partial_rate` says).
+    pub broken_hours: Option<i64>,
+    /// Paused this many hours ago: no backups were seeded after that, and `spec.paused`.
+    pub paused_hours: Option<i64>,
 }
 
 /// The scenario's schedules.
@@ -50,6 +55,8 @@ pub const SCHEDULES: &[SchedulePlan] = &[
         items: 38,
         duration: (6.0, 18.0),
         partial_rate: 0.0,
+        broken_hours: None,
+        paused_hours: None,
     },
     SchedulePlan {
         name: "apps-hourly",
@@ -61,6 +68,8 @@ pub const SCHEDULES: &[SchedulePlan] = &[
         items: 612,
         duration: (40.0, 110.0),
         partial_rate: 0.18,
+        broken_hours: None,
+        paused_hours: None,
     },
     SchedulePlan {
         name: "cluster-daily",
@@ -72,6 +81,8 @@ pub const SCHEDULES: &[SchedulePlan] = &[
         items: 4210,
         duration: (240.0, 420.0),
         partial_rate: 0.0,
+        broken_hours: None,
+        paused_hours: None,
     },
     SchedulePlan {
         name: "search-offsite-6h",
@@ -83,6 +94,38 @@ pub const SCHEDULES: &[SchedulePlan] = &[
         items: 298,
         duration: (30.0, 60.0),
         partial_rate: 0.0,
+        broken_hours: None,
+        paused_hours: None,
+    },
+    // Its volume snapshots have failed since a CSI driver upgrade 9 hours ago: every run is
+    // submitted on time and ends PartiallyFailed, so the last *good* backup is 9 hours old.
+    SchedulePlan {
+        name: "payments-db-30m",
+        cron: "*/30 * * * *",
+        location: "default",
+        namespaces: &["payments"],
+        resources: &[],
+        ttl: "48h0m0s",
+        items: 184,
+        duration: (20.0, 50.0),
+        partial_rate: 1.0,
+        broken_hours: Some(9),
+        paused_hours: None,
+    },
+    // Paused three days ago for a migration and never resumed; its backups (TTL 48h) have
+    // expired since, while Velero's metrics still remember the last success.
+    SchedulePlan {
+        name: "analytics-nightly",
+        cron: "0 3 * * *",
+        location: "default",
+        namespaces: &["search"],
+        resources: &[],
+        ttl: "48h0m0s",
+        items: 342,
+        duration: (60.0, 120.0),
+        partial_rate: 0.0,
+        broken_hours: None,
+        paused_hours: Some(72),
     },
 ];
 
@@ -175,7 +218,7 @@ pub fn schedule(
             "schedule": p.cron,
             "template": template(p),
             "useOwnerReferencesInBackup": false,
-            "paused": false,
+            "paused": p.paused_hours.is_some(),
         },
         "status": status,
     })
