@@ -10,7 +10,7 @@
 //! and writes the outcome. On exit, actions still in flight get a brief wait, then an
 //! "outcome unknown" record. Outcomes come back to the UI as events.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -19,121 +19,36 @@ use futures::FutureExt;
 use serde_json::{Value, json};
 use tokio::sync::{Notify, mpsc};
 
-use super::audit::{AuditError, AuditLog, AuditRecord};
-use super::plan::{ActionPlan, PlanBuild, show};
-use super::request::{KubeRequest, PatchType, Target};
+use super::audit::AuditLog;
+use super::plan::{ActionPlan, PlanBuild};
+use super::request::{KubeRequest, PatchType, Verb};
 use super::wire::{refusal, send_json, with_precondition};
 use crate::world::World;
 
+pub use super::outcome::{ExecEvent, ExecOptions, Outcome, OutcomeKind, RbacVerdict};
 pub use super::wire::rbac;
 
 /// Reads and sends at most this often when a busy controller keeps moving the object.
 const MAX_ATTEMPTS: u32 = 5;
 
-/// How an action ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OutcomeKind {
-    Ok,
-    Refused,
-    Forbidden,
-    Conflict,
-    Failed,
-    /// A request may have been applied, but no answer said so (a timeout, a dropped
-    /// connection, kdeck exiting): look at the object before trying again.
-    Unknown,
-}
-
-impl OutcomeKind {
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Ok => "ok",
-            Self::Refused => "refused",
-            Self::Forbidden => "forbidden",
-            Self::Conflict => "conflict",
-            Self::Failed => "failed",
-            Self::Unknown => "unknown",
-        }
-    }
-}
-
-/// The result of one action.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outcome {
-    pub kind: OutcomeKind,
-    pub message: String,
-}
-
-impl Outcome {
-    fn new(kind: OutcomeKind, message: impl Into<String>) -> Self {
-        Self {
-            kind,
-            message: message.into(),
-        }
-    }
-}
-
-/// What RBAC says about a plan.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RbacVerdict {
-    Allowed,
-    Denied(String),
-    /// The check itself failed; the action may still be tried.
-    Unknown(String),
-}
-
-/// Messages from the executor to the UI.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ExecEvent {
-    Rbac {
-        id: u64,
-        verdict: RbacVerdict,
-    },
-    Finished {
-        id: u64,
-        plan_label: String,
-        outcome: Outcome,
-    },
-}
-
-/// Global switches of the executor.
-#[derive(Debug, Clone, Default)]
-pub struct ExecOptions {
-    pub readonly: bool,
-    /// Contexts configured read-only.
-    pub readonly_contexts: BTreeSet<String>,
-    pub dry_run: bool,
-    /// How long one request may take before its outcome is unknown (default 15 s).
-    pub request_timeout: Option<Duration>,
-}
-
 /// One run of a plan: the UI's id and the id its audit lines share.
 #[derive(Debug, Clone)]
-struct Run {
-    id: u64,
-    audit_id: String,
+pub(super) struct Run {
+    pub(super) id: u64,
+    pub(super) audit_id: String,
 }
 
 /// Carries out plans.
 #[derive(Debug)]
 pub struct Executor {
-    world: Arc<World>,
-    options: ExecOptions,
-    audit: AuditLog,
+    pub(super) world: Arc<World>,
+    pub(super) options: ExecOptions,
+    pub(super) audit: AuditLog,
     /// Actions under way, by (cluster, object, action): refuses doubles, and lets `drain`
     /// record what is still running at exit.
     inflight: Mutex<HashMap<String, (Run, ActionPlan)>>,
     done: Notify,
-    events: mpsc::Sender<ExecEvent>,
-}
-
-fn permission_target_json(t: &Target) -> Value {
-    json!({
-        "apiVersion": t.api_version(),
-        "kind": t.kind,
-        "namespace": t.namespace,
-        "name": t.name,
-    })
+    pub(super) events: mpsc::Sender<ExecEvent>,
 }
 
 static RUNS: AtomicU64 = AtomicU64::new(1);
@@ -622,88 +537,6 @@ impl Executor {
                 })?;
                 build(&source, current).map_err(|why| Outcome::new(OutcomeKind::Refused, why))
             }
-        }
-    }
-
-    /// Writes one audit line of this run.
-    fn record(
-        &self,
-        run: &Run,
-        plan: &ActionPlan,
-        phase: &'static str,
-        requests: Vec<Value>,
-        outcome: &str,
-        message: &str,
-    ) -> Result<(), AuditError> {
-        let (server, user) = self
-            .world
-            .cluster(&plan.cluster)
-            .map(|c| {
-                let i = c.info();
-                (i.server, i.user)
-            })
-            .unwrap_or_default();
-        let mut object = permission_target_json(&plan.target);
-        object["resourceVersion"] = Value::String(plan.seen_rv.clone());
-        object["checks"] = plan
-            .checks
-            .iter()
-            .map(|c| json!({"path": c.pointer, "seen": show(&c.seen)}))
-            .collect();
-        self.audit.append(&AuditRecord {
-            time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            phase,
-            id: run.audit_id.clone(),
-            context: plan.cluster.clone(),
-            server,
-            user,
-            action: plan.action.clone(),
-            object,
-            requests,
-            dry_run: self.options.dry_run,
-            outcome: outcome.to_string(),
-            message: message.to_string(),
-        })
-    }
-
-    fn finish(&self, run: &Run, plan: &ActionPlan, sent: &[Value], mut outcome: Outcome) {
-        let requests = if sent.is_empty() {
-            plan.request_lines()
-                .into_iter()
-                .map(Value::String)
-                .collect()
-        } else {
-            sent.to_vec()
-        };
-        if let Err(e) = self.record(
-            run,
-            plan,
-            "outcome",
-            requests,
-            outcome.kind.as_str(),
-            &outcome.message,
-        ) {
-            log::error!("{e}");
-            outcome.message.push_str(&format!(" (and {e})"));
-        }
-        match outcome.kind {
-            OutcomeKind::Ok => log::info!("{}", outcome.message),
-            _ => log::warn!(
-                "{} {} on {}: {}: {}",
-                plan.action,
-                plan.object_name(),
-                plan.cluster,
-                outcome.kind.as_str(),
-                outcome.message
-            ),
-        }
-        let event = ExecEvent::Finished {
-            id: run.id,
-            plan_label: format!("{} {}", plan.action, plan.object_name()),
-            outcome,
-        };
-        if self.events.try_send(event).is_err() {
-            log::warn!("executor: UI did not take an outcome event");
         }
     }
 }

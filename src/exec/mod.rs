@@ -3,6 +3,8 @@
 
 pub mod audit;
 pub mod executor;
+mod finish;
+pub mod outcome;
 pub mod plan;
 pub mod request;
 pub mod wire;

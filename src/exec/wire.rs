@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::executor::{OutcomeKind, RbacVerdict};
+use super::outcome::{OutcomeKind, RbacVerdict};
 use super::plan::{ActionPlan, Permission};
 use super::request::{KubeRequest, PatchType, Verb};
 use crate::cluster::ClusterHandle;

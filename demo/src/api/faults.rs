@@ -73,7 +73,6 @@ pub struct FaultState {
 #[derive(Debug, Default)]
 struct Counters {
     requests: AtomicU64,
-    writes: AtomicU64,
     lists: AtomicU64,
     watches: AtomicU64,
     gone: AtomicU64,
@@ -85,8 +84,6 @@ struct Counters {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct RequestStats {
     pub requests: u64,
-    /// Requests that change something (POST, PUT, PATCH, DELETE), access reviews included.
-    pub writes: u64,
     pub lists: u64,
     pub watches: u64,
     /// Watches answered with a 410 Gone event.
@@ -102,7 +99,6 @@ pub struct RequestStats {
 #[derive(Debug, Clone, Copy)]
 pub enum Counted {
     Request,
-    Write,
     List,
     Watch,
     Gone,
@@ -131,7 +127,6 @@ impl FaultState {
     pub fn count(&self, what: Counted) {
         let c = match what {
             Counted::Request => &self.stats.requests,
-            Counted::Write => &self.stats.writes,
             Counted::List => &self.stats.lists,
             Counted::Watch => &self.stats.watches,
             Counted::Gone => &self.stats.gone,
@@ -146,7 +141,6 @@ impl FaultState {
         let s = &self.stats;
         RequestStats {
             requests: s.requests.load(Ordering::Relaxed),
-            writes: s.writes.load(Ordering::Relaxed),
             lists: s.lists.load(Ordering::Relaxed),
             watches: s.watches.load(Ordering::Relaxed),
             gone: s.gone.load(Ordering::Relaxed),

@@ -189,12 +189,6 @@ impl ApiServer {
         let (parts, body) = req.into_parts();
         let route = routes::parse(parts.uri.path());
         self.faults.count(Counted::Request);
-        if matches!(
-            parts.method,
-            Method::POST | Method::PUT | Method::PATCH | Method::DELETE
-        ) {
-            self.faults.count(Counted::Write);
-        }
         if route == Route::Health {
             return status::respond(200, "text/plain; charset=utf-8", "ok");
         }
