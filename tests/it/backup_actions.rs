@@ -350,11 +350,7 @@ fn backup_now_creates_what_velero_backup_create_from_schedule_creates() {
     );
     assert_eq!(backup["spec"], schedule["spec"]["template"]);
 
-    let audit = std::fs::read_to_string(b.dir.path().join("audit.log")).unwrap();
-    let lines: Vec<Value> = audit
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = crate::helpers::audit_outcomes(&b.dir.path().join("audit.log"));
     assert_eq!(lines.len(), 2);
     assert!(
         lines

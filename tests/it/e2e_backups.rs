@@ -123,6 +123,8 @@ fn breached_first_backup_now_completes_on_screen_and_no_velero_says_not_installe
         dialog.contains("POST /apis/velero.io/v1/namespaces/velero/backups"),
         "{dialog}"
     );
+    // The dialog offers its keys once it is armed (keys typed ahead never confirm).
+    t.wait_text("enter/y  backup-now", WAIT);
     t.send(&["y"]);
     let done = t.wait_text("created Backup velero/shop-config-5m-", WAIT);
     assert!(!done.contains("Confirm:"), "{done}");
