@@ -61,19 +61,26 @@ impl Cell {
 }
 
 /// A row with a stable identity. Shared (`Arc`), so views can keep computed rows and hand
-/// them to the table without copying strings.
+/// them to the table without copying strings. Each cell's width is measured once, when the
+/// row is built, so laying out a table of thousands of rows is integer maxima, not text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableRow {
     pub key: std::sync::Arc<str>,
     pub cells: std::sync::Arc<[Cell]>,
+    widths: std::sync::Arc<[u16]>,
 }
 
 impl TableRow {
     #[must_use]
     pub fn new(key: impl Into<std::sync::Arc<str>>, cells: Vec<Cell>) -> Self {
+        let widths = cells
+            .iter()
+            .map(|c| u16::try_from(crate::widgets::text::width(&c.text)).unwrap_or(u16::MAX))
+            .collect();
         Self {
             key: key.into(),
             cells: cells.into(),
+            widths,
         }
     }
 }
@@ -236,17 +243,16 @@ pub fn fit_columns(columns: &[Column], width: u16, content: &[u16]) -> Vec<(usiz
     widths
 }
 
-/// The widest cell of each column, in terminal cells.
+/// The widest cell of each column, in terminal cells (from the widths measured per row).
 #[must_use]
 pub fn content_widths(rows: &[TableRow]) -> Vec<u16> {
     let mut out: Vec<u16> = Vec::new();
     for r in rows {
-        if out.len() < r.cells.len() {
-            out.resize(r.cells.len(), 0);
+        if out.len() < r.widths.len() {
+            out.resize(r.widths.len(), 0);
         }
-        for (i, c) in r.cells.iter().enumerate() {
-            let w = u16::try_from(crate::widgets::text::width(&c.text)).unwrap_or(u16::MAX);
-            out[i] = out[i].max(w);
+        for (o, w) in out.iter_mut().zip(r.widths.iter()) {
+            *o = (*o).max(*w);
         }
     }
     out
@@ -376,10 +382,7 @@ mod tests {
 
     fn rows(keys: &[&str]) -> Vec<TableRow> {
         keys.iter()
-            .map(|k| TableRow {
-                key: (*k).to_string().into(),
-                cells: vec![Cell::plain(*k)].into(),
-            })
+            .map(|k| TableRow::new(*k, vec![Cell::plain(*k)]))
             .collect()
     }
 

@@ -360,9 +360,9 @@ pub fn unreadable_cells(why: &str) -> Cells {
 #[must_use]
 pub fn table_row(r: &BackupsRow, key: Arc<str>) -> TableRow {
     let c = &r.cells;
-    TableRow {
+    TableRow::new(
         key,
-        cells: vec![
+        vec![
             muted(r.kind.as_str()),
             Cell::plain(r.short.clone()),
             Cell::styled(
@@ -381,9 +381,8 @@ pub fn table_row(r: &BackupsRow, key: Arc<str>) -> TableRow {
             c.next.clone(),
             c.last.clone(),
             c.note.clone(),
-        ]
-        .into(),
-    }
+        ],
+    )
 }
 
 /// The AGE cell as of `now`: a schedule's newest completed backup's age (`none` without

@@ -155,8 +155,14 @@ pub fn sort_rows<R: ListRow>(rows: &mut [(Arc<R>, TableRow)]) {
     rows.sort_by(|(a, ka), (b, kb)| {
         a.rank()
             .cmp(&b.rank())
-            .then_with(|| ka.key.split('/').cmp(kb.key.split('/')))
+            .then_with(|| key_order(&ka.key, &kb.key))
     });
+}
+
+/// Keys compared part by part, without splitting them: `/` sorts below every other byte.
+fn key_order(a: &str, b: &str) -> std::cmp::Ordering {
+    let lower = |c: u8| if c == b'/' { 0 } else { c };
+    a.bytes().map(lower).cmp(b.bytes().map(lower))
 }
 
 #[cfg(test)]
@@ -175,10 +181,7 @@ mod tests {
     }
 
     fn table(r: &R, key: Arc<str>) -> TableRow {
-        TableRow {
-            key,
-            cells: vec![Cell::plain(r.0.to_string())].into(),
-        }
+        TableRow::new(key, vec![Cell::plain(r.0.to_string())])
     }
 
     #[test]

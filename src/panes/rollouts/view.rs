@@ -85,9 +85,9 @@ pub fn table_row(r: &RolloutRow, key: Arc<str>, short: &str) -> TableRow {
         (None, Some(n)) => n.clone(),
         (None, None) => "-".into(),
     };
-    TableRow {
+    TableRow::new(
         key,
-        cells: vec![
+        vec![
             Cell::plain(short),
             Cell::plain(r.namespace.clone()),
             Cell::styled(
@@ -110,9 +110,8 @@ pub fn table_row(r: &RolloutRow, key: Arc<str>, short: &str) -> TableRow {
             // Drawn from the clock when shown (see `age_cell`).
             Cell::default(),
             analysis_cell(r),
-        ]
-        .into(),
-    }
+        ],
+    )
 }
 
 /// The AGE cell: how long the current step has been running, as of `now`.
