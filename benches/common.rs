@@ -60,7 +60,12 @@ impl DemoServe {
     }
 
     pub fn api_url(&self, cluster: u16) -> String {
-        format!("http://127.0.0.1:{}", self.base + 1 + 2 * cluster)
+        format!("https://127.0.0.1:{}", self.base + 1 + 2 * cluster)
+    }
+
+    /// An HTTPS client for the Kubernetes API with the CA and admin token the demo wrote.
+    pub fn http(&self) -> reqwest::Client {
+        kdeck_demo::testing::demo_harness::kubeconfig_credentials(&self.kubeconfig).http()
     }
 
     pub fn pid(&self) -> u32 {

@@ -50,7 +50,6 @@ async fn objects(http: &reqwest::Client, api: &str) -> usize {
 fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let http = reqwest::Client::new();
     println!("demo cluster benchmark (release build, one simulated cluster)\n");
 
     // Memory per stored object: the same cluster with and without 10,000 extra pods.
@@ -58,7 +57,7 @@ fn main() {
     for scale in [0usize, 10_000] {
         let demo = DemoServe::start(1, scale, 1.0);
         std::thread::sleep(Duration::from_secs(5));
-        let n = rt.block_on(objects(&http, &demo.api_url(0)));
+        let n = rt.block_on(objects(&demo.http(), &demo.api_url(0)));
         let rss = rss_mib(demo.pid());
         // Controllers at rest: CPU of the simulator over 10 s with nobody watching.
         let cpu0 = cpu_secs(demo.pid());
@@ -79,6 +78,7 @@ fn main() {
 
     let demo = DemoServe::start(1, 10_000, 1.0);
     let api = demo.api_url(0);
+    let http = demo.http();
     rt.block_on(async {
         // List throughput: paged, as kube-rs lists (500 per page), and in one response.
         for (label, limit) in [("paged (500)", "500"), ("unpaged", "")] {

@@ -189,7 +189,7 @@ fn event_to_screen() {
     let samples = rt.block_on(async {
         let mut c = client::Client::connect(&demo.kubeconfig, 120, 40).await;
         c.app.focus_pane("rollouts");
-        let http = reqwest::Client::new();
+        let http = demo.http();
         // Wait for the seeded Deployment to be on screen.
         loop {
             if c.frame().contains("ledger") {

@@ -1,5 +1,10 @@
-//! The demo's control API (on the base port): fault injection over HTTP for out-of-process
+//! The demo's control API (plain HTTP on the base port): fault injection for out-of-process
 //! tests and for `kdeck demo serve` users.
+//!
+//! Every request needs the run's control token as `Authorization: Bearer TOKEN` (401
+//! otherwise). `kdeck demo serve` writes it, readable by the owner only, next to the
+//! kubeconfig: `KUBECONFIG.control-token` ([`crate::launcher::control_token_path`]);
+//! in-process users read [`crate::Demo::tokens`].
 //!
 //! | request | answer |
 //! |---|---|
@@ -13,17 +18,19 @@
 //! subresource), `restore-kind` (`group`, `resource`; undoes both), `latency` (`ms`), `error-rate` (`rate`, 0 to 1),
 //! `down`, `up`, `deny` (rule fields `user`, `verb`, `group`, `resource`, `subresource`,
 //! `namespace`, `name`, each `*` or a comma list, plus `reason`), `remove-deny` (`id`),
-//! `clear-denies`, `reset`. Example:
+//! `clear-denies`, `reset`. Example, after `kdeck demo serve --kubeconfig-out /tmp/demo.yaml
+//! --port 7700`:
 //!
 //! ```text
-//! curl -X POST http://127.0.0.1:7700/clusters/demo-us-east/faults \
+//! curl -H "Authorization: Bearer $(cat /tmp/demo.yaml.control-token)" \
+//!      -X POST http://127.0.0.1:7700/clusters/demo-us-east/faults \
 //!      -d '{"action":"fail-kind","group":"argoproj.io","resource":"rollouts","code":403}'
 //! ```
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use http::{Method, Request, Response};
+use http::{Method, Request, Response, header};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use serde_json::{Value, json};
@@ -31,6 +38,7 @@ use serde_json::{Value, json};
 use super::api::faults::{FaultAction, Faults};
 use super::api::server::{Handler, ResponseFuture};
 use super::api::status::{self, Body};
+use super::tokens;
 
 /// What the control API knows of one cluster.
 #[derive(Debug, Clone)]
@@ -42,9 +50,20 @@ pub struct ControlledCluster {
 }
 
 /// Serves the control API.
-#[derive(Debug)]
 pub struct ControlHandler {
     pub clusters: Vec<ControlledCluster>,
+    /// The run's control token.
+    pub token: String,
+    /// Where the token was written, for the 401's message.
+    pub token_file: String,
+}
+
+impl std::fmt::Debug for ControlHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ControlHandler")
+            .field("clusters", &self.clusters)
+            .finish_non_exhaustive()
+    }
 }
 
 fn error(code: u16, message: impl Into<String>) -> Response<Body> {
@@ -55,6 +74,24 @@ impl Handler for ControlHandler {
     fn handle(self: Arc<Self>, req: Request<Incoming>) -> ResponseFuture {
         Box::pin(async move {
             let (parts, body) = req.into_parts();
+            let authorization = parts
+                .headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok());
+            if !tokens::bearer(authorization).is_some_and(|t| tokens::same(t, &self.token)) {
+                let mut resp = error(
+                    401,
+                    format!(
+                        "send the control token as \"Authorization: Bearer TOKEN\" (it is in {})",
+                        self.token_file
+                    ),
+                );
+                resp.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    http::HeaderValue::from_static("Bearer realm=\"kdeck demo control\""),
+                );
+                return resp;
+            }
             let body = match Limited::new(body, 1 << 20).collect().await {
                 Ok(b) => b.to_bytes(),
                 Err(e) => return error(400, e.to_string()),
@@ -71,7 +108,7 @@ impl Handler for ControlHandler {
                     for c in &self.clusters {
                         out.push(json!({
                             "name": c.name,
-                            "kubernetes": format!("http://{}", c.api),
+                            "kubernetes": format!("https://{}", c.api),
                             "prometheus": format!("http://{}", c.prometheus),
                             "faults": c.faults.snapshot().await,
                         }));

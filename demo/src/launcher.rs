@@ -3,11 +3,14 @@
 //! them. `kdeck --demo` calls it in-process, `kdeck demo serve` runs it alone, and tests use it
 //! as their API server.
 //!
-//! Order: build each cluster's state, seed it, start its listeners, start the control API,
-//! write the kubeconfig, then start the controllers, so no client ever sees an empty cluster.
+//! Order: make the run's tokens and certificates, build each cluster's state, seed it, start
+//! its listeners, start the control API, write the control token and then the kubeconfig (so
+//! a kubeconfig on disk means the token file is there), then start the controllers, so no
+//! client ever sees an empty cluster.
 //! Ports: control on BASE, cluster i's Kubernetes API on BASE+1+2i and Prometheus on
 //! BASE+2+2i; BASE 0 picks free ports.
 
+use std::ffi::OsString;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,6 +26,8 @@ use super::api::store::mix64;
 use super::control::{ControlHandler, ControlledCluster};
 use super::kubeconfig;
 use super::prom_port::PromHandler;
+use super::tls::DemoTls;
+use super::tokens::Tokens;
 use super::{ClusterProfile, ClusterState, SimOptions, sim};
 
 /// What to start.
@@ -49,10 +54,10 @@ pub struct DemoCluster {
 }
 
 impl DemoCluster {
-    /// `http://127.0.0.1:PORT` of the Kubernetes API.
+    /// `https://127.0.0.1:PORT` of the Kubernetes API (its CA is [`Demo::ca_pem`]).
     #[must_use]
     pub fn api_url(&self) -> String {
-        format!("http://{}", self.api_addr)
+        format!("https://{}", self.api_addr)
     }
 
     /// `http://127.0.0.1:PORT` of Prometheus.
@@ -69,6 +74,8 @@ pub struct Demo {
     clusters: Vec<DemoCluster>,
     control_addr: SocketAddr,
     kubeconfig: PathBuf,
+    tokens: Arc<Tokens>,
+    ca_pem: String,
     listeners: Vec<Arc<Listener>>,
     shutdown: CancellationToken,
 }
@@ -85,6 +92,17 @@ fn port(base: u16, offset: usize) -> anyhow::Result<u16> {
 
 fn loopback(port: u16) -> SocketAddr {
     SocketAddr::from((Ipv4Addr::LOCALHOST, port))
+}
+
+/// Where the control token is written: beside the kubeconfig, its name plus
+/// `.control-token` (`/tmp/demo.yaml` → `/tmp/demo.yaml.control-token`).
+#[must_use]
+pub fn control_token_path(kubeconfig: &Path) -> PathBuf {
+    let mut name = kubeconfig
+        .file_name()
+        .map_or_else(|| OsString::from("kubeconfig"), ToOwned::to_owned);
+    name.push(".control-token");
+    kubeconfig.with_file_name(name)
 }
 
 impl Demo {
@@ -114,6 +132,11 @@ impl Demo {
         anyhow::ensure!(config.clusters >= 1, "the demo needs at least one cluster");
         // Fail on an impossible port range before binding anything.
         port(config.base_port, 2 * config.clusters)?;
+        let tokens = Arc::new(Tokens::generate()?);
+        // Key generation is CPU work: keep it off the async workers.
+        let tls = tokio::task::spawn_blocking(DemoTls::generate)
+            .await
+            .context("making the demo certificates failed")??;
         let mut listeners = Vec::new();
         let mut clusters = Vec::new();
         for i in 0..config.clusters {
@@ -133,6 +156,7 @@ impl Demo {
                 cluster: state.clone(),
                 faults: fault_state.clone(),
                 authz: authz.clone(),
+                tokens: tokens.clone(),
                 options: server.clone(),
                 shutdown: shutdown.clone(),
             });
@@ -140,6 +164,7 @@ impl Demo {
                 loopback(port(config.base_port, 1 + 2 * i)?),
                 format!("Kubernetes API of {name}"),
                 api,
+                Some(tls.server.clone()),
                 shutdown,
             )
             .await?;
@@ -149,6 +174,7 @@ impl Demo {
                 Arc::new(PromHandler {
                     cluster: state.clone(),
                 }),
+                None,
                 shutdown,
             )
             .await?;
@@ -168,6 +194,7 @@ impl Demo {
             listeners.push(api_listener);
             listeners.push(prom_listener);
         }
+        let token_file = control_token_path(&config.kubeconfig_out);
         let control = Listener::start(
             loopback(config.base_port),
             "control API",
@@ -181,7 +208,10 @@ impl Demo {
                         faults: c.faults.clone(),
                     })
                     .collect(),
+                token: tokens.control.clone(),
+                token_file: token_file.display().to_string(),
             }),
+            None,
             shutdown,
         )
         .await?;
@@ -194,12 +224,18 @@ impl Demo {
                 server: c.api_url(),
             })
             .collect();
-        kubeconfig::write(&config.kubeconfig_out, &entries).with_context(|| {
-            format!(
-                "cannot write the kubeconfig to {}",
-                config.kubeconfig_out.display()
-            )
-        })?;
+        kubeconfig::write_private(&token_file, format!("{}\n", tokens.control).as_bytes())
+            .with_context(|| {
+                format!("cannot write the control token to {}", token_file.display())
+            })?;
+        kubeconfig::write(&config.kubeconfig_out, &entries, &tokens, &tls.ca_pem).with_context(
+            || {
+                format!(
+                    "cannot write the kubeconfig to {}",
+                    config.kubeconfig_out.display()
+                )
+            },
+        )?;
         for c in &clusters {
             sim::spawn(&c.state, shutdown);
         }
@@ -207,6 +243,8 @@ impl Demo {
             clusters,
             control_addr,
             kubeconfig: config.kubeconfig_out.clone(),
+            tokens,
+            ca_pem: tls.ca_pem,
             listeners,
             shutdown: shutdown.clone(),
         })
@@ -236,6 +274,24 @@ impl Demo {
     #[must_use]
     pub fn kubeconfig_path(&self) -> &Path {
         &self.kubeconfig
+    }
+
+    /// The file holding the control token (beside the kubeconfig, mode 0600).
+    #[must_use]
+    pub fn control_token_path(&self) -> PathBuf {
+        control_token_path(&self.kubeconfig)
+    }
+
+    /// This run's bearer tokens (also in the kubeconfig and the control-token file).
+    #[must_use]
+    pub fn tokens(&self) -> &Tokens {
+        &self.tokens
+    }
+
+    /// The CA (PEM) the Kubernetes API ports' certificate chains to.
+    #[must_use]
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
     }
 
     /// Stops the controllers and closes every listener and connection.

@@ -2,7 +2,8 @@
 //! and the Prometheus HTTP API on loopback, with controllers that keep them moving.
 //!
 //! kdeck cannot tell a demo cluster from a real one: it reaches it through a kubeconfig and
-//! the same client code. Tests use it as their API server and fault injector.
+//! the same client code (HTTPS with the run's CA, a bearer token per run). Tests use it as
+//! their API server and fault injector.
 //!
 //! Entry point: [`Demo::start`] (in [`launcher`]) with a [`DemoConfig`]; each
 //! [`DemoCluster`] exposes its state, addresses and [`Faults`]. `kdeck demo serve` ([`serve`])
@@ -19,11 +20,14 @@ pub mod serve;
 pub mod sim;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod tls;
+pub mod tokens;
 
 pub use api::authz::DenyRule;
 pub use api::faults::{FaultAction, Faults};
 pub use api::handler::ServerOptions;
 pub use launcher::{Demo, DemoCluster, DemoConfig};
+pub use tokens::Tokens;
 
 use api::registry::{self, Addon};
 use api::store::ObjectStore;

@@ -1,4 +1,5 @@
-//! `kdeck demo serve`: runs the simulated clusters until Ctrl-C or SIGTERM.
+//! `kdeck demo serve`: runs the simulated clusters until Ctrl-C or SIGTERM. Its last startup
+//! line names the control-token file, so a script reads lines up to `control-token`.
 
 use std::path::PathBuf;
 
@@ -23,7 +24,8 @@ pub struct ServeOptions {
     pub speed: f64,
 }
 
-/// Starts the simulator, writes the kubeconfig, prints the addresses, waits for a signal.
+/// Starts the simulator, writes the kubeconfig and the control token, prints the addresses and
+/// where the token is, waits for a signal.
 pub async fn run(args: &ServeOptions) -> anyhow::Result<()> {
     anyhow::ensure!(args.clusters >= 1, "--clusters must be at least 1");
     anyhow::ensure!(
@@ -55,8 +57,10 @@ pub async fn run(args: &ServeOptions) -> anyhow::Result<()> {
             c.prom_url()
         );
     }
-    println!("kubeconfig {}", demo.kubeconfig_path().display());
-    println!("control    {}", demo.control_url());
+    // The tokens are never printed: they are in the files, readable by the owner only.
+    println!("kubeconfig     {}", demo.kubeconfig_path().display());
+    println!("control        {}", demo.control_url());
+    println!("control-token  {}", demo.control_token_path().display());
     wait_for_signal().await?;
     demo.shutdown().await;
     Ok(())

@@ -12,11 +12,12 @@ use kdeck::panes::rollouts::model::Objects;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use kdeck_demo::testing::demo_harness::{self, TestDemo};
+use kdeck_demo::testing::demo_harness::TestDemo;
 
 async fn list<K: DeserializeOwned>(demo: &TestDemo, cluster: usize, path: &str) -> Vec<K> {
     let url = format!("{}{path}", demo.url(cluster));
-    let body: Value = demo_harness::http()
+    let body: Value = demo
+        .http()
         .get(&url)
         .send()
         .await

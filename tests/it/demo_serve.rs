@@ -1,12 +1,13 @@
-//! `kdeck demo serve` as a process: prints the addresses, serves kubectl through the written
-//! kubeconfig, stops cleanly on SIGTERM, and refuses bad arguments with one clear line.
+//! `kdeck demo serve` as a process: prints the addresses and where the control token is,
+//! serves kubectl through the written kubeconfig, answers the control API only with that
+//! token, stops cleanly on SIGTERM, and refuses bad arguments with one clear line.
 
 use std::process::Stdio;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
-use kdeck_demo::testing::demo_harness::{DEADLINE, find_row};
+use kdeck_demo::testing::demo_harness::{DEADLINE, find_row, kubeconfig_credentials, plain_http};
 
 fn serve(args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kdeck"));
@@ -30,7 +31,7 @@ async fn serve_runs_until_sigterm() {
     let mut printed = Vec::new();
     tokio::time::timeout(DEADLINE, async {
         while let Some(line) = lines.next_line().await.unwrap() {
-            let done = line.starts_with("control");
+            let done = line.starts_with("control-token");
             printed.push(line);
             if done {
                 break;
@@ -42,13 +43,43 @@ async fn serve_runs_until_sigterm() {
     let text = printed.join("\n");
     let us = find_row(&text, "demo-us-east").unwrap_or_else(|| panic!("{text}"));
     assert_eq!(us[1], "kubernetes");
-    assert!(us[2].starts_with("http://127.0.0.1:"), "{text}");
+    assert!(us[2].starts_with("https://127.0.0.1:"), "{text}");
     assert_eq!(us[3], "prometheus");
     assert!(find_row(&text, "demo-eu-west").is_some(), "{text}");
     assert_eq!(
         find_row(&text, "kubeconfig").unwrap()[1],
         kc.to_str().unwrap()
     );
+    // The control API wants the token from the file the startup lines name; no token is
+    // ever printed.
+    let control = find_row(&text, "control").unwrap()[1].clone();
+    let token_file = find_row(&text, "control-token").unwrap()[1].clone();
+    let token = std::fs::read_to_string(&token_file).unwrap();
+    let token = token.trim();
+    assert!(!text.contains(token), "{text}");
+    let credentials = kubeconfig_credentials(&kc);
+    assert!(!text.contains(&credentials.token), "{text}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for file in [kc.as_path(), std::path::Path::new(&token_file)] {
+            let mode = std::fs::metadata(file).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{}", file.display());
+        }
+    }
+    let clusters = format!("{control}/clusters");
+    let refused = plain_http().get(&clusters).send().await.unwrap();
+    assert_eq!(refused.status(), reqwest::StatusCode::UNAUTHORIZED);
+    let listed: serde_json::Value = plain_http()
+        .get(&clusters)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["clusters"][1]["name"], "demo-eu-west", "{listed}");
     let out = Command::new("kubectl")
         .arg("--kubeconfig")
         .arg(&kc)

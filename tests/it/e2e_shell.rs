@@ -1,12 +1,14 @@
 //! End to end: the real kdeck binary in a real terminal (tmux) against the demo cluster run
 //! as a separate process (`kdeck demo serve`): both clusters with node counts, help, rows
-//! going stale when the demo is killed and recovering when it is restarted, quitting and
-//! restoring the terminal; signals, bad input, exec-plugin stderr, small terminals.
+//! going stale when the demo's servers go down and recovering when they come back, quitting
+//! and restoring the terminal; signals, bad input, exec-plugin stderr, small terminals.
 
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use kdeck_demo::testing::demo_harness::{kubeconfig_credentials, plain_http};
 
 use crate::tmux::{Tmux, kdeck_bin, shell_quote};
 
@@ -36,6 +38,8 @@ fn child_exited(child: &mut Child) -> bool {
 /// `kdeck demo serve` as a child process.
 pub struct DemoProcess {
     child: Child,
+    base: u16,
+    kubeconfig: std::path::PathBuf,
 }
 
 impl DemoProcess {
@@ -71,7 +75,46 @@ impl DemoProcess {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        Self { child }
+        Self {
+            child,
+            base,
+            kubeconfig: kubeconfig.to_path_buf(),
+        }
+    }
+
+    /// Sends a fault action to every cluster through the control API, with the run's control
+    /// token (from the file beside the kubeconfig).
+    pub fn fault_all(&self, action: &str) {
+        let control = format!("http://127.0.0.1:{}", self.base);
+        let token_file = kdeck_demo::launcher::control_token_path(&self.kubeconfig);
+        let token = std::fs::read_to_string(token_file).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let http = plain_http();
+            let listed: serde_json::Value = http
+                .get(format!("{control}/clusters"))
+                .bearer_auth(token.trim())
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            for c in listed["clusters"].as_array().unwrap() {
+                let name = c["name"].as_str().unwrap();
+                let resp = http
+                    .post(format!("{control}/clusters/{name}/faults"))
+                    .bearer_auth(token.trim())
+                    .json(&serde_json::json!({ "action": action }))
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(resp.status().is_success(), "{action} on {name}");
+            }
+        });
     }
 
     /// Kills it without warning, like a crashed API server.
@@ -111,7 +154,7 @@ fn clusters_stale_when_demo_dies_and_recover_when_it_returns() {
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("kubeconfig");
     let base = free_base_port(5);
-    let mut demo = DemoProcess::start(base, &kubeconfig, &[]);
+    let demo = DemoProcess::start(base, &kubeconfig, &[]);
     let config = dir.path().join("cfg");
     let t = Tmux::start(
         &kdeck_cmd(&format!(
@@ -145,7 +188,10 @@ fn clusters_stale_when_demo_dies_and_recover_when_it_returns() {
     t.send(&["Escape"]);
     t.wait_for("help closed", WAIT, |s| !s.contains("Help · keymap"));
 
-    demo.kill();
+    // Every port of both clusters closes and their connections drop, as when the API server
+    // process dies. (Restarting the process is a new run: new CA and tokens, which a client
+    // holding the old kubeconfig rightly refuses.)
+    demo.fault_all("down");
     t.wait_for("rows marked stale", Duration::from_secs(30), |s| {
         ["demo-us-east", "demo-eu-west"]
             .iter()
@@ -158,7 +204,7 @@ fn clusters_stale_when_demo_dies_and_recover_when_it_returns() {
         "{stale}"
     );
 
-    let _demo = DemoProcess::start(base, &kubeconfig, &[]);
+    demo.fault_all("up");
     t.wait_for("rows live again", Duration::from_secs(90), |s| {
         ["demo-us-east", "demo-eu-west"]
             .iter()
@@ -284,10 +330,17 @@ fn exec_plugin_stderr_never_reaches_the_screen() {
     let kubeconfig = dir.path().join("kubeconfig");
     let base = free_base_port(5);
     let _demo = DemoProcess::start(base, &kubeconfig, &["--clusters", "1"]);
+    // The plugin hands out the token the demo wrote; its CA goes into the new kubeconfig.
+    let written = kubeconfig_credentials(&kubeconfig);
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, &written.ca_pem).unwrap();
     let plugin = dir.path().join("get-token");
     std::fs::write(
         &plugin,
-        "#!/bin/sh\necho 'SMEAR-FROM-PLUGIN please log in' >&2\necho '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"demo-admin\"}}'\n",
+        format!(
+            "#!/bin/sh\necho 'SMEAR-FROM-PLUGIN please log in' >&2\necho '{{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"{}\"}}}}'\n",
+            written.token
+        ),
     )
     .unwrap();
     #[cfg(unix)]
@@ -295,12 +348,13 @@ fn exec_plugin_stderr_never_reaches_the_screen() {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
-    let server = format!("http://127.0.0.1:{}", base + 1);
+    let server = written.server;
     let exec_config = dir.path().join("exec-kubeconfig");
     std::fs::write(
         &exec_config,
         format!(
-            "apiVersion: v1\nkind: Config\ncurrent-context: x\nclusters:\n- name: c\n  cluster: {{server: '{server}'}}\nusers:\n- name: u\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: {}\n      interactiveMode: IfAvailable\ncontexts:\n- name: x\n  context: {{cluster: c, user: u}}\n",
+            "apiVersion: v1\nkind: Config\ncurrent-context: x\nclusters:\n- name: c\n  cluster: {{server: '{server}', certificate-authority: '{}'}}\nusers:\n- name: u\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: {}\n      interactiveMode: IfAvailable\ncontexts:\n- name: x\n  context: {{cluster: c, user: u}}\n",
+            ca.display(),
             plugin.display()
         ),
     )

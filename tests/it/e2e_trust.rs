@@ -4,6 +4,8 @@
 use std::path::Path;
 use std::time::Duration;
 
+use kdeck_demo::testing::demo_harness::kubeconfig_credentials;
+
 use crate::e2e_shell::{DemoProcess, free_base_port, kdeck_cmd, row};
 use crate::tmux::Tmux;
 
@@ -18,12 +20,16 @@ fn script(path: &Path, body: &str) {
     }
 }
 
-/// A kubeconfig whose contexts all reach `server`, each through its own exec plugin.
-fn exec_kubeconfig(path: &Path, server: &str, users: &[(&str, &Path, &str)]) {
+/// A kubeconfig whose contexts all reach `server` (trusting the CA in the file `ca`), each
+/// through its own exec plugin.
+fn exec_kubeconfig(path: &Path, server: &str, ca: &Path, users: &[(&str, &Path, &str)]) {
     let mut text = String::from(
         "apiVersion: v1\nkind: Config\ncurrent-context: good\nclusters:\n- name: c\n  cluster:\n",
     );
-    text.push_str(&format!("    server: '{server}'\nusers:\n"));
+    text.push_str(&format!(
+        "    server: '{server}'\n    certificate-authority: '{}'\nusers:\n",
+        ca.display()
+    ));
     for (name, plugin, secret) in users {
         text.push_str(&format!(
             "- name: {name}\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: {}\n      args: ['--password={secret}']\n      env:\n      - name: PLUGIN_SECRET\n        value: '{secret}'\n",
@@ -48,10 +54,17 @@ fn failing_and_hanging_credential_plugins_do_not_stop_the_others_or_leak() {
     let kubeconfig = dir.path().join("demo-kubeconfig");
     let base = free_base_port(5);
     let _demo = DemoProcess::start(base, &kubeconfig, &["--clusters", "1"]);
+    // The good plugin hands out the token the demo wrote.
+    let written = kubeconfig_credentials(&kubeconfig);
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, &written.ca_pem).unwrap();
     let good = dir.path().join("good-token");
     script(
         &good,
-        "echo '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"demo-admin\"}}'",
+        &format!(
+            "echo '{{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"{}\"}}}}'",
+            written.token
+        ),
     );
     let bad = dir.path().join("bad-token");
     // A careless plugin that prints what it was given.
@@ -64,7 +77,8 @@ fn failing_and_hanging_credential_plugins_do_not_stop_the_others_or_leak() {
     let config = dir.path().join("kubeconfig");
     exec_kubeconfig(
         &config,
-        &format!("http://127.0.0.1:{}", base + 1),
+        &written.server,
+        &ca,
         &[
             ("good", &good, "g00d-s3cret"),
             ("bad", &bad, "hunter2-TOPSECRET"),

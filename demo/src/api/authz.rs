@@ -1,9 +1,9 @@
 //! Authentication and authorization of the demo API server.
 //!
-//! A bearer token names the user: `demo-admin` may do anything, `demo-viewer` may only get,
-//! list and watch. A request without a token is treated as `demo-admin` (so `curl` works
-//! without headers, and so does kubectl, which never sends credentials to a plain-HTTP
-//! server); an unknown token is a 401. The admin may impersonate (`kubectl --as demo-viewer`,
+//! The run's bearer tokens ([`crate::tokens`], written into the kubeconfig) name the user:
+//! `demo-admin` may do anything, `demo-viewer` may only get, list and watch. A request without
+//! a token, with another scheme or with an unknown token is a 401, as on a cluster without
+//! anonymous access. The admin may impersonate (`kubectl --as demo-viewer`,
 //! header `Impersonate-User`): `demo-admin` and `demo-viewer` keep their rights, any other
 //! name has none (as a user without RBAC bindings). On top of that, each cluster has a table
 //! of deny rules (added by tests and the fault API) matched on user, verb, API group,
@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 
 use super::status;
 use super::store::ApiError;
+use crate::tokens::{self, Tokens};
 
 pub const ADMIN: &str = "demo-admin";
 pub const VIEWER: &str = "demo-viewer";
@@ -56,24 +57,24 @@ impl User {
     }
 }
 
-/// Maps the `Authorization` header (no header means `demo-admin`) and the `Impersonate-User`
-/// header to the user a request acts as.
+/// Maps the `Authorization` header (the run's admin or viewer token) and the
+/// `Impersonate-User` header to the user a request acts as.
 pub fn authenticate(
+    known: &Tokens,
     authorization: Option<&str>,
     impersonate: Option<&str>,
 ) -> Result<User, ApiError> {
-    let token = match authorization {
-        None => ADMIN,
-        Some(h) => h
-            .strip_prefix("Bearer ")
-            .or_else(|| h.strip_prefix("bearer "))
-            .map(str::trim)
-            .ok_or_else(status::unauthorized)?,
+    let token = tokens::bearer(authorization).ok_or_else(status::unauthorized)?;
+    // Both comparisons always run, so the time taken does not tell which user was tried.
+    let (admin, viewer) = (
+        tokens::same(token, &known.admin),
+        tokens::same(token, &known.viewer),
+    );
+    let user = match (admin, viewer) {
+        (true, _) => User::named(ADMIN),
+        (false, true) => User::named(VIEWER),
+        (false, false) => return Err(status::unauthorized()),
     };
-    if token != ADMIN && token != VIEWER {
-        return Err(status::unauthorized());
-    }
-    let user = User::named(token);
     match impersonate.map(str::trim).filter(|n| !n.is_empty()) {
         None => Ok(user),
         Some(target) if user.role == Role::Admin => Ok(User::named(target)),
@@ -351,31 +352,50 @@ mod tests {
         }
     }
 
+    fn known() -> Tokens {
+        Tokens {
+            admin: "a-secret".into(),
+            viewer: "v-secret".into(),
+            control: "c-secret".into(),
+        }
+    }
+
+    const AS_ADMIN: Option<&str> = Some("Bearer a-secret");
+    const AS_VIEWER: Option<&str> = Some("Bearer v-secret");
+
     #[test]
     fn tokens() {
-        assert_eq!(authenticate(None, None).unwrap().name, ADMIN);
+        let k = known();
+        assert_eq!(authenticate(&k, AS_ADMIN, None).unwrap().name, ADMIN);
         assert_eq!(
-            authenticate(Some("Bearer demo-viewer"), None).unwrap().role,
+            authenticate(&k, AS_VIEWER, None).unwrap().role,
             Role::Viewer
         );
-        assert_eq!(
-            authenticate(Some("Bearer nope"), None).unwrap_err().code,
-            401
-        );
-        assert_eq!(
-            authenticate(Some("Basic eDp5"), None).unwrap_err().code,
-            401
-        );
-        let as_viewer = authenticate(None, Some("demo-viewer")).unwrap();
+        for refused in [
+            None,
+            Some("Bearer nope"),
+            Some("Bearer demo-admin"),
+            Some("Bearer c-secret"),
+            Some("Basic eDp5"),
+        ] {
+            let e = authenticate(&k, refused, None).unwrap_err();
+            assert_eq!((e.code, e.reason), (401, "Unauthorized"), "{refused:?}");
+        }
+        let as_viewer = authenticate(&k, AS_ADMIN, Some("demo-viewer")).unwrap();
         assert_eq!(
             (as_viewer.name.as_str(), as_viewer.role),
             (VIEWER, Role::Viewer)
         );
         assert_eq!(
-            authenticate(None, Some("alice")).unwrap().role,
+            authenticate(&k, AS_ADMIN, Some("alice")).unwrap().role,
             Role::Nobody
         );
-        let e = authenticate(Some("Bearer demo-viewer"), Some("demo-admin")).unwrap_err();
+        assert_eq!(
+            authenticate(&k, None, Some("demo-admin")).unwrap_err().code,
+            401,
+            "impersonation needs a token too"
+        );
+        let e = authenticate(&k, AS_VIEWER, Some("demo-admin")).unwrap_err();
         assert_eq!(e.code, 403);
         assert!(
             e.message.contains("cannot impersonate resource \"users\""),
@@ -387,9 +407,10 @@ mod tests {
     #[test]
     fn rules_and_reviews_agree() {
         let authz = Authz::new();
-        let admin = authenticate(None, None).unwrap();
-        let viewer = authenticate(Some("Bearer demo-viewer"), None).unwrap();
-        let nobody = authenticate(None, Some("alice")).unwrap();
+        let k = known();
+        let admin = authenticate(&k, AS_ADMIN, None).unwrap();
+        let viewer = authenticate(&k, AS_VIEWER, None).unwrap();
+        let nobody = authenticate(&k, AS_ADMIN, Some("alice")).unwrap();
         let patch = attrs("patch", "apps", "deployments", "shop");
         assert_eq!(authz.decide(&admin, &patch), Decision::Allow);
         assert!(matches!(

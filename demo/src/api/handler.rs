@@ -32,6 +32,7 @@ use super::store::{ApiError, ObjectStore};
 use super::table;
 use crate::ClusterState;
 use crate::prom;
+use crate::tokens::Tokens;
 
 /// Largest request body accepted (the real API server's limit is 3 MiB per object).
 const MAX_BODY: usize = 16 << 20;
@@ -59,6 +60,8 @@ pub struct ApiServer {
     pub(crate) cluster: Arc<ClusterState>,
     pub(crate) faults: Arc<FaultState>,
     pub(crate) authz: Arc<Authz>,
+    /// The run's bearer tokens.
+    pub(crate) tokens: Arc<Tokens>,
     pub(crate) options: ServerOptions,
     pub(crate) shutdown: CancellationToken,
 }
@@ -74,6 +77,10 @@ impl std::fmt::Debug for ApiServer {
 impl Handler for ApiServer {
     fn handle(self: Arc<Self>, req: Request<Incoming>) -> ResponseFuture {
         Box::pin(async move { self.serve(req).await })
+    }
+
+    fn forbidden(&self, message: &str) -> Response<Body> {
+        status::error_response(&ApiError::new(403, "Forbidden", message))
     }
 }
 
@@ -190,7 +197,11 @@ impl ApiServer {
         let route = routes::parse(parts.uri.path());
         self.faults.count(Counted::Request);
         if route == Route::Health {
-            return status::respond(200, "text/plain; charset=utf-8", "ok");
+            // Health answers despite injected errors, but only to a client with a token.
+            return match self.authenticate(&parts) {
+                Ok(_) => status::respond(200, "text/plain; charset=utf-8", "ok"),
+                Err(e) => status::error_response(&e),
+            };
         }
         // Access reviews are POSTs that store nothing: not writes.
         let write = !matches!(parts.method, Method::GET | Method::HEAD)
@@ -209,19 +220,24 @@ impl ApiServer {
         resp
     }
 
+    fn authenticate(&self, parts: &http::request::Parts) -> Result<User, ApiError> {
+        authz::authenticate(
+            &self.tokens,
+            header_str(parts, header::AUTHORIZATION),
+            parts
+                .headers
+                .get("impersonate-user")
+                .and_then(|v| v.to_str().ok()),
+        )
+    }
+
     async fn route(
         self: Arc<Self>,
         route: Route,
         parts: http::request::Parts,
         body: Incoming,
     ) -> Result<Response<Body>, ApiError> {
-        let user = authz::authenticate(
-            header_str(&parts, header::AUTHORIZATION),
-            parts
-                .headers
-                .get("impersonate-user")
-                .and_then(|v| v.to_str().ok()),
-        )?;
+        let user = self.authenticate(&parts)?;
         if self.faults.roll_error() {
             return Err(status::injected_internal_error());
         }

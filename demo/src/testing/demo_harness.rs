@@ -1,15 +1,16 @@
 //! Test helpers around the demo cluster: start one on free ports with its kubeconfig in a
-//! temp dir, run the real `kubectl` against it, talk to it over HTTP, build kube-rs clients
-//! from its kubeconfig, and poll with generous deadlines (never asserting durations).
+//! temp dir, run the real `kubectl` against it, talk to it over HTTPS with the run's CA and
+//! tokens, build kube-rs clients from its kubeconfig, and poll with generous deadlines (never
+//! asserting durations).
 
 use std::future::Future;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
 use crate::api::handler::ServerOptions;
 use crate::api::registry::{self, TypeId};
-use crate::{Demo, DemoCluster, DemoConfig, SimOptions};
+use crate::{Demo, DemoCluster, DemoConfig, SimOptions, Tokens};
 use serde_json::{Value, json};
 
 /// Namespace the API tests create their objects in.
@@ -23,6 +24,8 @@ pub const DEADLINE: Duration = Duration::from_secs(120);
 pub struct TestDemo {
     pub demo: Demo,
     pub dir: tempfile::TempDir,
+    /// Trusts the run's CA and sends the admin token.
+    admin_http: reqwest::Client,
 }
 
 impl TestDemo {
@@ -43,7 +46,12 @@ impl TestDemo {
         )
         .await
         .unwrap();
-        let t = Self { demo, dir };
+        let admin_http = api_http(demo.ca_pem(), Some(&demo.tokens().admin));
+        let t = Self {
+            demo,
+            dir,
+            admin_http,
+        };
         t.ensure_namespace(0, NS);
         t
     }
@@ -56,9 +64,32 @@ impl TestDemo {
         self.demo.kubeconfig_path().to_path_buf()
     }
 
-    /// Base URL of cluster `i`'s Kubernetes API.
+    /// Base URL of cluster `i`'s Kubernetes API (`https://`).
     pub fn url(&self, i: usize) -> String {
         self.cluster(i).api_url()
+    }
+
+    /// This run's tokens.
+    pub fn tokens(&self) -> &Tokens {
+        self.demo.tokens()
+    }
+
+    /// An HTTPS client for the Kubernetes API acting as `demo-admin`, as the kubeconfig's
+    /// contexts do.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.admin_http
+    }
+
+    /// An HTTPS client for the Kubernetes API sending `token` (or no credentials at all).
+    pub fn http_with(&self, token: Option<&str>) -> reqwest::Client {
+        api_http(self.demo.ca_pem(), token)
+    }
+
+    /// A plain-HTTP client for the control API, sending the run's control token.
+    pub fn control_http(&self) -> reqwest::Client {
+        client_builder(Some(&self.tokens().control))
+            .build()
+            .unwrap()
     }
 
     pub fn ensure_namespace(&self, i: usize, ns: &str) {
@@ -159,13 +190,75 @@ pub fn kind(group: &str, plural: &str) -> TypeId {
     registry::find(group, plural).unwrap()
 }
 
-/// An HTTP client for raw API requests.
-pub fn http() -> reqwest::Client {
+fn client_builder(token: Option<&str>) -> reqwest::ClientBuilder {
     let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(token) = token {
+        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}")).unwrap();
+        value.set_sensitive(true);
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
     reqwest::Client::builder()
         .timeout(DEADLINE)
-        .build()
-        .unwrap()
+        .default_headers(headers)
+}
+
+/// A plain-HTTP client without credentials: for the Prometheus ports, and for checking what
+/// the demo refuses.
+pub fn plain_http() -> reqwest::Client {
+    client_builder(None).build().unwrap()
+}
+
+/// An HTTPS client that trusts only the demo's CA (`ca_pem`) and sends `token`, if any.
+pub fn api_http(ca_pem: &str, token: Option<&str>) -> reqwest::Client {
+    let ca = reqwest::Certificate::from_pem(ca_pem.as_bytes()).unwrap();
+    client_builder(token).tls_certs_only([ca]).build().unwrap()
+}
+
+/// What a kubeconfig's current context authenticates with.
+#[derive(Debug, Clone)]
+pub struct KubeconfigCredentials {
+    pub server: String,
+    /// The cluster's `certificate-authority-data`, decoded (PEM).
+    pub ca_pem: String,
+    pub token: String,
+}
+
+impl KubeconfigCredentials {
+    /// An HTTPS client for this server, with this token.
+    pub fn http(&self) -> reqwest::Client {
+        api_http(&self.ca_pem, Some(&self.token))
+    }
+}
+
+/// Reads the server, CA and token of the current context of a kubeconfig the demo wrote (for
+/// tests and benchmarks that reach a `kdeck demo serve` process or write their own kubeconfig).
+pub fn kubeconfig_credentials(path: &Path) -> KubeconfigCredentials {
+    use base64::Engine as _;
+    let text = std::fs::read_to_string(path).unwrap();
+    let kc: Value = serde_saphyr::from_str(&text).unwrap();
+    let named = |list: &str, name: &Value| -> Value {
+        kc[list]
+            .as_array()
+            .and_then(|l| l.iter().find(|e| e["name"] == *name))
+            .cloned()
+            .unwrap_or_else(|| panic!("{}: no {list} entry named {name}", path.display()))
+    };
+    let context = named("contexts", &kc["current-context"]);
+    let cluster = named("clusters", &context["context"]["cluster"]);
+    let user = named("users", &context["context"]["user"]);
+    let ca = base64::engine::general_purpose::STANDARD
+        .decode(
+            cluster["cluster"]["certificate-authority-data"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+    KubeconfigCredentials {
+        server: cluster["cluster"]["server"].as_str().unwrap().to_string(),
+        ca_pem: String::from_utf8(ca).unwrap(),
+        token: user["user"]["token"].as_str().unwrap().to_string(),
+    }
 }
 
 /// Polls `check` until it returns `Some`, or panics with `what` after [`DEADLINE`].

@@ -8,7 +8,9 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use kdeck_demo::testing::demo_harness::{self, DEADLINE, NS, TestDemo, configmap, http, kind, pod};
+use kdeck_demo::testing::demo_harness::{
+    self, DEADLINE, NS, TestDemo, configmap, kind, plain_http, pod,
+};
 use kdeck_demo::testing::support;
 
 /// Reads a watch response line by line.
@@ -18,8 +20,8 @@ struct WatchReader {
 }
 
 impl WatchReader {
-    async fn open(url: &str) -> Self {
-        let resp = http().get(url).send().await.unwrap();
+    async fn open(t: &TestDemo, url: &str) -> Self {
+        let resp = t.http().get(url).send().await.unwrap();
         assert_eq!(resp.status(), StatusCode::OK, "{url}");
         assert_eq!(resp.headers()["content-type"], "application/json");
         Self {
@@ -78,19 +80,21 @@ fn rv_of(obj: &Value) -> u64 {
         .unwrap()
 }
 
-async fn get_json(url: &str) -> (StatusCode, Value) {
-    let resp = http().get(url).send().await.unwrap();
+async fn get_json(t: &TestDemo, url: &str) -> (StatusCode, Value) {
+    let resp = t.http().get(url).send().await.unwrap();
     let code = resp.status();
     (code, resp.json().await.unwrap())
 }
 
 async fn send_json(
+    t: &TestDemo,
     method: reqwest::Method,
     url: &str,
     content_type: &str,
     body: &Value,
 ) -> (StatusCode, Value) {
-    let resp = http()
+    let resp = t
+        .http()
         .request(method, url)
         .header("content-type", content_type)
         .body(body.to_string())
@@ -108,7 +112,7 @@ async fn watch_resumes_from_a_version_and_reports_410_once_compacted() {
     t.insert(0, configmap("it-b", "1"));
     t.insert(0, configmap("it-a", "2"));
     let base = format!("{}/api/v1/namespaces/{NS}/configmaps?watch=1", t.url(0));
-    let mut w = WatchReader::open(&format!("{base}&resourceVersion={}", rv_of(&a))).await;
+    let mut w = WatchReader::open(&t, &format!("{base}&resourceVersion={}", rv_of(&a))).await;
     assert_eq!(
         ev_summary(&w.next().await.unwrap()),
         ("ADDED".into(), "it-b".into())
@@ -128,7 +132,7 @@ async fn watch_resumes_from_a_version_and_reports_410_once_compacted() {
     );
     // Once compacted, the same start answers an ERROR event with a 410 Status, then ends.
     t.cluster(0).faults.compact();
-    let mut w = WatchReader::open(&format!("{base}&resourceVersion={}", rv_of(&a))).await;
+    let mut w = WatchReader::open(&t, &format!("{base}&resourceVersion={}", rv_of(&a))).await;
     let err = w.next().await.unwrap();
     assert_eq!(err["type"], "ERROR");
     assert_eq!(err["object"]["kind"], "Status");
@@ -136,7 +140,7 @@ async fn watch_resumes_from_a_version_and_reports_410_once_compacted() {
     assert_eq!(err["object"]["reason"], "Expired");
     assert!(w.next().await.is_none());
     // Without a version: synthetic ADDED events for what exists.
-    let mut w = WatchReader::open(&format!("{base}&resourceVersion=0")).await;
+    let mut w = WatchReader::open(&t, &format!("{base}&resourceVersion=0")).await;
     assert_eq!(
         ev_summary(&w.next().await.unwrap()),
         ("ADDED".into(), "it-a".into())
@@ -160,7 +164,7 @@ async fn streaming_list_ends_initial_events_with_a_bookmark() {
         "{}/api/v1/namespaces/{NS}/configmaps?watch=true&sendInitialEvents=true&allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan&labelSelector=app%3Dit",
         t.url(0)
     );
-    let mut w = WatchReader::open(&url).await;
+    let mut w = WatchReader::open(&t, &url).await;
     let mut names = Vec::new();
     let end = loop {
         let ev = w.next().await.unwrap();
@@ -203,7 +207,7 @@ async fn selector_watches_see_objects_leave_and_enter() {
         "{}/api/v1/namespaces/{NS}/configmaps?watch=1&labelSelector=app%3Dsel",
         t.url(0)
     );
-    let mut w = WatchReader::open(&url).await;
+    let mut w = WatchReader::open(&t, &url).await;
     let labelled = |app: &str, v: &str| {
         let mut cm = configmap("it-sel", v);
         cm["metadata"]["labels"]["app"] = json!(app);
@@ -233,7 +237,7 @@ async fn selector_watches_see_objects_leave_and_enter() {
         "{}/api/v1/namespaces/{NS}/pods?watch=1&fieldSelector=status.phase%3DRunning",
         t.url(0)
     );
-    let mut w = WatchReader::open(&url).await;
+    let mut w = WatchReader::open(&t, &url).await;
     let mut p = pod("it-p", "x");
     p["status"]["phase"] = json!("Pending");
     t.insert(0, p.clone());
@@ -242,10 +246,13 @@ async fn selector_watches_see_objects_leave_and_enter() {
         ev_summary(&w.next().await.unwrap()),
         ("ADDED".into(), "it-p".into())
     );
-    let (code, err) = get_json(&format!(
-        "{}/api/v1/pods?fieldSelector=spec.restartPolicy%3DAlways",
-        t.url(0)
-    ))
+    let (code, err) = get_json(
+        &t,
+        &format!(
+            "{}/api/v1/pods?fieldSelector=spec.restartPolicy%3DAlways",
+            t.url(0)
+        ),
+    )
     .await;
     assert_eq!(code, StatusCode::BAD_REQUEST);
     assert!(
@@ -260,17 +267,17 @@ async fn selector_watches_see_objects_leave_and_enter() {
 async fn watches_end_on_timeout_drop_and_kind_faults() {
     let t = TestDemo::start(1).await;
     let base = format!("{}/api/v1/namespaces/{NS}/configmaps?watch=1", t.url(0));
-    let mut w = WatchReader::open(&format!("{base}&timeoutSeconds=1")).await;
+    let mut w = WatchReader::open(&t, &format!("{base}&timeoutSeconds=1")).await;
     assert!(
         w.next_change().await.is_none(),
         "timeoutSeconds ends the stream"
     );
-    let mut w = WatchReader::open(&base).await;
+    let mut w = WatchReader::open(&t, &base).await;
     t.insert(0, configmap("it-x", "1"));
     assert!(w.next().await.is_some());
     t.cluster(0).faults.drop_watches();
     assert!(w.next().await.is_none(), "drop-watches ends the stream");
-    let mut w = WatchReader::open(&base).await;
+    let mut w = WatchReader::open(&t, &base).await;
     assert_eq!(
         ev_summary(&w.next().await.unwrap()),
         ("ADDED".into(), "it-x".into())
@@ -283,12 +290,12 @@ async fn watches_end_on_timeout_drop_and_kind_faults() {
         w.next().await.is_none(),
         "a 403 fault ends the kind's watches"
     );
-    let resp = http().get(&base).send().await.unwrap();
+    let resp = t.http().get(&base).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     let status: Value = resp.json().await.unwrap();
     assert_eq!(status["reason"], "Forbidden");
     t.cluster(0).faults.restore_kind("", "configmaps").unwrap();
-    let mut w = WatchReader::open(&format!("{base}&resourceVersion=0")).await;
+    let mut w = WatchReader::open(&t, &format!("{base}&resourceVersion=0")).await;
     assert_eq!(
         ev_summary(&w.next().await.unwrap()),
         ("ADDED".into(), "it-x".into())
@@ -310,7 +317,7 @@ async fn lists_page_with_continue_tokens() {
     let mut versions = Vec::new();
     let mut remaining = Vec::new();
     loop {
-        let (code, page) = get_json(&url).await;
+        let (code, page) = get_json(&t, &url).await;
         assert_eq!(code, StatusCode::OK);
         assert_eq!(page["kind"], "ConfigMapList");
         versions.push(page["metadata"]["resourceVersion"].clone());
@@ -333,7 +340,7 @@ async fn lists_page_with_continue_tokens() {
     );
     assert!(versions.windows(2).all(|w| w[0] == w[1]), "{versions:?}");
     assert_eq!(remaining, [json!(4), json!(1), Value::Null]);
-    let (code, _) = get_json(&format!("{base}&continue=garbage")).await;
+    let (code, _) = get_json(&t, &format!("{base}&continue=garbage")).await;
     assert_eq!(code, StatusCode::BAD_REQUEST);
 }
 
@@ -342,7 +349,8 @@ async fn tables_for_lists_and_single_objects() {
     let t = TestDemo::start(1).await;
     t.insert(0, pod("it-t", "x"));
     let table_accept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json";
-    let resp = http()
+    let resp = t
+        .http()
         .get(format!(
             "{}/api/v1/namespaces/{NS}/pods?includeObject=Object",
             t.url(0)
@@ -367,7 +375,8 @@ async fn tables_for_lists_and_single_objects() {
         [json!("it-t"), json!("1/1"), json!("Running"), json!(0)]
     );
     assert_eq!(row["object"]["kind"], "Pod");
-    let resp = http()
+    let resp = t
+        .http()
         .get(format!("{}/api/v1/namespaces/{NS}/pods/it-t", t.url(0)))
         .header("accept", table_accept)
         .send()
@@ -387,6 +396,7 @@ async fn multi_version_kinds_are_served_at_each_version() {
     vs["apiVersion"] = json!("networking.istio.io/v1beta1");
     let name = vs["metadata"]["name"].as_str().unwrap().to_string();
     let (code, created) = send_json(
+        &t,
         reqwest::Method::POST,
         &format!(
             "{}/apis/networking.istio.io/v1beta1/namespaces/{NS}/virtualservices",
@@ -405,20 +415,23 @@ async fn multi_version_kinds_are_served_at_each_version() {
         .get_value(kind("networking.istio.io", "virtualservices"), NS, &name)
         .unwrap();
     assert_eq!(stored["apiVersion"], "networking.istio.io/v1");
-    let (_, list) = get_json(&format!(
-        "{}/apis/networking.istio.io/v1alpha3/virtualservices",
-        t.url(0)
-    ))
+    let (_, list) = get_json(
+        &t,
+        &format!(
+            "{}/apis/networking.istio.io/v1alpha3/virtualservices",
+            t.url(0)
+        ),
+    )
     .await;
     assert_eq!(list["apiVersion"], "networking.istio.io/v1alpha3");
     assert_eq!(
         list["items"][0]["apiVersion"],
         "networking.istio.io/v1alpha3"
     );
-    let (code, _) = get_json(&format!(
-        "{}/apis/networking.istio.io/v2/virtualservices",
-        t.url(0)
-    ))
+    let (code, _) = get_json(
+        &t,
+        &format!("{}/apis/networking.istio.io/v2/virtualservices", t.url(0)),
+    )
     .await;
     assert_eq!(code, StatusCode::NOT_FOUND);
 }
@@ -438,8 +451,8 @@ async fn scale_and_status_subresources() {
     let (scale, obj) = demo_harness::eventually(
         "a Scale read at the same version as its Rollout, with the status written",
         || async {
-            let (_, obj) = get_json(&url).await;
-            let (code, scale) = get_json(&format!("{url}/scale")).await;
+            let (_, obj) = get_json(&t, &url).await;
+            let (code, scale) = get_json(&t, &format!("{url}/scale")).await;
             assert_eq!(code, StatusCode::OK, "{scale}");
             (scale["metadata"]["resourceVersion"] == obj["metadata"]["resourceVersion"]
                 && obj["status"]["HPAReplicas"].is_i64())
@@ -459,6 +472,7 @@ async fn scale_and_status_subresources() {
     assert_eq!(scale["status"]["selector"], "app=rollout-canary");
     // No resourceVersion in the patch: the controller writing meanwhile is no conflict.
     let (code, scaled) = send_json(
+        &t,
         reqwest::Method::PATCH,
         &format!("{url}/scale"),
         "application/merge-patch+json",
@@ -467,10 +481,11 @@ async fn scale_and_status_subresources() {
     .await;
     assert_eq!(code, StatusCode::OK, "{scaled}");
     assert_eq!(scaled["spec"]["replicas"], 7);
-    let (_, obj) = get_json(&url).await;
+    let (_, obj) = get_json(&t, &url).await;
     assert_eq!(obj["spec"]["replicas"], 7);
     // A PUT with the old version conflicts.
     let (code, conflict) = send_json(
+        &t,
         reqwest::Method::PUT,
         &format!("{url}/scale"),
         "application/json",
@@ -481,11 +496,12 @@ async fn scale_and_status_subresources() {
     // /status: GET is the object; a PUT changes status only. The controller keeps writing
     // the status, so a PUT of what was read may conflict: read again and retry, as clients do.
     let after = demo_harness::eventually("a PUT of /status without a conflict", || async {
-        let (_, mut current) = get_json(&format!("{url}/status")).await;
+        let (_, mut current) = get_json(&t, &format!("{url}/status")).await;
         assert_eq!(current["kind"], "Rollout");
         current["status"]["phase"] = json!("Paused");
         current["spec"]["replicas"] = json!(1);
         let (code, after) = send_json(
+            &t,
             reqwest::Method::PUT,
             &format!("{url}/status"),
             "application/json",
@@ -502,10 +518,10 @@ async fn scale_and_status_subresources() {
     assert_eq!(after["status"]["phase"], "Paused");
     assert_eq!(after["spec"]["replicas"], 7);
     // Kinds without a scale subresource do not have one.
-    let (code, _) = get_json(&format!(
-        "{}/api/v1/namespaces/{NS}/configmaps/x/scale",
-        t.url(0)
-    ))
+    let (code, _) = get_json(
+        &t,
+        &format!("{}/api/v1/namespaces/{NS}/configmaps/x/scale", t.url(0)),
+    )
     .await;
     assert_eq!(code, StatusCode::NOT_FOUND);
 }
@@ -539,6 +555,7 @@ async fn scale_patches_do_not_conflict_with_concurrent_writers() {
     let mut refused = Vec::new();
     for i in 0..200 {
         let (code, body) = send_json(
+            &t,
             reqwest::Method::PATCH,
             &url,
             "application/merge-patch+json",
@@ -565,6 +582,7 @@ async fn writes_follow_api_server_rules() {
     let coll = format!("{}/api/v1/namespaces/{NS}/configmaps", t.url(0));
     let body = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"generateName": "it-gen-"}, "data": {"a": "1"}});
     let (code, dry) = send_json(
+        &t,
         reqwest::Method::POST,
         &format!("{coll}?dryRun=All"),
         "application/json",
@@ -581,7 +599,7 @@ async fn writes_follow_api_server_rules() {
             .get(kind("", "configmaps"), NS, &dry_name)
             .is_none()
     );
-    let (code, made) = send_json(reqwest::Method::POST, &coll, "application/json", &body).await;
+    let (code, made) = send_json(&t, reqwest::Method::POST, &coll, "application/json", &body).await;
     assert_eq!(code, StatusCode::CREATED);
     let name = made["metadata"]["name"].as_str().unwrap().to_string();
     let url = format!("{coll}/{name}");
@@ -592,10 +610,11 @@ async fn writes_follow_api_server_rules() {
         v
     });
     stale["data"]["a"] = json!("3");
-    let (code, err) = send_json(reqwest::Method::PUT, &url, "application/json", &stale).await;
+    let (code, err) = send_json(&t, reqwest::Method::PUT, &url, "application/json", &stale).await;
     assert_eq!(code, StatusCode::CONFLICT);
     assert_eq!(err["reason"], "Conflict");
     let (code, patched) = send_json(
+        &t,
         reqwest::Method::PATCH,
         &url,
         "application/json-patch+json",
@@ -605,6 +624,7 @@ async fn writes_follow_api_server_rules() {
     assert_eq!(code, StatusCode::OK);
     assert_eq!(patched["data"]["a"], "4");
     let (code, err) = send_json(
+        &t,
         reqwest::Method::PATCH,
         &url,
         "application/apply-patch+yaml",
@@ -613,16 +633,17 @@ async fn writes_follow_api_server_rules() {
     .await;
     assert_eq!(code, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert_eq!(err["reason"], "UnsupportedMediaType");
-    let resp = http().delete(&url).send().await.unwrap();
+    let resp = t.http().delete(&url).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     let deleted: Value = resp.json().await.unwrap();
     assert_eq!(deleted["metadata"]["name"], name.as_str());
-    let (code, err) = get_json(&url).await;
+    let (code, err) = get_json(&t, &url).await;
     assert_eq!(code, StatusCode::NOT_FOUND);
     assert_eq!(err["reason"], "NotFound");
     assert_eq!(err["details"]["kind"], "configmaps");
     // Namespaces must exist; collections can be deleted by selector.
     let (code, _) = send_json(
+        &t,
         reqwest::Method::POST,
         &format!("{}/api/v1/namespaces/nope/configmaps", t.url(0)),
         "application/json",
@@ -632,7 +653,8 @@ async fn writes_follow_api_server_rules() {
     assert_eq!(code, StatusCode::NOT_FOUND);
     t.insert(0, configmap("it-d1", "x"));
     t.insert(0, configmap("it-d2", "x"));
-    let resp = http()
+    let resp = t
+        .http()
         .delete(format!("{coll}?labelSelector=app%3Dit"))
         .send()
         .await
@@ -649,9 +671,9 @@ async fn writes_follow_api_server_rules() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn discovery_follows_addons_and_faults() {
     let t = TestDemo::start(2).await;
-    let (_, v) = get_json(&format!("{}/version", t.url(1))).await;
+    let (_, v) = get_json(&t, &format!("{}/version", t.url(1))).await;
     assert_eq!(v["gitVersion"], "v1.31.6");
-    let (_, groups) = get_json(&format!("{}/apis", t.url(1))).await;
+    let (_, groups) = get_json(&t, &format!("{}/apis", t.url(1))).await;
     let names: Vec<&str> = groups["groups"]
         .as_array()
         .unwrap()
@@ -670,27 +692,33 @@ async fn discovery_follows_addons_and_faults() {
             .iter()
             .any(|r| r["name"] == "rollouts")
     };
-    assert!(has_rollouts(&get_json(&gv).await.1));
+    assert!(has_rollouts(&get_json(&t, &gv).await.1));
     t.cluster(0)
         .faults
         .fail_kind("argoproj.io", "rollouts", 404)
         .unwrap();
     assert!(
-        !has_rollouts(&get_json(&gv).await.1),
+        !has_rollouts(&get_json(&t, &gv).await.1),
         "a 404 fault uninstalls the kind"
     );
-    let (code, err) = get_json(&format!("{}/apis/argoproj.io/v1alpha1/rollouts", t.url(0))).await;
+    let (code, err) = get_json(
+        &t,
+        &format!("{}/apis/argoproj.io/v1alpha1/rollouts", t.url(0)),
+    )
+    .await;
     assert_eq!(
         (code, err["reason"].as_str()),
         (StatusCode::NOT_FOUND, Some("NotFound"))
     );
-    let resp = http()
+    let resp = t
+        .http()
         .get(format!("{}/healthz", t.url(0)))
         .send()
         .await
         .unwrap();
     assert_eq!(resp.text().await.unwrap(), "ok");
-    let resp = http()
+    let resp = t
+        .http()
         .get(format!("{}/no/such/path", t.url(0)))
         .send()
         .await
@@ -699,7 +727,8 @@ async fn discovery_follows_addons_and_faults() {
     assert_eq!(resp.headers()["content-type"], "application/json");
     let status: Value = resp.json().await.unwrap();
     assert_eq!(status["kind"], "Status");
-    let agg = http()
+    let agg = t
+        .http()
         .get(format!("{}/apis", t.url(0)))
         .header(
             "accept",
@@ -724,39 +753,35 @@ async fn tokens_and_access_reviews() {
         t.url(0)
     );
     let body = json!({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"});
-    let resp = http()
-        .post(&ssr)
-        .bearer_auth("demo-viewer")
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let viewer = t.http_with(Some(&t.tokens().viewer));
+    let resp = viewer.post(&ssr).json(&body).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::CREATED);
     let who: Value = resp.json().await.unwrap();
     assert_eq!(who["status"]["userInfo"]["username"], "demo-viewer");
-    let resp = http()
-        .post(&ssr)
-        .bearer_auth("who-knows")
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     let pods = format!("{}/api/v1/namespaces/{NS}/pods", t.url(0));
-    let resp = http()
+    let resp = viewer
         .post(&pods)
-        .bearer_auth("demo-viewer")
         .json(&pod("it-v", "v"))
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
-    let resp = http()
-        .get(&pods)
-        .bearer_auth("demo-viewer")
-        .send()
-        .await
-        .unwrap();
+    let status: Value = resp.json().await.unwrap();
+    assert!(
+        status["message"]
+            .as_str()
+            .unwrap()
+            .contains("User \"demo-viewer\" cannot create resource \"pods\""),
+        "{status}"
+    );
+    assert!(
+        t.cluster(0)
+            .state
+            .store
+            .get(kind("", "pods"), NS, "it-v")
+            .is_none()
+    );
+    let resp = viewer.get(&pods).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     let id = t.cluster(0).faults.deny(kdeck_demo::api::authz::DenyRule {
         name: "it-secret".into(),
@@ -771,6 +796,7 @@ async fn tokens_and_access_reviews() {
         "spec": {"resourceAttributes": {"verb": "get", "resource": "pods", "namespace": NS, "name": name}}})
     };
     let (code, review) = send_json(
+        &t,
         reqwest::Method::POST,
         &ssar,
         "application/json",
@@ -785,6 +811,7 @@ async fn tokens_and_access_reviews() {
     );
     assert_eq!(review["spec"]["resourceAttributes"]["name"], "it-secret");
     let (_, review) = send_json(
+        &t,
         reqwest::Method::POST,
         &ssar,
         "application/json",
@@ -792,7 +819,7 @@ async fn tokens_and_access_reviews() {
     )
     .await;
     assert_eq!(review["status"]["allowed"], true);
-    let (code, err) = get_json(&format!("{pods}/it-secret")).await;
+    let (code, err) = get_json(&t, &format!("{pods}/it-secret")).await;
     assert_eq!(code, StatusCode::FORBIDDEN);
     assert!(err["message"].as_str().unwrap().starts_with(
         "pods \"it-secret\" is forbidden: User \"demo-admin\" cannot get resource \"pods\""
@@ -805,44 +832,53 @@ async fn control_api_injects_faults_over_http() {
     let control = t.demo.control_url();
     let name = t.cluster(0).name.clone();
     let faults_url = format!("{control}/clusters/{name}/faults");
+    let http = t.control_http();
     let post = |action: Value| {
-        let url = faults_url.clone();
+        let (url, http) = (faults_url.clone(), http.clone());
         async move {
-            let resp = http().post(url).json(&action).send().await.unwrap();
+            let resp = http.post(url).json(&action).send().await.unwrap();
             let code = resp.status();
             (code, resp.json::<Value>().await.unwrap())
         }
     };
-    let (_, clusters) = get_json(&format!("{control}/clusters")).await;
+    let get = |url: String| {
+        let http = http.clone();
+        async move {
+            let resp = http.get(url).send().await.unwrap();
+            let code = resp.status();
+            (code, resp.json::<Value>().await.unwrap())
+        }
+    };
+    let (_, clusters) = get(format!("{control}/clusters")).await;
     assert_eq!(clusters["clusters"][0]["name"], name.as_str());
     assert_eq!(clusters["clusters"][0]["kubernetes"], t.url(0));
     assert_eq!(clusters["clusters"].as_array().unwrap().len(), 2);
     let (code, _) = post(json!({"action": "fail-kind", "resource": "pods", "code": 403})).await;
     assert_eq!(code, StatusCode::OK);
-    let (code, _) = get_json(&format!("{}/api/v1/pods", t.url(0))).await;
+    let (code, _) = get_json(&t, &format!("{}/api/v1/pods", t.url(0))).await;
     assert_eq!(code, StatusCode::FORBIDDEN);
-    let (code, _) = get_json(&format!("{}/api/v1/pods", t.url(1))).await;
+    let (code, _) = get_json(&t, &format!("{}/api/v1/pods", t.url(1))).await;
     assert_eq!(code, StatusCode::OK, "other clusters are untouched");
     post(json!({"action": "restore-kind", "resource": "pods"})).await;
-    let (code, _) = get_json(&format!("{}/api/v1/pods", t.url(0))).await;
+    let (code, _) = get_json(&t, &format!("{}/api/v1/pods", t.url(0))).await;
     assert_eq!(code, StatusCode::OK);
     let (code, err) = post(json!({"action": "error-rate", "rate": 3})).await;
     assert_eq!(code, StatusCode::BAD_REQUEST, "{err}");
     let (code, _) = post(json!({"action": "explode"})).await;
     assert_eq!(code, StatusCode::BAD_REQUEST);
     post(json!({"action": "error-rate", "rate": 1.0})).await;
-    let (code, err) = get_json(&format!("{}/api/v1/pods", t.url(0))).await;
+    let (code, err) = get_json(&t, &format!("{}/api/v1/pods", t.url(0))).await;
     assert_eq!(
         (code, err["reason"].as_str()),
         (StatusCode::INTERNAL_SERVER_ERROR, Some("InternalError"))
     );
     let (_, deny) = post(json!({"action": "deny", "verb": "list", "resource": "pods"})).await;
     assert!(deny["id"].as_u64().is_some());
-    let (_, snapshot) = get_json(&faults_url).await;
+    let (_, snapshot) = get(faults_url.clone()).await;
     assert_eq!(snapshot["error_rate"], 1.0);
     assert_eq!(snapshot["deny_rules"].as_array().unwrap().len(), 1);
     post(json!({"action": "reset"})).await;
-    let (code, _) = get_json(&format!("{}/api/v1/pods", t.url(0))).await;
+    let (code, _) = get_json(&t, &format!("{}/api/v1/pods", t.url(0))).await;
     assert_eq!(code, StatusCode::OK, "reset clears errors and rules");
     let (code, _) = post(json!({"action": "down"})).await;
     assert_eq!(code, StatusCode::OK);
@@ -857,21 +893,266 @@ async fn control_api_injects_faults_over_http() {
             .is_err()
     );
     post(json!({"action": "up"})).await;
-    let (code, _) = get_json(&format!("{}/api/v1/pods", t.url(0))).await;
+    let (code, _) = get_json(&t, &format!("{}/api/v1/pods", t.url(0))).await;
     assert_eq!(code, StatusCode::OK);
-    let resp = http()
-        .get(format!("{control}/clusters/nope/faults"))
+    let (code, _) = get(format!("{control}/clusters/nope/faults")).await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+}
+
+/// The control API answers only its own token: none, a wrong one, or the Kubernetes admin
+/// token get a 401 and change nothing; the token is in a private file beside the kubeconfig.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_api_needs_the_control_token() {
+    let t = TestDemo::start(1).await;
+    let control = t.demo.control_url();
+    let faults_url = format!("{control}/clusters/{}/faults", t.cluster(0).name);
+    let down = json!({"action": "down"});
+    for (label, token) in [
+        ("no token", None),
+        ("a wrong token", Some("who-knows")),
+        ("the API's admin token", Some(t.tokens().admin.as_str())),
+    ] {
+        let mut req = plain_http().post(&faults_url).json(&down);
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{label}");
+        assert_eq!(
+            resp.headers()["www-authenticate"],
+            "Bearer realm=\"kdeck demo control\"",
+            "{label}"
+        );
+        let err: Value = resp.json().await.unwrap();
+        let file = t.demo.control_token_path();
+        assert!(
+            err["error"]
+                .as_str()
+                .unwrap()
+                .contains(file.to_str().unwrap()),
+            "{err}"
+        );
+        let resp = plain_http()
+            .get(format!("{control}/clusters"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{label}: GET");
+    }
+    assert!(
+        t.cluster(0).faults.snapshot().await.up,
+        "no refused request took the cluster down"
+    );
+    let file = t.demo.control_token_path();
+    assert_eq!(
+        file.file_name().unwrap(),
+        "kubeconfig.control-token",
+        "beside the kubeconfig"
+    );
+    let written = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(written.trim(), t.tokens().control);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the token file is private");
+    }
+    let resp = plain_http()
+        .post(&faults_url)
+        .bearer_auth(written.trim())
+        .json(&down)
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(!t.cluster(0).faults.snapshot().await.up);
+}
+
+/// The Kubernetes API answers only this run's tokens, as the kubeconfig carries them: no
+/// token, a wrong one, the old fixed user names and the control token all get kubectl's 401.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_needs_this_runs_token() {
+    let t = TestDemo::start(1).await;
+    let namespaces = format!("{}/api/v1/namespaces", t.url(0));
+    let healthz = format!("{}/healthz", t.url(0));
+    let tokens = t.tokens().clone();
+    for (label, token) in [
+        ("no token", None),
+        ("a wrong token", Some("who-knows")),
+        ("the admin's name", Some("demo-admin")),
+        ("the viewer's name", Some("demo-viewer")),
+        ("the control token", Some(tokens.control.as_str())),
+    ] {
+        let http = t.http_with(token);
+        let resp = http.get(&namespaces).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{label}");
+        assert_eq!(resp.headers()["content-type"], "application/json");
+        let status: Value = resp.json().await.unwrap();
+        assert_eq!(
+            (
+                &status["kind"],
+                &status["apiVersion"],
+                &status["status"],
+                &status["reason"],
+                &status["code"]
+            ),
+            (
+                &json!("Status"),
+                &json!("v1"),
+                &json!("Failure"),
+                &json!("Unauthorized"),
+                &json!(401)
+            ),
+            "{label}: {status}"
+        );
+        let resp = http.get(&healthz).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{label}: healthz");
+        // Impersonation is no way around it.
+        let resp = http
+            .post(format!("{namespaces}/{NS}/configmaps"))
+            .header("impersonate-user", "demo-admin")
+            .json(&configmap("it-sneaky", "x"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{label}: write");
+    }
+    assert!(
+        t.cluster(0)
+            .state
+            .store
+            .get(kind("", "configmaps"), NS, "it-sneaky")
+            .is_none()
+    );
+    let resp = t
+        .http_with(None)
+        .get(&namespaces)
+        .basic_auth("demo-admin", Some("demo-admin"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "basic auth");
+    // The kubeconfig the demo wrote carries exactly these tokens, and they work.
+    let written = demo_harness::kubeconfig_credentials(&t.kubeconfig());
+    assert_eq!(written.token, tokens.admin);
+    assert_eq!(written.server, t.url(0));
+    let resp = written.http().get(&namespaces).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let resp = written.http().get(&healthz).send().await.unwrap();
+    assert_eq!(resp.text().await.unwrap(), "ok");
+    let kubeconfig = std::fs::read_to_string(t.kubeconfig()).unwrap();
+    assert!(
+        kubeconfig.contains(&format!("token: \"{}\"", tokens.viewer)),
+        "{kubeconfig}"
+    );
+    assert!(!kubeconfig.contains(&tokens.control));
+}
+
+/// What a browser could send: a cross-origin request (it carries `Origin`), a CORS preflight,
+/// or a DNS-rebinding page's request (a foreign `Host`). Every port refuses each with a 403
+/// and no CORS allowance, even with a valid token, and nothing changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browsers_get_no_answer_from_any_port() {
+    let t = TestDemo::start(1).await;
+    let c = t.cluster(0);
+    let api_write = format!("{}/api/v1/namespaces/{NS}/configmaps", t.url(0));
+    let control_write = format!("{}/clusters/{}/faults", t.demo.control_url(), c.name);
+    let ports = [
+        (
+            "kubernetes",
+            t.http().clone(),
+            api_write.clone(),
+            configmap("it-cors", "x"),
+        ),
+        (
+            "control",
+            t.control_http(),
+            control_write.clone(),
+            json!({"action": "down"}),
+        ),
+        (
+            "prometheus",
+            plain_http(),
+            format!("{}/api/v1/query", c.prom_url()),
+            json!({}),
+        ),
+    ];
+    let no_cors = |label: &str, resp: &reqwest::Response| {
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN, "{label}");
+        let allowances: Vec<_> = resp
+            .headers()
+            .keys()
+            .filter(|k| k.as_str().starts_with("access-control-"))
+            .collect();
+        assert!(allowances.is_empty(), "{label}: {allowances:?}");
+    };
+    for (port, http, url, body) in &ports {
+        let resp = http
+            .post(url)
+            .header("origin", "https://evil.example")
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        no_cors(&format!("{port}: POST with Origin"), &resp);
+        let resp = http.get(url).header("origin", "null").send().await.unwrap();
+        no_cors(&format!("{port}: GET with Origin"), &resp);
+        let resp = http
+            .request(reqwest::Method::OPTIONS, url)
+            .header("origin", "https://evil.example")
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization,content-type",
+            )
+            .send()
+            .await
+            .unwrap();
+        no_cors(&format!("{port}: preflight"), &resp);
+        let resp = http
+            .post(url)
+            .header("host", "rebound.evil.example")
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        no_cors(&format!("{port}: foreign Host"), &resp);
+    }
+    let refused: Value = t
+        .http()
+        .get(&api_write)
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (&refused["kind"], &refused["reason"]),
+        (&json!("Status"), &json!("Forbidden")),
+        "{refused}"
+    );
+    assert!(c.faults.snapshot().await.up, "the control API did nothing");
+    assert!(
+        c.state
+            .store
+            .get(kind("", "configmaps"), NS, "it-cors")
+            .is_none(),
+        "the API stored nothing"
+    );
+    // The same requests without the browser's headers go through.
+    for (port, http, url, body) in &ports[..2] {
+        let resp = http.post(url).json(body).send().await.unwrap();
+        assert!(resp.status().is_success(), "{port}: {}", resp.status());
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prometheus_port_and_service_proxy_reach_the_prometheus_api() {
     let t = TestDemo::start(1).await;
     let c = t.cluster(0);
-    let direct = http()
+    let direct = plain_http()
         .get(format!("{}/api/v1/query?query=up", c.prom_url()))
         .send()
         .await
@@ -887,13 +1168,13 @@ async fn prometheus_port_and_service_proxy_reach_the_prometheus_api() {
             "{}/api/v1/namespaces/monitoring/services/{svc}/proxy/api/v1/query?query=up",
             t.url(0)
         );
-        let resp = http().get(url).send().await.unwrap();
+        let resp = t.http().get(url).send().await.unwrap();
         assert_eq!(resp.status(), direct_code, "{svc}");
         let via_proxy: Value = resp.json().await.unwrap();
         assert_eq!(via_proxy["status"], direct["status"], "{svc}");
     }
     let other = format!("{}/api/v1/namespaces/shop/services/web:80/proxy/", t.url(0));
-    let (code, err) = get_json(&other).await;
+    let (code, err) = get_json(&t, &other).await;
     assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(err["kind"], "Status");
     // The proxy is authorized like any request.
@@ -906,7 +1187,7 @@ async fn prometheus_port_and_service_proxy_reach_the_prometheus_api() {
         t.url(0)
     );
     assert_eq!(
-        http().get(&url).send().await.unwrap().status(),
+        t.http().get(&url).send().await.unwrap().status(),
         StatusCode::FORBIDDEN
     );
 }
@@ -919,7 +1200,8 @@ async fn deleting_a_namespace_deletes_what_it_holds() {
     cm["metadata"]["namespace"] = json!("it-doomed");
     t.insert(0, cm);
     t.insert(0, configmap("it-outside", "x"));
-    let resp = http()
+    let resp = t
+        .http()
         .delete(format!("{}/api/v1/namespaces/it-doomed", t.url(0)))
         .send()
         .await
@@ -949,7 +1231,7 @@ async fn a_watcher_that_falls_behind_is_cut_off() {
         t.url(0),
         store.current_rv()
     );
-    let mut w = WatchReader::open(&url).await;
+    let mut w = WatchReader::open(&t, &url).await;
     // Keep memory small: the history is not what this test is about. Only shrunk once the
     // watch has started: the controllers write all the time, and a history of 100 events
     // can be gone before the request arrives (a 410 ERROR instead of a lagging watcher).

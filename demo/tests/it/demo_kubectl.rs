@@ -1,5 +1,6 @@
 //! The real `kubectl` against the demo cluster: what it prints for get, api-resources, -o
-//! yaml, get -w, patch, scale, auth can-i / whoami and unknown resources.
+//! yaml, get -w, patch, scale, auth can-i / whoami, unknown resources, and that it gets in
+//! only with the credentials the demo wrote.
 //!
 //! Objects are created by the tests themselves in their own namespace; assertions look for
 //! those rows only, so objects seeded by the simulated controllers do not disturb them. The
@@ -11,7 +12,8 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use kdeck_demo::testing::demo_harness::{
-    DEADLINE, NS, TestDemo, deployment, eventually, find_row, kind, kubectl_at_least, pod,
+    DEADLINE, NS, TestDemo, deployment, eventually, find_row, kind, kubeconfig_credentials,
+    kubectl_at_least, pod,
 };
 use kdeck_demo::testing::support;
 
@@ -422,7 +424,7 @@ async fn auth_can_i_follows_deny_rules() {
         "{}",
         out.stderr
     );
-    // The read-only user, by impersonation (kubectl sends no token to a plain-HTTP server).
+    // The read-only user, by impersonation.
     let out = t
         .kubectl(&[
             "--as",
@@ -560,5 +562,90 @@ async fn create_and_delete_from_manifests() {
                 "reviews"
             )
             .is_none()
+    );
+}
+
+/// kubectl reaches the demo over HTTPS with the CA and token of the kubeconfig it wrote;
+/// without a token (a user with only a name and password; with no credentials at all kubectl
+/// asks for them on its terminal) or with a wrong one it is not logged in; the viewer user of
+/// that kubeconfig reads but cannot write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_needs_the_written_credentials() {
+    let t = TestDemo::start(1).await;
+    t.kubectl(&["get", "ns", NS]).await.ok();
+    // The same cluster and CA, but a user without a token.
+    let written = kubeconfig_credentials(&t.kubeconfig());
+    let ca = t.dir.path().join("ca.pem");
+    std::fs::write(&ca, &written.ca_pem).unwrap();
+    let anonymous = t.dir.path().join("anonymous-kubeconfig");
+    std::fs::write(
+        &anonymous,
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: anon\nclusters:\n- name: c\n  cluster:\n    server: '{}'\n    certificate-authority: '{}'\nusers:\n- name: anon\n  user: {{username: demo-admin, password: demo-admin}}\ncontexts:\n- name: anon\n  context: {{cluster: c, user: anon}}\n",
+            written.server,
+            ca.display()
+        ),
+    )
+    .unwrap();
+    let out = tokio::process::Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(&anonymous)
+        .arg("--cache-dir")
+        .arg(t.dir.path().join("anon-cache"))
+        .args(["get", "ns", NS])
+        .env_remove("KUBECONFIG")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("You must be logged in to the server"),
+        "{stderr}"
+    );
+    // The fixed token of earlier demo versions, and any other, is not this run's.
+    for token in ["demo-admin", "who-knows"] {
+        let out = t.kubectl(&["--token", token, "get", "ns", NS]).await;
+        assert_ne!(out.code, 0);
+        assert!(
+            out.stderr.contains("You must be logged in to the server"),
+            "{}",
+            out.stderr
+        );
+    }
+    // The kubeconfig's read-only user.
+    t.insert(0, pod("it-keep", "it-keep"));
+    let listed = t
+        .kubectl(&["--user", "demo-viewer", "get", "pods", "-n", NS])
+        .await
+        .ok();
+    assert!(find_row(&listed, "it-keep").is_some(), "{listed}");
+    let out = t
+        .kubectl(&[
+            "--user",
+            "demo-viewer",
+            "delete",
+            "pod",
+            "it-keep",
+            "-n",
+            NS,
+        ])
+        .await;
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr.contains("Error from server (Forbidden)")
+            && out
+                .stderr
+                .contains("User \"demo-viewer\" cannot delete resource \"pods\""),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        t.cluster(0)
+            .state
+            .store
+            .get(kind("", "pods"), NS, "it-keep")
+            .is_some()
     );
 }

@@ -23,7 +23,7 @@ use std::sync::OnceLock;
 
 use serde_json::{Value, json};
 
-use kdeck_demo::testing::demo_harness::{NS, TestDemo, http, kind};
+use kdeck_demo::testing::demo_harness::{NS, TestDemo, kind};
 
 use kdeck_demo::testing::support;
 
@@ -562,7 +562,7 @@ async fn served_custom_resources_validate() {
             }
             obj["metadata"]["namespace"] = json!(NS);
             let url = format!("{}/apis/{api_version}/namespaces/{NS}/{plural}", t.url(0));
-            let resp = http().post(&url).json(&obj).send().await.unwrap();
+            let resp = t.http().post(&url).json(&obj).send().await.unwrap();
             assert_eq!(
                 resp.status(),
                 reqwest::StatusCode::CREATED,
@@ -586,7 +586,15 @@ async fn served_custom_resources_validate() {
                     continue;
                 }
                 let url = format!("{}/apis/{}/{version}/{}", t.url(i), rt.group, rt.plural);
-                let list: Value = http().get(&url).send().await.unwrap().json().await.unwrap();
+                let list: Value = t
+                    .http()
+                    .get(&url)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
                 for item in list["items"]
                     .as_array()
                     .unwrap_or_else(|| panic!("{url}: {list}"))
