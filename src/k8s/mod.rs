@@ -6,8 +6,10 @@
 
 pub mod analysis;
 pub mod apps;
+pub mod argocd;
 pub mod core;
 pub mod crd;
+pub mod flux;
 pub mod pod;
 pub mod rollout;
 

@@ -5,6 +5,7 @@
 mod config_files;
 mod demo_parse;
 mod demo_serve;
+mod drift_fixtures;
 mod e2e_rollouts;
 mod e2e_shell;
 mod exec_actions;
