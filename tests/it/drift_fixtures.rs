@@ -169,7 +169,7 @@ fn a_synced_healthy_app_with_its_last_automated_sync() {
     assert_eq!(r.target, r.deployed);
     assert_eq!(revisions_text(&r.deployed, &r.target), "a0c7298");
     assert_eq!(r.attention, Attention::Fine);
-    assert_eq!(last_op_cell(&r, now()).text, "✔ Succeeded 1674d");
+    assert_eq!(last_op_cell(&r, Some(now())).text, "✔ Succeeded 1674d");
 
     let d = app_detail(&AppInputs {
         cluster: "prod-us-east",

@@ -22,6 +22,17 @@ pub struct DestLabel {
 }
 
 impl DestLabel {
+    /// Just the namespace when it deploys to `home` (the cluster the app lives in), else
+    /// [`Self::text`].
+    #[must_use]
+    pub fn text_from(&self, home: &str) -> String {
+        if self.context.as_deref() == Some(home) && !self.namespace.is_empty() {
+            self.namespace.clone()
+        } else {
+            self.text()
+        }
+    }
+
     /// `eu-west/payments`; an unwatched cluster is marked `?`.
     #[must_use]
     pub fn text(&self) -> String {
@@ -119,6 +130,8 @@ mod tests {
         let d = resolve(&dest(IN_CLUSTER_SERVER, ""), home, &c);
         assert_eq!(d.text(), "us-east/payments");
         assert_eq!(d.context.as_deref(), Some("prod-us-east"));
+        assert_eq!(d.text_from("prod-us-east"), "payments");
+        assert_eq!(d.text_from("prod-eu-west"), "us-east/payments");
         assert_eq!(
             resolve(&dest("", "in-cluster"), home, &c).text(),
             "us-east/payments"

@@ -206,7 +206,7 @@ impl PaneModel for DriftModel {
     }
 
     fn live_cell(row: &DriftRow, now: DateTime<Utc>) -> Cell {
-        view::last_op_cell(row, now)
+        view::last_op_cell(row, Some(now))
     }
 
     fn problem(r: &DriftRow) -> Option<Problem> {

@@ -16,17 +16,17 @@ use crate::widgets::table::{Cell, Column, TableRow};
 pub const LAST_OP_COLUMN: usize = 7;
 
 pub const COLUMNS: &[Column] = &[
-    Column::new("CLUSTER", 7, 12, 5),
-    Column::new("NAME", 10, 26, 0),
-    Column::new("PROJECT", 6, 12, 7),
-    Column::new("DESTINATION", 10, 26, 4),
-    Column::new("SYNC", 10, 12, 0),
-    Column::new("HEALTH", 9, 13, 2),
+    Column::new("CLUSTER", 7, 12, 4),
+    Column::new("NAME", 12, 26, 0),
+    Column::new("PROJECT", 7, 12, 7),
+    Column::new("DESTINATION", 10, 26, 5),
+    Column::new("SYNC", 11, 12, 0),
+    Column::new("HEALTH", 10, 13, 2),
     Column::new("OOS", 3, 6, 3),
-    Column::new("LAST OP", 12, 44, 1),
-    Column::new("AUTO", 4, 9, 6),
+    Column::new("LAST OP", 14, 44, 1),
+    Column::new("AUTO", 7, 9, 6),
     Column::new("REVISION", 7, 17, 8),
-    Column::new("CONDITIONS", 10, 80, 1),
+    Column::new("CONDITIONS", 12, 80, 1),
 ];
 
 /// Symbol and role of a sync status (the symbol carries it without colour).
@@ -175,12 +175,13 @@ pub fn table_row(r: &DriftRow, key: Arc<str>, short: &str) -> TableRow {
             Cell::plain(short),
             Cell::styled(r.name.clone(), name_role),
             Cell::plain(r.project.clone()),
-            Cell::plain(r.dest.text()),
+            Cell::plain(r.dest.text_from(&r.cluster)),
             status_cell(&r.sync, sync_style(&r.sync)),
             status_cell(&r.health, health_style(&r.health)),
             oos,
-            // Drawn from the clock when shown (see `last_op_cell`).
-            Cell::default(),
+            // Drawn again with its age when shown (see `last_op_cell`); kept here without
+            // it so the column is sized to its text.
+            last_op_cell(r, None),
             Cell::plain(auto_text(r)),
             Cell::plain(revisions_text(&r.deployed, &r.target)),
             conditions_cell(r),
@@ -189,9 +190,10 @@ pub fn table_row(r: &DriftRow, key: Arc<str>, short: &str) -> TableRow {
     }
 }
 
-/// The LAST OP cell: phase, how long ago, and (unless it succeeded) the message.
+/// The LAST OP cell: phase, how long ago (as of `now`, if given), and (unless it succeeded)
+/// the message.
 #[must_use]
-pub fn last_op_cell(r: &DriftRow, now: DateTime<Utc>) -> Cell {
+pub fn last_op_cell(r: &DriftRow, now: Option<DateTime<Utc>>) -> Cell {
     let Some(op) = &r.op else {
         return Cell::styled("—", Role::Muted);
     };
@@ -208,7 +210,7 @@ pub fn last_op_cell(r: &DriftRow, now: DateTime<Utc>) -> Cell {
         "{sym} {}",
         if op.phase.is_empty() { "?" } else { &op.phase }
     );
-    if let Some(at) = op.at {
+    if let (Some(at), Some(now)) = (op.at, now) {
         text.push(' ');
         text.push_str(&short_duration((now - at).num_seconds()));
     }
