@@ -5,6 +5,8 @@
 mod config_files;
 mod demo_parse;
 mod demo_serve;
+mod drift_actions;
+mod drift_demo;
 mod drift_fixtures;
 mod e2e_rollouts;
 mod e2e_shell;

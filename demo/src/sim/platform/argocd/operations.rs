@@ -164,7 +164,8 @@ pub fn complete_operation(state: &ClusterState, app: &Value, op: &Value, now: Da
     let resources = fields::array_at(app, "/status/resources").to_vec();
     let mut results = Vec::new();
     for r in resources.iter().filter(|r| selected(op, r)) {
-        let changed = fields::str_at(r, "/status") == "OutOfSync";
+        // A rollback applies the older manifests, which differ from what runs.
+        let changed = fields::str_at(r, "/status") == "OutOfSync" || revision != head;
         if changed && !dry_run {
             apply_resource(state, &name, &revision, r);
         }
