@@ -114,11 +114,17 @@ fn sync_refresh_rollback_and_terminate_reach_the_controller() {
     assert!(p.checks.is_empty());
     let o = run(&d, &exec, &mut rx, p);
     assert_eq!(o.kind, OutcomeKind::Ok, "{o:?}");
-    d.wait_app("payments", "the refresh handled", |a| {
+    let rv = done["metadata"]["resourceVersion"].clone();
+    let refreshed = d.wait_app("payments", "the refresh handled", |a| {
         a.pointer("/metadata/annotations/argocd.argoproj.io~1refresh")
             .is_none()
-            && a["status"]["reconciledAt"] != reconciled
+            && a["metadata"]["resourceVersion"] != rv
     });
+    // Reconciled again (timestamps have second precision: same second or later).
+    assert!(
+        refreshed["status"]["reconciledAt"].as_str() >= reconciled.as_str(),
+        "{refreshed:#}"
+    );
 
     // Rollback to the deployment before: refused while automated sync is on (a plan made
     // with it off is refused by the executor once someone turned it on) …
