@@ -8,6 +8,7 @@ mod demo_serve;
 mod drift_actions;
 mod drift_demo;
 mod drift_fixtures;
+mod e2e_drift;
 mod e2e_rollouts;
 mod e2e_shell;
 mod exec_actions;
