@@ -209,9 +209,13 @@ fn app_page(p: &mut Page<'_>, d: &AppDetail) {
                 Verdict::Unknown(why) => (format!("? {why}"), Role::Warn),
             };
             let (a, ar) = say(auto);
-            let (m, mr) = say(manual);
-            proj.push(p.text(format!("  sync now: automated {a}"), ar));
-            proj.push(p.text(format!(", manual {m}"), mr));
+            if auto == manual {
+                proj.push(p.text(format!("  sync now: {a}"), ar));
+            } else {
+                let (m, mr) = say(manual);
+                proj.push(p.text(format!("  sync now: automated {a}"), ar));
+                proj.push(p.text(format!(", manual {m}"), mr));
+            }
         }
     }
     p.field("Project", proj);

@@ -117,7 +117,7 @@ fn conditions_cell(r: &DriftRow) -> Cell {
         parts.push(p.clone());
     }
     if r.window.is_some() {
-        parts.push("⊘ sync window".into());
+        parts.push("⊘ window".into());
     }
     if r.kind.is_flux() {
         if !r.health_message.is_empty() && r.health != "Healthy" {
