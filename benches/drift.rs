@@ -5,7 +5,6 @@
 //! Run: `cargo bench --bench drift`
 
 #[path = "common.rs"]
-#[allow(dead_code)]
 mod common;
 
 use std::sync::Arc;
