@@ -66,8 +66,8 @@ pub struct ClusterProfile {
 }
 
 impl ClusterProfile {
-    /// The default line-up: every add-on on the first cluster; Velero and Istio missing from
-    /// the second, so kdeck can show "not installed".
+    /// The default line-up: every add-on on the first cluster but Flux; Velero and Istio
+    /// missing from the second, which alone runs Flux, so kdeck can show "not installed".
     #[must_use]
     pub fn standard(index: usize) -> Self {
         const REGIONS: &[&str] = &[
@@ -77,7 +77,10 @@ impl ClusterProfile {
         let region = REGIONS
             .get(index)
             .map_or_else(|| format!("region-{index}"), |r| (*r).to_string());
-        let addons = if index % 2 == 1 {
+        let addons = if index == 1 {
+            // The second cluster is the one running Flux (beside Argo CD).
+            vec![Addon::Core, Addon::ArgoRollouts, Addon::ArgoCd, Addon::Flux]
+        } else if index % 2 == 1 {
             vec![Addon::Core, Addon::ArgoRollouts, Addon::ArgoCd]
         } else {
             vec![

@@ -6,8 +6,11 @@
 
 pub mod analysis;
 pub mod apps;
+pub mod argocd;
+pub mod argocd_projects;
 pub mod core;
 pub mod crd;
+pub mod flux;
 pub mod pod;
 pub mod rollout;
 pub mod velero;

@@ -7,6 +7,7 @@
 
 pub mod backups;
 pub mod clusters;
+pub mod drift;
 pub mod kit;
 pub mod rollouts;
 
@@ -31,6 +32,7 @@ pub fn registry() -> Vec<Box<dyn Pane>> {
     vec![
         Box::new(clusters::ClustersPane::default()),
         Box::new(rollouts::RolloutsPane::default()),
+        Box::new(drift::DriftPane::default()),
         Box::new(backups::BackupsPane::default()),
     ]
 }

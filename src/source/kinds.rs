@@ -139,3 +139,30 @@ impl Watched for crate::k8s::velero::Restore {
 impl Watched for crate::k8s::velero::BackupStorageLocation {
     namespaced_api!();
 }
+impl Watched for crate::k8s::argocd::Application {
+    namespaced_api!();
+    const KEEP_ANNOTATIONS: &'static [&'static str] =
+        crate::k8s::argocd::APPLICATION_KEEP_ANNOTATIONS;
+    fn slim(&mut self) {
+        slim_metadata(&mut self.metadata, Self::KEEP_ANNOTATIONS);
+        self.trim_status();
+    }
+}
+
+impl Watched for crate::k8s::argocd::AppProject {
+    namespaced_api!();
+}
+
+impl Watched for crate::k8s::argocd::ApplicationSet {
+    namespaced_api!();
+}
+
+impl Watched for crate::k8s::flux::Kustomization {
+    namespaced_api!();
+    const KEEP_ANNOTATIONS: &'static [&'static str] = crate::k8s::flux::FLUX_KEEP_ANNOTATIONS;
+}
+
+impl Watched for crate::k8s::flux::HelmRelease {
+    namespaced_api!();
+    const KEEP_ANNOTATIONS: &'static [&'static str] = crate::k8s::flux::FLUX_KEEP_ANNOTATIONS;
+}

@@ -165,8 +165,8 @@ fn clusters_stale_when_demo_dies_and_recover_when_it_returns() {
         40,
         &[("KDECK_CONFIG", config.to_str().unwrap())],
     );
-    // Both live with node counts, and discovery done: the second cluster lacks Velero and
-    // Istio.
+    // Both live with node counts, and discovery done: both run Argo Rollouts and Argo CD,
+    // only the second runs Flux.
     t.wait_for(
         "both clusters live with node counts and add-ons",
         WAIT,
@@ -174,8 +174,8 @@ fn clusters_stale_when_demo_dies_and_recover_when_it_returns() {
             ["demo-us-east", "demo-eu-west"]
                 .iter()
                 .all(|c| row(s, c).is_some_and(|l| l.contains("● live") && nodes_cell_ok(l)))
-                && row(s, "demo-us-east").is_some_and(|l| l.contains("RO CD VE IS"))
-                && row(s, "demo-eu-west").is_some_and(|l| l.contains("RO CD -- --"))
+                && row(s, "demo-us-east").is_some_and(|l| l.contains("RO CD -- VE"))
+                && row(s, "demo-eu-west").is_some_and(|l| l.contains("RO CD FX --"))
         },
     );
     assert!(

@@ -482,3 +482,127 @@ fn malformed_rollout_is_a_row_not_a_crash() {
     let screen = draw(&mut app, 120, 36);
     assert!(screen.contains("weird"), "{screen}");
 }
+
+// --- Drift pane ------------------------------------------------------------------------------
+
+fn argo_app(rel: &str) -> kdeck::k8s::argocd::Application {
+    parse(load_yaml(&format!("argo-cd/applications/{rel}")))
+}
+
+/// Fixture Applications (named where upstream left them nameless), a project with a deny
+/// window open at `NOW`, and Flux objects from the repo's fixtures.
+fn drift_cluster(name: &str) -> Arc<ClusterHandle> {
+    use kdeck::k8s::argocd::{AppProject, Application, ApplicationSet};
+    use kdeck::k8s::flux::{HelmRelease, Kustomization};
+    let c = handle(name, info(reachable()), all_addons());
+    healthy_core(&c);
+    let mut degraded = argo_app("gitops-engine-application-degraded.yaml");
+    degraded.metadata.name = Some("legacy-billing".into());
+    degraded.metadata.namespace = Some("argocd".into());
+    let mut frozen: Value =
+        load_yaml("argo-cd/applications/gitops-backend-application3-synced-operationstate.yaml");
+    frozen["metadata"]["name"] = json!("ingress");
+    frozen["spec"]["project"] = json!("platform");
+    frozen["spec"]["syncPolicy"] = json!({"automated": {"prune": true, "selfHeal": true}});
+    let apps: Vec<Application> = vec![
+        argo_app("gitops-backend-application-resource-outofsync-missing.yaml"),
+        argo_app("gitops-backend-application2-outofsync.yaml"),
+        argo_app("gitops-backend-application3-synced-operationstate.yaml"),
+        argo_app("synced-healthy-with-operationstate.yaml"),
+        parse(frozen),
+        degraded,
+    ];
+    let project: AppProject = parse(json!({
+        "metadata": {"name": "platform", "namespace": "test-namespace"},
+        "spec": {"syncWindows": [{"kind": "deny", "schedule": "0 12 * * *", "duration": "1h",
+            "applications": ["*"], "description": "release freeze"}]}
+    }));
+    fill(&c, apps, live());
+    fill(&c, vec![project], live());
+    fill::<ApplicationSet>(&c, vec![], live());
+    let flux = |rel: &str| -> Value {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/flux")
+            .join(rel);
+        let docs: Vec<Value> =
+            serde_saphyr::from_multiple(&std::fs::read_to_string(path).unwrap()).unwrap();
+        docs.into_iter().find(|d| !d.is_null()).unwrap()
+    };
+    let mut failed = flux("docs/kustomization-failed-status.yaml");
+    failed["metadata"] = json!({"name": "apps", "namespace": "flux-system"});
+    let mut suspended = flux("argocd-actions/HelmRelease/testdata/suspended_helmrelease.yaml");
+    suspended["status"] = flux("argocd-health/HelmRelease/healthy.yaml")["status"].clone();
+    fill::<Kustomization>(&c, vec![parse(failed)], live());
+    fill::<HelmRelease>(&c, vec![parse(suspended)], live());
+    c
+}
+
+fn drift_app(clusters: Vec<Arc<ClusterHandle>>) -> App {
+    let mut app = app_for(clusters, AppSettings::default());
+    assert!(app.focus_pane("drift"));
+    app
+}
+
+#[test]
+fn drift_list_120x36_and_80x24() {
+    let mut app = drift_app(vec![drift_cluster("prod-us-east")]);
+    let screen = draw(&mut app, 120, 36);
+    let lines: Vec<&str> = screen.lines().collect();
+    let header = lines.iter().position(|l| l.contains("SYNC")).unwrap();
+    // Broken first (a failed Flux apply, a Degraded app), then what needs a sync.
+    assert!(lines[header + 1].contains("legacy-billing"), "{screen}");
+    assert!(lines[header + 2].contains("apps"), "{screen}");
+    assert!(screen.contains("⊘ window"), "{screen}");
+    insta::assert_snapshot!("drift_list_120x36", screen);
+    insta::assert_snapshot!("drift_list_80x24", draw(&mut app, 80, 24));
+}
+
+#[test]
+fn drift_detail_120x36() {
+    let mut app = drift_app(vec![drift_cluster("prod-us-east")]);
+    app.dispatch(&ActionCall {
+        name: "open-detail".into(),
+        args: vec!["ingress".into()],
+    });
+    let screen = draw(&mut app, 120, 36);
+    assert!(
+        screen.contains("Application test-namespace/ingress"),
+        "{screen}"
+    );
+    assert!(screen.contains("blocked by deny window"), "{screen}");
+    insta::assert_snapshot!("drift_detail_120x36", screen);
+}
+
+#[test]
+fn drift_not_installed_and_forbidden() {
+    use kdeck::k8s::argocd::{AppProject, Application, ApplicationSet};
+    use kdeck::k8s::flux::{HelmRelease, Kustomization};
+    let c = handle("prod-us-east", info(reachable()), all_addons());
+    healthy_core(&c);
+    fill::<Application>(&c, vec![], SourceState::NotInstalled);
+    fill::<AppProject>(&c, vec![], SourceState::NotInstalled);
+    fill::<ApplicationSet>(&c, vec![], SourceState::NotInstalled);
+    fill::<Kustomization>(&c, vec![], SourceState::NotInstalled);
+    fill::<HelmRelease>(&c, vec![], SourceState::NotInstalled);
+    let mut app = drift_app(vec![c]);
+    let screen = draw(&mut app, 120, 36);
+    assert!(
+        screen.contains("neither Argo CD nor Flux is installed on the clusters in view"),
+        "{screen}"
+    );
+    let f = handle("restricted", info(reachable()), all_addons());
+    healthy_core(&f);
+    let forbidden = SourceState::Forbidden {
+        reason: "applications.argoproj.io is forbidden".into(),
+    };
+    fill::<Application>(&f, vec![], forbidden.clone());
+    fill::<Kustomization>(&f, vec![], SourceState::NotInstalled);
+    fill::<HelmRelease>(&f, vec![], SourceState::NotInstalled);
+    let mut app = drift_app(vec![f]);
+    let screen = draw(&mut app, 80, 24);
+    assert!(
+        screen.contains("✖ forbidden: applications.argoproj.io is forbidden"),
+        "{screen}"
+    );
+    insta::assert_snapshot!("drift_forbidden_80x24", screen);
+}

@@ -10,8 +10,10 @@ pub enum Addon {
     Core,
     /// `argoproj.io` Rollouts, AnalysisRuns, AnalysisTemplates.
     ArgoRollouts,
-    /// `argoproj.io` Applications.
+    /// `argoproj.io` Applications, AppProjects, ApplicationSets.
     ArgoCd,
+    /// `kustomize.toolkit.fluxcd.io` Kustomizations and `helm.toolkit.fluxcd.io` HelmReleases.
+    Flux,
     /// `velero.io`.
     Velero,
     /// `networking.istio.io`.
@@ -399,6 +401,57 @@ pub static RESOURCE_TYPES: &[ResourceType] = &[
             "application",
             true,
             Addon::ArgoCd,
+        )
+    },
+    ResourceType {
+        short_names: &["appproj", "appprojs"],
+        ..rt(
+            "argoproj.io",
+            &["v1alpha1"],
+            "AppProject",
+            "appprojects",
+            "appproject",
+            true,
+            Addon::ArgoCd,
+        )
+    },
+    ResourceType {
+        short_names: &["appset", "appsets"],
+        status_subresource: true,
+        ..rt(
+            "argoproj.io",
+            &["v1alpha1"],
+            "ApplicationSet",
+            "applicationsets",
+            "applicationset",
+            true,
+            Addon::ArgoCd,
+        )
+    },
+    ResourceType {
+        short_names: &["ks"],
+        status_subresource: true,
+        ..rt(
+            "kustomize.toolkit.fluxcd.io",
+            &["v1"],
+            "Kustomization",
+            "kustomizations",
+            "kustomization",
+            true,
+            Addon::Flux,
+        )
+    },
+    ResourceType {
+        short_names: &["hr"],
+        status_subresource: true,
+        ..rt(
+            "helm.toolkit.fluxcd.io",
+            &["v2"],
+            "HelmRelease",
+            "helmreleases",
+            "helmrelease",
+            true,
+            Addon::Flux,
         )
     },
     ResourceType {

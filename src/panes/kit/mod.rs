@@ -14,6 +14,6 @@ pub mod table_pane;
 pub use detail::{DetailFrame, EventLine, ObjectKey, event_lines};
 pub use health::{EmptyTexts, PaneHealth, Styled, worst};
 pub use list::ListView;
-pub use model::{DetailCx, DrawCx, PaneModel, PromView, RowCx};
+pub use model::{DetailCx, DrawCx, PaneModel, PromView, RowCx, WatchedContext};
 pub use rows::{Inputs, ListRow, RowCache, sort_rows};
 pub use table_pane::TablePane;

@@ -21,6 +21,17 @@ use crate::source::{KindSpec, PromSnapshot, PromSpec, SourceState};
 use crate::theme::Theme;
 use crate::widgets::table::{Cell, Column, TableRow};
 
+/// A watched context as rows may name it (an Argo CD Application's destination is another
+/// cluster, given by API server URL or cluster name).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct WatchedContext {
+    pub context: String,
+    /// Its short name, as the CLUSTER columns show it.
+    pub short: String,
+    /// Its API server URL (`ClusterInfo::server`).
+    pub server: String,
+}
+
 /// What building one cluster's rows reads.
 pub struct RowCx<'a> {
     pub cluster: &'a ClusterHandle,
@@ -31,6 +42,8 @@ pub struct RowCx<'a> {
     pub now: DateTime<Utc>,
     /// The answer to this cluster's [`PaneModel::list_prom`] queries, if the pane has any.
     pub prom: &'a PromView,
+    /// Every watched context (in view or not), in kubeconfig order.
+    pub contexts: &'a [WatchedContext],
 }
 
 impl RowCx<'_> {
@@ -48,6 +61,8 @@ pub struct DetailCx<'a> {
     pub events: &'a [EventLine],
     pub config: &'a Config,
     pub now: DateTime<Utc>,
+    /// Every watched context (in view or not), in kubeconfig order.
+    pub contexts: &'a [WatchedContext],
 }
 
 /// Prometheus data for a view, as the view should explain it.

@@ -15,7 +15,7 @@ use ratatui::widgets::Paragraph;
 use super::detail::{DetailFrame, ObjectKey};
 use super::health::{PaneHealth, Styled};
 use super::list::ListView;
-use super::model::{DetailCx, DrawCx, PaneModel, PromView, RowCx};
+use super::model::{DetailCx, DrawCx, PaneModel, PromView, RowCx, WatchedContext};
 use super::rows::{ListRow, RowCache, sort_rows};
 use crate::cluster::ClusterHandle;
 use crate::keymap::ActionCall;
@@ -106,6 +106,20 @@ fn cluster<'a>(ctx: &'a ViewCtx, context: &str) -> Option<&'a Arc<ClusterHandle>
     ctx.clusters.iter().find(|c| c.context == context)
 }
 
+/// Every watched context with its short name and API server URL.
+fn watched_contexts(ctx: &ViewCtx) -> Vec<WatchedContext> {
+    let contexts: Vec<String> = ctx.clusters.iter().map(|c| c.context.clone()).collect();
+    let names = short_context_names(&contexts);
+    ctx.clusters
+        .iter()
+        .map(|c| WatchedContext {
+            short: names.get(&c.context).cloned().unwrap_or_default(),
+            context: c.context.clone(),
+            server: c.info().server,
+        })
+        .collect()
+}
+
 impl<M: PaneModel> TablePane<M> {
     /// The rows on screen, in order (tests and benchmarks read them).
     #[must_use]
@@ -127,8 +141,7 @@ impl<M: PaneModel> TablePane<M> {
 
     fn rebuild(&mut self, ctx: &ViewCtx) {
         let now = ctx.clock.now();
-        let contexts: Vec<String> = ctx.clusters.iter().map(|c| c.context.clone()).collect();
-        let names = short_context_names(&contexts);
+        let watched = watched_contexts(ctx);
         let mut pairs = Vec::new();
         self.cache.begin();
         for c in ctx
@@ -139,11 +152,15 @@ impl<M: PaneModel> TablePane<M> {
             let prom = prom_view(c, list_spec(&self.list_prom, c));
             let cx = RowCx {
                 cluster: c,
-                short: names.get(&c.context).map_or(&c.context, String::as_str),
+                short: watched
+                    .iter()
+                    .find(|w| w.context == c.context)
+                    .map_or(&c.context, |w| w.short.as_str()),
                 scope: ctx.scope,
                 config: ctx.config,
                 now,
                 prom: &prom,
+                contexts: &watched,
             };
             self.model.rows(&cx, &mut self.cache, &mut pairs);
         }
@@ -218,6 +235,7 @@ impl<M: PaneModel> TablePane<M> {
             events: open.frame.events(),
             config: ctx.config,
             now: ctx.clock.now(),
+            contexts: &watched_contexts(ctx),
         });
         open.prom_spec = open
             .detail

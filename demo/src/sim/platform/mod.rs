@@ -1,8 +1,9 @@
-//! Platform add-ons of a simulated cluster: Argo CD Applications and Velero backups, each
-//! seeded only where the add-on is installed, with the controllers that move them and the
-//! Velero metric series.
+//! Platform add-ons of a simulated cluster: Argo CD Applications, Flux objects and Velero
+//! backups, each seeded only where the add-on is installed, with the controllers that move
+//! them and the Velero metric series.
 
 pub mod argocd;
+pub mod flux;
 pub mod velero;
 
 use std::sync::Arc;
@@ -20,6 +21,9 @@ pub fn seed(state: &ClusterState) {
     if state.profile.has(Addon::Velero) {
         velero::seed(state);
     }
+    if state.profile.has(Addon::Flux) {
+        flux::seed(state);
+    }
 }
 
 /// Starts the Argo CD and Velero controllers where installed.
@@ -29,5 +33,8 @@ pub fn spawn(state: &Arc<ClusterState>, shutdown: &CancellationToken) {
     }
     if state.profile.has(Addon::Velero) {
         velero::spawn(state, shutdown);
+    }
+    if state.profile.has(Addon::Flux) {
+        flux::spawn(state, shutdown);
     }
 }

@@ -19,8 +19,10 @@ use tokio::time::Instant;
 use super::apps::{self, ARGOCD_NS, Drift, tracked_types};
 use super::drift::{apply_drift, drift_secs};
 use super::operations::{
-    complete_operation, finish_failed, operation_secs, request_auto_sync, start_operation,
+    complete_operation, fail_attempt, finish_failed, operation_secs, request_auto_sync,
+    start_operation,
 };
+use super::projects;
 use crate::ClusterState;
 use crate::api::store::WatchEvent;
 use crate::sim::clock;
@@ -44,26 +46,37 @@ struct AppTimers {
     next_drift: Option<Instant>,
     auto_sync_at: Option<Instant>,
     operation_done_at: Option<Instant>,
+    /// When the next attempt of a failing operation starts (its retry backoff).
+    retry_at: Option<Instant>,
     counter: u64,
 }
+
+/// The message of an operation a sync window holds.
+pub const BLOCKED: &str = "Sync operation blocked by sync window";
 
 /// The Argo CD application controller as a [`Reconciler`].
 #[derive(Debug, Default)]
 pub struct AppController {
     timers: HashMap<String, AppTimers>,
     drift: HashMap<String, Drift>,
+    /// Apps whose PreSync hook fails.
+    hook_fails: std::collections::HashSet<String>,
 }
 
 impl AppController {
     #[must_use]
     pub fn new(state: &ClusterState) -> Self {
-        let drift = apps::catalog(state)
-            .into_iter()
-            .map(|a| (a.name, a.drift))
+        let catalog = apps::catalog(state);
+        let hook_fails = catalog
+            .iter()
+            .filter(|a| a.hook_fails)
+            .map(|a| a.name.clone())
             .collect();
+        let drift = catalog.into_iter().map(|a| (a.name, a.drift)).collect();
         Self {
             timers: HashMap::new(),
             drift,
+            hook_fails,
         }
     }
 
@@ -89,25 +102,66 @@ impl AppController {
 
         if let Some(op) = operation {
             t.auto_sync_at = None;
+            let message = op_state
+                .as_ref()
+                .map_or("", |s| fields::str_at(s, "/message"));
             let running_this = op_phase == "Running"
+                && message != BLOCKED
                 && op_state.as_ref().and_then(|s| s.get("operation")) == Some(&op);
+            let manual = !fields::bool_at(&op, "/initiatedBy/automated");
             if op_phase == "Terminating" {
                 finish_failed(state, name, "Operation terminated", now);
                 t.operation_done_at = None;
+                t.retry_at = None;
+            } else if !running_this && projects::sync_blocked(state, &app, manual, now) {
+                // The controller holds an operation a sync window blocks, and looks again.
+                if message != BLOCKED {
+                    start_operation(state, &app, &op, now);
+                    state.store.modify(k.application, ARGOCD_NS, name, |v| {
+                        v["status"]["operationState"]["message"] = json!(BLOCKED);
+                    });
+                }
+                wake.push(now_i + Duration::from_secs(30));
             } else if !running_this {
                 t.counter += 1;
+                t.retry_at = None;
                 let done = now_i + pace.secs(operation_secs(name, t.counter));
                 t.operation_done_at = Some(done);
                 start_operation(state, &app, &op, now);
                 wake.push(done);
+            } else if let Some(at) = t.retry_at {
+                if at <= now_i {
+                    // The next attempt of a failing operation.
+                    t.retry_at = None;
+                    state.store.modify(k.application, ARGOCD_NS, name, |v| {
+                        v["status"]["operationState"]["message"] =
+                            json!("one or more tasks are running");
+                        if let Some(s) = v["status"]["operationState"].as_object_mut() {
+                            s.remove("finishedAt");
+                        }
+                    });
+                    let done = now_i + pace.secs(operation_secs(name, t.counter));
+                    t.operation_done_at = Some(done);
+                    wake.push(done);
+                } else {
+                    wake.push(at);
+                }
             } else {
                 let done = *t
                     .operation_done_at
                     .get_or_insert_with(|| now_i + pace.secs(operation_secs(name, 0)));
                 if done <= now_i {
                     t.operation_done_at = None;
-                    complete_operation(state, &app, &op, now);
-                    t.next_refresh = Some(now_i + pace.secs(RESYNC_SECS));
+                    if self.hook_fails.contains(name) {
+                        if let Some(wait) = fail_attempt(state, &app, &op, now) {
+                            let at = now_i + pace.secs(wait);
+                            t.retry_at = Some(at);
+                            wake.push(at);
+                        }
+                    } else {
+                        complete_operation(state, &app, &op, now);
+                        t.next_refresh = Some(now_i + pace.secs(RESYNC_SECS));
+                    }
                     if drift == Drift::NewCommit {
                         t.next_drift = Some(now_i + pace.secs(drift_secs(name, t.counter, 300.0)));
                     }
@@ -152,8 +206,14 @@ impl AppController {
             wake.push(at);
         }
 
-        // Drift, only from a synced state.
-        let synced = fields::str_at(&app, "/status/sync/status") == "Synced";
+        // Drift, only from a synced state (or, for a new commit, after a failed sync: the
+        // next commit is the fix's chance).
+        let last_failed = matches!(
+            fields::str_at(&app, "/status/operationState/phase"),
+            "Failed" | "Error"
+        );
+        let synced = fields::str_at(&app, "/status/sync/status") == "Synced"
+            || (drift == Drift::NewCommit && last_failed);
         if drift != Drift::None {
             let base = if drift == Drift::NewCommit {
                 300.0
@@ -184,7 +244,18 @@ impl AppController {
             .pointer("/spec/syncPolicy/automated")
             .is_some_and(Value::is_object)
             && after.pointer("/spec/syncPolicy/automated/enabled") != Some(&json!(false));
-        if automated && sync_status == "OutOfSync" {
+        // Argo CD does not retry a commit whose automated sync failed, and a window may block.
+        let failed_this =
+            matches!(
+                fields::str_at(&after, "/status/operationState/phase"),
+                "Failed" | "Error"
+            ) && fields::str_at(&after, "/status/operationState/operation/sync/revision")
+                == fields::str_at(&after, "/status/sync/revision");
+        if automated
+            && sync_status == "OutOfSync"
+            && !failed_this
+            && !projects::sync_blocked(state, &after, false, now)
+        {
             let at = *t
                 .auto_sync_at
                 .get_or_insert_with(|| now_i + pace.secs(8.0 + (t.counter % 7) as f64));
@@ -229,6 +300,13 @@ impl Reconciler for AppController {
         if ev.type_id == k.application {
             if ev.object.key.ns == ARGOCD_NS {
                 queue.push((k.application, ev.object.key.clone()));
+                // A child of an app-of-apps changed: its parent's resources did too.
+                if let Some(parent) = ev.object.label(INSTANCE) {
+                    queue.later(
+                        key(k.application, ARGOCD_NS, parent),
+                        Pace::new(state.options.speed).secs(1.0),
+                    );
+                }
             }
             return;
         }

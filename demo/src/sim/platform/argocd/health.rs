@@ -149,6 +149,11 @@ pub fn of(kind: &str, obj: &Value) -> Option<(String, Option<String>)> {
         "HorizontalPodAutoscaler" => Some(hpa(obj)),
         "Rollout" => Some(rollout(obj)),
         "Service" => Some(("Healthy".into(), None)),
+        // A child Application (app-of-apps): its own health.
+        "Application" => {
+            let h = fields::str_at(obj, "/status/health/status");
+            Some((if h.is_empty() { "Unknown" } else { h }.to_string(), None))
+        }
         _ => None,
     }
 }

@@ -14,7 +14,7 @@ use crate::sim::clock;
 use crate::sim::events::{self, Severity, Source};
 use crate::sim::fields::{self, fnv64};
 use crate::sim::kinds::kinds;
-use crate::sim::workloads::catalog::CONFIG_MAPS;
+use crate::sim::workloads::catalog::{CONFIG_MAPS, WORKLOADS};
 
 /// Simulated seconds a sync operation runs.
 pub fn operation_secs(app: &str, n: u64) -> f64 {
@@ -98,16 +98,38 @@ fn selected(op: &Value, r: &Value) -> bool {
         })
 }
 
-/// Applies the desired state of one OutOfSync resource to the live object.
-fn apply_resource(state: &ClusterState, r: &Value) {
+/// The image a Deployment of `app` runs at `revision`: the scenario's commits move its patch
+/// version by one each (the seeded head runs the catalog's current tag), so a rollback to an
+/// older commit runs the older image. `None` for revisions the scenario never made.
+fn image_at(
+    state: &ClusterState,
+    app: &str,
+    ns: &str,
+    deployment: &str,
+    revision: &str,
+) -> Option<String> {
+    let w = WORKLOADS
+        .iter()
+        .find(|w| w.ns == ns && w.name == deployment)?;
+    let n = (0..256).find(|n| apps::sha(state, app, *n) == revision)?;
+    let head = apps::seeded_history_len(app) - 1;
+    let tag = w.tags.first()?;
+    let (base, patch) = tag.rsplit_once('.')?;
+    let patch: i64 = patch.parse().ok()?;
+    Some(format!("{}:{base}.{}", w.image, (patch + n - head).max(0)))
+}
+
+/// Applies the desired state (at `revision`) of one OutOfSync resource to the live object.
+fn apply_resource(state: &ClusterState, app: &str, revision: &str, r: &Value) {
     let k = kinds();
     let ns = fields::str_at(r, "/namespace");
     let name = fields::str_at(r, "/name");
     match fields::str_at(r, "/kind") {
         "Deployment" => {
+            let image = image_at(state, app, ns, name, revision);
             state.store.modify(k.deployment, ns, name, |v| {
                 if let Some(c) = v.pointer_mut("/spec/template/spec/containers/0") {
-                    let next = bump_image(fields::str_at(c, "/image"));
+                    let next = image.unwrap_or_else(|| bump_image(fields::str_at(c, "/image")));
                     c["image"] = json!(next);
                 }
             });
@@ -142,9 +164,10 @@ pub fn complete_operation(state: &ClusterState, app: &Value, op: &Value, now: Da
     let resources = fields::array_at(app, "/status/resources").to_vec();
     let mut results = Vec::new();
     for r in resources.iter().filter(|r| selected(op, r)) {
-        let changed = fields::str_at(r, "/status") == "OutOfSync";
+        // A rollback applies the older manifests, which differ from what runs.
+        let changed = fields::str_at(r, "/status") == "OutOfSync" || revision != head;
         if changed && !dry_run {
-            apply_resource(state, r);
+            apply_resource(state, &name, &revision, r);
         }
         results.push(apps::sync_result(r, changed, dry_run));
     }
@@ -171,6 +194,13 @@ pub fn complete_operation(state: &ClusterState, app: &Value, op: &Value, now: Da
         v["status"]["reconciledAt"] = json!(clock::fmt(now));
         if dry_run {
             return;
+        }
+        // A successful sync clears the error of an earlier failed one.
+        if let Some(cs) = v
+            .pointer_mut("/status/conditions")
+            .and_then(Value::as_array_mut)
+        {
+            cs.retain(|c| fields::str_at(c, "/type") != "SyncError");
         }
         let mut all_synced = true;
         if let Some(rs) = v
@@ -238,6 +268,152 @@ pub fn complete_operation(state: &ClusterState, app: &Value, op: &Value, now: Da
     }
 }
 
+/// What gitops-engine says when a task (here the PreSync hook) failed.
+pub const TASKS_FAILED: &str = "one or more synchronization tasks completed unsuccessfully";
+
+/// Go's `time.Kitchen` (`3:04PM`), as Argo CD words the next retry.
+fn kitchen(t: DateTime<Utc>) -> String {
+    t.format("%-I:%M%p").to_string()
+}
+
+/// Seconds before retry `n + 1`: `duration * factor^n`, at most `maxDuration` (Argo CD's
+/// defaults 5s, 2 and 3m).
+#[must_use]
+pub fn backoff_secs(op: &Value, n: i64) -> f64 {
+    let secs = |p: &str, d: f64| {
+        crate::sim::fields::get_str(op, p)
+            .and_then(|s| {
+                s.strip_suffix('s')
+                    .and_then(|x| x.parse::<f64>().ok())
+                    .or_else(|| {
+                        s.strip_suffix('m')
+                            .and_then(|x| x.parse::<f64>().ok())
+                            .map(|m| m * 60.0)
+                    })
+            })
+            .unwrap_or(d)
+    };
+    let base = secs("/retry/backoff/duration", 5.0);
+    let max = secs("/retry/backoff/maxDuration", 180.0);
+    let factor = fields::i64_at(op, "/retry/backoff/factor", 2).max(1) as f64;
+    (base * factor.powi(i32::try_from(n).unwrap_or(0))).min(max)
+}
+
+/// The failed PreSync hook of `app`'s sync.
+fn hook_result(app: &Value) -> Value {
+    json!({
+        "group": "batch", "version": "v1", "kind": "Job",
+        "namespace": fields::str_at(app, "/spec/destination/namespace"),
+        "name": format!("{}-migrate", fields::name(app)),
+        "status": "Synced", "hookType": "PreSync", "hookPhase": "Failed", "syncPhase": "PreSync",
+        "message": "Job has reached the specified backoff limit",
+    })
+}
+
+/// The operation state after an attempt whose hook failed: with retries left, still Running
+/// with the next attempt announced; else Failed after `count` retries.
+#[must_use]
+pub fn failed_state(
+    app: &Value,
+    op: &Value,
+    count: i64,
+    retrying: Option<DateTime<Utc>>,
+    started: &Value,
+    now: DateTime<Utc>,
+) -> Value {
+    let revision = match fields::str_at(op, "/sync/revision") {
+        "" => fields::str_at(app, "/status/sync/revision").to_string(),
+        r => r.to_string(),
+    };
+    let (phase, message) = match retrying {
+        Some(at) => (
+            "Running",
+            format!(
+                "{TASKS_FAILED}. Retrying attempt #{count} at {}.",
+                kitchen(at)
+            ),
+        ),
+        None if count > 0 => ("Failed", format!("{TASKS_FAILED} (retried {count} times).")),
+        None => ("Failed", TASKS_FAILED.to_string()),
+    };
+    json!({
+        "operation": op,
+        "phase": phase,
+        "message": message,
+        "retryCount": count,
+        "startedAt": started,
+        "finishedAt": clock::fmt(now),
+        "syncResult": { "resources": [hook_result(app)], "revision": revision,
+            "source": app.pointer("/spec/source").cloned().unwrap_or(Value::Null) },
+    })
+}
+
+/// One attempt of `app`'s sync failed on its hook: retry after the backoff if the operation's
+/// retry limit allows (returns the seconds to wait), else finish Failed, clear the operation
+/// and, for an automated sync, set the `SyncError` condition (as the controller does).
+pub fn fail_attempt(
+    state: &ClusterState,
+    app: &Value,
+    op: &Value,
+    now: DateTime<Utc>,
+) -> Option<f64> {
+    let k = kinds();
+    let name = fields::name(app).to_string();
+    let count = fields::i64_at(app, "/status/operationState/retryCount", 0);
+    let limit = fields::i64_at(op, "/retry/limit", 0);
+    let started = app
+        .pointer("/status/operationState/startedAt")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let retry = (limit < 0 || count < limit).then(|| backoff_secs(op, count));
+    let next = retry.map(|w| clock::plus(now, w));
+    let op_state = failed_state(
+        app,
+        op,
+        if retry.is_some() { count + 1 } else { count },
+        next,
+        &started,
+        now,
+    );
+    let message = fields::str_at(&op_state, "/message").to_string();
+    let revision = fields::str_at(&op_state, "/syncResult/revision").to_string();
+    let automated = fields::bool_at(op, "/initiatedBy/automated");
+    let updated = state.store.modify(k.application, ARGOCD_NS, &name, |v| {
+        v["status"]["operationState"] = op_state.clone();
+        if retry.is_some() {
+            return;
+        }
+        if let Some(m) = v.as_object_mut() {
+            m.remove("operation");
+        }
+        if automated {
+            let mut cs: Vec<Value> = fields::array_at(v, "/status/conditions")
+                .iter()
+                .filter(|c| fields::str_at(c, "/type") != "SyncError")
+                .cloned()
+                .collect();
+            cs.push(
+                json!({ "type": "SyncError", "lastTransitionTime": clock::fmt(now),
+                "message": format!("Failed sync attempt to {revision}: {message}") }),
+            );
+            v["status"]["conditions"] = json!(cs);
+        }
+    });
+    if retry.is_none()
+        && let Some(after) = updated
+    {
+        events::record(
+            state,
+            &after,
+            Severity::Warning,
+            "OperationCompleted",
+            &format!("Sync operation to {revision} failed: {message}"),
+            Source::component(SOURCE),
+        );
+    }
+    retry
+}
+
 /// What the controller writes to start an automated sync.
 pub fn request_auto_sync(state: &ClusterState, app: &Value) {
     let k = kinds();
@@ -246,10 +422,15 @@ pub fn request_auto_sync(state: &ClusterState, app: &Value) {
     state
         .store
         .modify(k.application, ARGOCD_NS, fields::name(app), |v| {
+            // The app's retry policy, as Argo CD's autoSync copies it.
+            let retry = v
+                .pointer("/spec/syncPolicy/retry")
+                .cloned()
+                .unwrap_or_else(|| json!({ "limit": 5 }));
             v["operation"] = json!({
                 "sync": { "revision": revision, "prune": prune },
                 "initiatedBy": { "automated": true },
-                "retry": { "limit": 5 },
+                "retry": retry,
             });
         });
 }
