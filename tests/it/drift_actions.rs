@@ -224,11 +224,9 @@ fn sync_refresh_rollback_and_terminate_reach_the_controller() {
         json!("Operation terminated")
     );
 
-    let outcomes: Vec<(String, String)> = std::fs::read_to_string(&audit)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let v: Value = serde_json::from_str(l).unwrap();
+    let outcomes: Vec<(String, String)> = crate::helpers::audit_outcomes(&audit)
+        .into_iter()
+        .map(|v| {
             (
                 v["action"].as_str().unwrap().into(),
                 v["outcome"].as_str().unwrap().into(),

@@ -134,13 +134,9 @@ impl DriftDemo {
         Tmux::start(&cmd, 120, 40, &[("KDECK_CONFIG", cfg.to_str().unwrap())])
     }
 
+    /// The audit log's outcome lines.
     pub fn audit(&self) -> Vec<Value> {
-        let path = self.config_dir().join("state").join("audit.log");
-        std::fs::read_to_string(&path)
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
+        crate::helpers::audit_outcomes(&self.config_dir().join("state").join("audit.log"))
     }
 }
 

@@ -58,7 +58,7 @@ fn filtering(s: &str) -> bool {
 fn press_until(t: &Tmux, key: &str, what: &str, pred: impl Fn(&str) -> bool) -> String {
     for _ in 0..4 {
         t.send(&[key]);
-        let deadline = std::time::Instant::now() + Duration::from_secs(3);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while std::time::Instant::now() < deadline {
             let s = t.screen();
             if pred(&s) {

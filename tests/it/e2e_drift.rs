@@ -65,6 +65,8 @@ fn sync_a_drifted_app_from_the_keyboard() {
     t.send(&["Enter"]);
     t.wait_text("Confirm: sync", WAIT);
     t.wait_text("✔ allowed", WAIT);
+    // The dialog offers its keys once it is armed (keys typed ahead never confirm).
+    t.wait_text("enter/y  sync", WAIT);
     t.send(&["y"]);
     t.wait_text("✔ sync Application argocd/payments", WAIT);
     t.wait_for("payments synced on screen", WAIT, |s| {
