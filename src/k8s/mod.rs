@@ -8,6 +8,7 @@ pub mod analysis;
 pub mod apps;
 pub mod core;
 pub mod crd;
+pub mod istio;
 pub mod pod;
 pub mod rollout;
 

@@ -160,12 +160,21 @@ pub fn short_error(e: &(dyn std::error::Error + 'static)) -> String {
     text.chars().take(120).collect()
 }
 
+/// Whether the cluster serves `K` at `K`'s version, and no newer version that replaces it
+/// (see [`Watched::SUPERSEDED_BY`]); `None` while discovery has not answered.
 fn group_present<K: Watched>(discovery: &Discovery) -> Option<bool> {
     let group = K::group(&());
     if group.is_empty() {
         return Some(true);
     }
-    discovery.serves(&K::plural(&()), &group)
+    let plural = K::plural(&());
+    let superseded = K::SUPERSEDED_BY
+        .iter()
+        .any(|v| discovery.serves_version(&plural, &group, v) == Some(true));
+    if superseded {
+        return Some(false);
+    }
+    discovery.serves_version(&plural, &group, &K::version(&()))
 }
 
 /// Runs until cancelled: watch, report, back off, relist.
@@ -177,7 +186,8 @@ pub async fn run<K: Watched>(
     let mut backoff = Backoff::default();
     let mut had_data = false;
     loop {
-        // Don't hammer a cluster for an API group it does not serve.
+        // Don't hammer a cluster for an API group it does not serve (or serves at a newer
+        // version another type reads).
         let present = group_present::<K>(&ctx.discovery.borrow_and_update());
         if present == Some(false) {
             cell.set_state(SourceState::NotInstalled);
