@@ -48,6 +48,9 @@ pub struct DetailCx<'a> {
     pub events: &'a [EventLine],
     pub config: &'a Config,
     pub now: DateTime<Utc>,
+    /// The latest answer to the queries the view declared ([`PaneModel::detail_prom`]), so
+    /// the series can be prepared here rather than in every frame.
+    pub prom: &'a PromView,
 }
 
 /// Prometheus data for a view, as the view should explain it.

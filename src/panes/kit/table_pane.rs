@@ -159,6 +159,33 @@ impl<M: PaneModel> TablePane<M> {
         };
     }
 
+    /// The title's word on the live columns, per cluster whose list queries are not live:
+    /// "◐ eu-west prometheus stale since 12:03:04 (retrying in 9s)", so old numbers are
+    /// never read as current (the rows keep the last good ones).
+    fn list_prom_title(&self, ctx: &ViewCtx) -> Vec<Styled> {
+        let mut out = Vec::new();
+        for (context, spec) in &self.list_prom {
+            let Some(c) = cluster(ctx, context) else {
+                continue;
+            };
+            match prom_view(c, Some(spec)) {
+                PromView::Data { state, .. } if !state.is_live() => out.push((
+                    format!(
+                        "{} {context} prometheus {} ",
+                        state.symbol(),
+                        state.label(ctx.clock)
+                    ),
+                    state.role(),
+                )),
+                PromView::Unconfigured => {
+                    out.push((format!("– {context} no prometheus "), Role::Muted));
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
     fn resolve_pending_open(&mut self) {
         let Some((name, ns)) = &self.pending_open else {
             return;
@@ -212,12 +239,14 @@ impl<M: PaneModel> TablePane<M> {
         }
         open.fingerprint = fingerprint;
         open.frame.refresh_events(c);
+        open.prom = prom_view(c, open.prom_spec.as_ref());
         open.detail = self.model.detail(&DetailCx {
             cluster: c,
             key: &open.frame.key,
             events: open.frame.events(),
             config: ctx.config,
             now: ctx.clock.now(),
+            prom: &open.prom,
         });
         open.prom_spec = open
             .detail
@@ -421,6 +450,7 @@ impl<M: PaneModel> Pane for TablePane<M> {
             ),
         ];
         title.extend(self.health.title(ctx.clock));
+        title.extend(self.list_prom_title(ctx));
         if !self.list.filter().is_empty() {
             title.push((format!("/{} ", self.list.filter()), Role::Accent));
         }
