@@ -5,6 +5,7 @@
 //! actions into replies (a toast, a focus change, or an action plan for the executor). The
 //! machinery panes share is the [`kit`].
 
+pub mod breakers;
 pub mod clusters;
 pub mod kit;
 pub mod rollouts;
@@ -30,6 +31,7 @@ pub fn registry() -> Vec<Box<dyn Pane>> {
     vec![
         Box::new(clusters::ClustersPane::default()),
         Box::new(rollouts::RolloutsPane::default()),
+        Box::new(breakers::BreakersPane::default()),
     ]
 }
 
