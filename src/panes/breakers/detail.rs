@@ -338,8 +338,11 @@ impl DetailMetrics {
                 .iter()
                 .map(|(k, t)| t.group(k.clone(), caller_p99.get(k).cloned().unwrap_or_default()))
                 .collect(),
+            // Requests refused before a host was chosen (UO, UH) have no version: they are
+            // counted per caller and per Envoy cluster.
             subsets: versions
                 .iter()
+                .filter(|(v, _)| *v != "unknown")
                 .map(|(v, t)| {
                     t.group(
                         subset_label(v),

@@ -12,7 +12,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 use super::detail::{BreakerDetail, DetailMetrics, EnvoyGroup, Group, Points, STATS_MATCHER};
 use super::model::RowKind;
 use super::policy::{Effective, limit_long, setting};
-use super::view::{ms, percent};
+use super::view::{duration_ms, percent};
 use crate::clock::Clock;
 use crate::panes::kit::{EventLine, event_lines};
 use crate::theme::{Role, Theme};
@@ -42,7 +42,7 @@ fn muted(text: String, theme: &Theme) -> Line<'static> {
     Line::from(Span::styled(text, theme.style(Role::Muted)))
 }
 
-const SCOPE_W: usize = 22;
+const SCOPE_W: usize = 24;
 const CELL_W: usize = 13;
 
 fn table_line(cells: &[String], theme: &Theme, role: Role) -> Line<'static> {
@@ -89,6 +89,14 @@ fn config_lines(d: &BreakerDetail, theme: &Theme) -> Vec<Line<'static>> {
             ],
             theme,
             Role::Text,
+        ));
+    }
+    if d.scopes.iter().any(|(s, _)| s.port.is_some()) {
+        out.push(muted(
+            " a port's settings replace the pool and outlier detection for that port: \
+             what they leave out takes Istio's default, not the host's"
+                .into(),
+            theme,
         ));
     }
     out.push(head("Outlier detection", theme));
@@ -232,7 +240,9 @@ fn group_lines(
             .flat_map(|g| g.trips.iter().map(|t| t.1.as_slice())),
         Some(0.0),
     );
+    // Success between 90% (or the lowest seen) and 100%, so a dip of a few points shows.
     let success = shared_range(groups.iter().map(|g| g.success.as_slice()), Some(1.0));
+    let success = (success.0.min(0.9), 1.0);
     let p99 = shared_range(groups.iter().map(|g| g.p99.as_slice()), Some(0.0));
     for g in groups {
         out.push(Line::from(Span::styled(
@@ -275,7 +285,7 @@ fn group_lines(
             "p99",
             &g.p99,
             p99,
-            latest(&g.p99).map_or_else(|| "—".into(), |v| format!("{} ms", ms(v))),
+            latest(&g.p99).map_or_else(|| "—".into(), duration_ms),
             Role::Accent,
             width,
             theme,
@@ -294,7 +304,8 @@ fn load_line(
     theme: &Theme,
 ) -> Line<'static> {
     let cap = limit.map(|l| l as f64);
-    let range = shared_range([pts.as_slice()], cap.or(Some(0.0)));
+    // From zero to the limit (or the highest seen), so "at the limit" reads as full.
+    let range = (0.0, shared_range([pts.as_slice()], cap).1);
     let v = latest(pts);
     let at_limit = matches!((v, cap), (Some(v), Some(c)) if v >= c);
     let value = format!(
@@ -357,7 +368,7 @@ fn envoy_lines(
         let pool = policy.as_ref().map(|p| &p.pool);
         let ejected = latest(&g.ejected);
         let hosts = g.hosts;
-        let range = shared_range([g.ejected.as_slice()], hosts.or(Some(0.0)));
+        let range = (0.0, shared_range([g.ejected.as_slice()], hosts).1.max(1.0));
         let all = matches!((ejected, hosts), (Some(e), Some(h)) if h > 0.0 && e >= h);
         out.push(spark(
             "ejected",
@@ -408,7 +419,7 @@ fn envoy_lines(
             ("retry ovf URX", &g.retry_overflow),
         ] {
             if pts.iter().any(|p| p.1 > 0.0) {
-                let r = shared_range([pts.as_slice()], Some(0.0));
+                let r = (0.0, shared_range([pts.as_slice()], None).1);
                 out.push(spark(
                     label,
                     pts,

@@ -283,6 +283,8 @@ pub enum BreakerState {
     Quiet,
     /// A breaker is configured but there are no live numbers to judge it by.
     NoData,
+    /// No breaker configured: no rule, or a rule without limits or outlier detection
+    /// (shown as "no breaker" in the narrow column).
     Unconfigured,
     /// The DestinationRule could not be read.
     Malformed,
@@ -297,7 +299,7 @@ impl BreakerState {
             Self::Ejecting => "ejecting",
             Self::Quiet => "quiet",
             Self::NoData => "no live data",
-            Self::Unconfigured => "no breaker configured",
+            Self::Unconfigured => "no breaker",
             Self::Malformed => "malformed",
         }
     }

@@ -307,7 +307,8 @@ pub fn pool_short(p: &Pool) -> String {
     )
 }
 
-/// Outlier detection, compact: `5xx×5 gw×3 10s/30s ≤50%`, or `off`.
+/// Outlier detection, compact: `5xx×5 gw×3 30s ≤50%` (thresholds, base ejection time, most
+/// hosts ejected at once), or `off`.
 #[must_use]
 pub fn outlier_short(o: Option<&Outlier>) -> String {
     let Some(o) = o else {
@@ -322,10 +323,7 @@ pub fn outlier_short(o: Option<&Outlier>) -> String {
     if let Some(g) = o.consecutive_gateway {
         parts.push(format!("gw×{g}"));
     }
-    parts.push(format!(
-        "{}/{}",
-        o.interval.value, o.base_ejection_time.value
-    ));
+    parts.push(o.base_ejection_time.value.clone());
     parts.push(format!("≤{}%", o.max_ejection_percent.value));
     parts.join(" ")
 }

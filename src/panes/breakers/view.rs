@@ -11,18 +11,18 @@ use crate::theme::Role;
 use crate::widgets::table::{Cell, Column, TableRow};
 
 pub const COLUMNS: &[Column] = &[
-    Column::new("CLUSTER", 7, 12, 5),
-    Column::new("NAMESPACE", 7, 12, 6),
-    Column::new("HOST", 8, 26, 0),
-    Column::new("STATE", 10, 23, 0),
-    Column::new("TRIPS 5m", 7, 18, 1),
-    Column::new("EJECTED", 7, 9, 3),
-    Column::new("SUCCESS", 7, 8, 2),
-    Column::new("P50/P99", 7, 15, 4),
-    Column::new("LIMITS c/p/r/rt", 9, 21, 2),
-    Column::new("OUTLIER", 8, 24, 7),
-    Column::new("RETRIES", 8, 22, 8),
-    Column::new("SUBSETS", 7, 30, 9),
+    Column::new("CLUSTER", 7, 12, 6),
+    Column::new("NAMESPACE", 8, 12, 5),
+    Column::new("HOST", 12, 24, 0),
+    Column::new("STATE", 12, 14, 0),
+    Column::new("TRIPS 5m", 10, 18, 0),
+    Column::new("EJECTED", 7, 8, 2),
+    Column::new("SUCCESS", 7, 7, 3),
+    Column::new("P50/P99", 9, 11, 4),
+    Column::new("LIMITS c/p/r/rt", 14, 16, 1),
+    Column::new("OUTLIER", 14, 22, 7),
+    Column::new("RETRIES", 11, 16, 8),
+    Column::new("SUBSETS", 10, 30, 9),
 ];
 
 /// Symbol and theme role of a state (the symbol carries it without colour).
@@ -38,15 +38,40 @@ pub fn state_style(s: BreakerState) -> (&'static str, Role) {
     }
 }
 
-/// Milliseconds, short: `3.2`, `41`, `1.2s`.
+/// Milliseconds, short, without a unit: `3.2`, `41`, `1200`.
 #[must_use]
 pub fn ms(v: f64) -> String {
-    if v >= 1000.0 {
-        format!("{:.1}s", v / 1000.0)
-    } else if v < 10.0 {
+    if v < 10.0 {
         format!("{v:.1}")
     } else {
         format!("{v:.0}")
+    }
+}
+
+/// A latency with its unit: `41 ms`, `2.1 s`.
+#[must_use]
+pub fn duration_ms(v: f64) -> String {
+    if v >= 1000.0 {
+        format!("{:.1} s", v / 1000.0)
+    } else {
+        format!("{} ms", ms(v))
+    }
+}
+
+/// p50 and p99 in one narrow cell: `14/48ms`, or `201ms/2.1s` when one is over a second.
+#[must_use]
+pub fn latency_pair(p50: Option<f64>, p99: f64) -> String {
+    let short = |v: f64| {
+        if v >= 1000.0 {
+            format!("{:.1}s", v / 1000.0)
+        } else {
+            format!("{}ms", ms(v))
+        }
+    };
+    match p50 {
+        Some(a) if a < 1000.0 && p99 < 1000.0 => format!("{}/{}ms", ms(a), ms(p99)),
+        Some(a) => format!("{}/{}", short(a), short(p99)),
+        None => format!("—/{}", short(p99)),
     }
 }
 
@@ -107,11 +132,9 @@ fn live_cells(r: &BreakerRow) -> [Cell; 4] {
             },
         )
     });
-    let latency = match (l.p50, l.p99) {
-        (Some(a), Some(b)) => format!("{}/{}ms", ms(a), ms(b)),
-        (None, Some(b)) => format!("—/{}ms", ms(b)),
-        _ => "—".into(),
-    };
+    let latency = l
+        .p99
+        .map_or_else(|| "—".into(), |p99| latency_pair(l.p50, p99));
     [
         cell(trips, trips_role),
         cell(ejected.0, ejected.1),
