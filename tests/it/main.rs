@@ -2,6 +2,7 @@
 //! area. Run with `cargo nextest run` or `cargo test`. The simulator's own tests are in
 //! `demo/tests/it`; the helpers both use are `kdeck_demo::testing`.
 
+mod breaker_fixtures;
 mod config_files;
 mod demo_parse;
 mod demo_serve;
