@@ -54,11 +54,17 @@ fn every_field_of_the_istio_testdata_rule_is_in_force_and_subsets_inherit() {
     assert_eq!(e.pool.max_retries, Some(4));
     assert_eq!(e.pool.max_requests_per_connection, Some(65));
     assert_eq!(
-        (e.pool.connect_timeout.value.as_str(), e.pool.connect_timeout.default),
+        (
+            e.pool.connect_timeout.value.as_str(),
+            e.pool.connect_timeout.default
+        ),
         ("6s", false)
     );
     let o = e.outlier.clone().unwrap();
-    assert_eq!((o.consecutive_5xx.value, o.consecutive_5xx.default), (5, true));
+    assert_eq!(
+        (o.consecutive_5xx.value, o.consecutive_5xx.default),
+        (5, true)
+    );
     assert_eq!(o.consecutive_gateway, None);
     assert_eq!(o.interval.value, "8ms");
     assert_eq!(o.base_ejection_time.value, "1m");
@@ -105,7 +111,10 @@ fn unset_limits_are_istios_unlimited_defaults() {
     );
     assert_eq!(e.outlier, None);
     assert!(!e.is_breaker());
-    assert_eq!(kdeck::panes::breakers::policy::pool_short(&e.pool), "∞/∞/∞/∞");
+    assert_eq!(
+        kdeck::panes::breakers::policy::pool_short(&e.pool),
+        "∞/∞/∞/∞"
+    );
 
     // The locality test rule: outlier detection only, every other default.
     let r = rule("istio-testdata-destination-rule-locality.yaml", "locality");
@@ -127,10 +136,16 @@ fn unset_limits_are_istios_unlimited_defaults() {
 fn the_deprecated_consecutive_errors_is_ignored() {
     // Kiali's circuit-breaker rule uses `consecutiveErrors: 1`, which current istiod ignores:
     // the 5xx detector runs at Envoy's default of 5.
-    let r = rule("kiali-bookinfo-reviews-all-cb.yaml", "circuitbreaker-reviews-all-cb");
+    let r = rule(
+        "kiali-bookinfo-reviews-all-cb.yaml",
+        "circuitbreaker-reviews-all-cb",
+    );
     let o = host(&r).outlier.unwrap();
     assert_eq!(o.ignored_consecutive_errors, Some(1));
-    assert_eq!((o.consecutive_5xx.value, o.consecutive_5xx.default), (5, true));
+    assert_eq!(
+        (o.consecutive_5xx.value, o.consecutive_5xx.default),
+        (5, true)
+    );
     assert_eq!(o.consecutive_gateway, None);
     assert_eq!(o.base_ejection_time.value, "10s");
     assert_eq!(o.max_ejection_percent.value, 100);
@@ -138,7 +153,11 @@ fn the_deprecated_consecutive_errors_is_ignored() {
 
 #[test]
 fn the_same_objects_read_at_v1beta1() {
-    let mut v = docs("istio-testdata-destination-rule-all.yaml", "DestinationRule").remove(0);
+    let mut v = docs(
+        "istio-testdata-destination-rule-all.yaml",
+        "DestinationRule",
+    )
+    .remove(0);
     v["apiVersion"] = json!("networking.istio.io/v1beta1");
     let beta: V1beta1<DestinationRule> = serde_json::from_value(v).unwrap();
     let v1 = rule("istio-testdata-destination-rule-all.yaml", "destall");
@@ -198,7 +217,10 @@ fn subsets_replace_blocks_and_ports_replace_everything() {
     let get = |label: &str| summary(&all[label]);
     assert_eq!(all.len(), 7, "{:?}", all.keys().collect::<Vec<_>>());
     // The host: its own blocks.
-    assert_eq!(get("host"), (Some(100), Some(10), None, Some(3), "7/None/15s".into()));
+    assert_eq!(
+        get("host"),
+        (Some(100), Some(10), None, Some(3), "7/None/15s".into())
+    );
     // Port 8443 replaces the pool with its own (only http2MaxRequests 20) and, having none,
     // leaves no outlier detection: nothing is inherited from the host.
     assert_eq!(get("port 8443"), (None, None, Some(20), None, "off".into()));
@@ -207,7 +229,10 @@ fn subsets_replace_blocks_and_ports_replace_everything() {
     assert_eq!(get("subset v1 · port 8443"), get("port 8443"));
     // v2's pool replaces the host's whole pool (maxConnections and maxRetries back to
     // unlimited); its outlier detection is the host's.
-    assert_eq!(get("subset v2"), (None, Some(2), None, None, "7/None/15s".into()));
+    assert_eq!(
+        get("subset v2"),
+        (None, Some(2), None, None, "7/None/15s".into())
+    );
     // On 8443, v2 has no port settings: its pool replaces the port's; the port had no
     // outlier detection and v2 brings none.
     assert_eq!(
@@ -221,7 +246,10 @@ fn subsets_replace_blocks_and_ports_replace_everything() {
         (None, None, None, None, "5/Some(2)/30s".into())
     );
     // Asking for a port nobody names gives the subset's settings.
-    assert_eq!(summary(&effective(&r.spec, Some("v2"), Some(1))), get("subset v2"));
+    assert_eq!(
+        summary(&effective(&r.spec, Some("v2"), Some(1))),
+        get("subset v2")
+    );
 }
 
 fn route(rel: &str) -> Vec<VirtualService> {
@@ -245,10 +273,16 @@ fn retries_come_from_the_routes_that_reach_the_host() {
     let vs = route("bookinfo-virtual-service-reviews-80-20.yaml");
     let host = kdeck::panes::breakers::hosts::parse_host("reviews", "default");
     // No namespace in the fixture: the route is read in "" and names `reviews` there.
-    let r = retries_for(&kdeck::panes::breakers::hosts::parse_host("reviews", ""), &routes(&vs));
+    let r = retries_for(
+        &kdeck::panes::breakers::hosts::parse_host("reviews", ""),
+        &routes(&vs),
+    );
     assert_eq!(r.len(), 1);
     assert_eq!(r[0].source.as_deref(), Some("/reviews #0"));
-    assert_eq!((r[0].attempts, r[0].retry_on.as_str()), (2, DEFAULT_RETRY_ON));
+    assert_eq!(
+        (r[0].attempts, r[0].retry_on.as_str()),
+        (2, DEFAULT_RETRY_ON)
+    );
     assert_eq!(r[0].short(), "2");
     // A host no route reaches: Istio's default, said as such.
     let none = retries_for(&host, &routes(&vs));
@@ -302,7 +336,10 @@ fn svc<'a>(name: &'a str, ns: &'a str) -> [(&'static str, &'a str); 2] {
 /// The list answer: reviews trips UO (150 in 5m, of 10/s), ratings ejects, details is
 /// fully ejected with UH, productpage has traffic and no rule.
 fn answer() -> PromSnapshot {
-    let with = |name: &str, ns: &str, extra: &[(&'static str, &'static str)]| -> Vec<(&'static str, String)> {
+    let with = |name: &str,
+                ns: &str,
+                extra: &[(&'static str, &'static str)]|
+     -> Vec<(&'static str, String)> {
         let mut l: Vec<(&'static str, String)> = svc(name, ns)
             .iter()
             .map(|(k, v)| (*k, (*v).to_string()))
@@ -319,8 +356,14 @@ fn answer() -> PromSnapshot {
             result(
                 "trips",
                 vec![
-                    s(with("reviews", "default", &[("response_flags", "UO")]), 150.0),
-                    s(with("details", "default", &[("response_flags", "UH")]), 900.0),
+                    s(
+                        with("reviews", "default", &[("response_flags", "UO")]),
+                        150.0,
+                    ),
+                    s(
+                        with("details", "default", &[("response_flags", "UH")]),
+                        900.0,
+                    ),
                 ],
             ),
             result(
@@ -346,15 +389,24 @@ fn answer() -> PromSnapshot {
                 vec![
                     series(
                         &[
-                            ("__name__", "envoy_cluster_outlier_detection_ejections_active"),
-                            ("cluster_name", "outbound|9080||ratings.default.svc.cluster.local"),
+                            (
+                                "__name__",
+                                "envoy_cluster_outlier_detection_ejections_active",
+                            ),
+                            (
+                                "cluster_name",
+                                "outbound|9080||ratings.default.svc.cluster.local",
+                            ),
                         ],
                         1.0,
                     ),
                     series(
                         &[
                             ("__name__", "envoy_cluster_membership_total"),
-                            ("cluster_name", "outbound|9080||ratings.default.svc.cluster.local"),
+                            (
+                                "cluster_name",
+                                "outbound|9080||ratings.default.svc.cluster.local",
+                            ),
                         ],
                         3.0,
                     ),
@@ -366,13 +418,14 @@ fn answer() -> PromSnapshot {
 }
 
 fn bookinfo_rules() -> Vec<DestinationRule> {
-    let mut rules: Vec<DestinationRule> = docs("bookinfo-destination-rule-all.yaml", "DestinationRule")
-        .into_iter()
-        .map(|mut d| {
-            d["metadata"]["namespace"] = json!("default");
-            serde_json::from_value(d).unwrap()
-        })
-        .collect();
+    let mut rules: Vec<DestinationRule> =
+        docs("bookinfo-destination-rule-all.yaml", "DestinationRule")
+            .into_iter()
+            .map(|mut d| {
+                d["metadata"]["namespace"] = json!("default");
+                serde_json::from_value(d).unwrap()
+            })
+            .collect();
     // Give reviews, ratings and details breakers (the fixture's rules have none).
     for r in &mut rules {
         let name = r.metadata.name.clone().unwrap_or_default();
@@ -436,10 +489,13 @@ fn each_row_gets_one_state_tripping_and_open_first() {
     assert_eq!(l.trips.text(), "UO 150");
     // 10/s with 0.6/s 5xx.
     assert!((l.success().unwrap() - 0.94).abs() < 1e-12);
-    assert_eq!(reviews.service.as_ref().unwrap(), &ServiceRef {
-        name: "reviews".into(),
-        namespace: "default".into(),
-    });
+    assert_eq!(
+        reviews.service.as_ref().unwrap(),
+        &ServiceRef {
+            name: "reviews".into(),
+            namespace: "default".into(),
+        }
+    );
     let ratings = rows[2].live.as_ref().unwrap().ejection.unwrap();
     assert_eq!((ratings.ejected, ratings.hosts), (1.0, Some(3.0)));
 }
@@ -453,7 +509,8 @@ fn traffic_without_a_rule_is_a_row_and_no_data_is_never_quiet() {
         .filter(|r| r.metadata.name.as_deref() == Some("reviews"))
         .collect();
     let rows = rows(&rules, &live);
-    let names: Vec<(&str, BreakerState)> = rows.iter().map(|r| (r.host.as_str(), r.state)).collect();
+    let names: Vec<(&str, BreakerState)> =
+        rows.iter().map(|r| (r.host.as_str(), r.state)).collect();
     assert_eq!(
         names,
         [
@@ -465,11 +522,17 @@ fn traffic_without_a_rule_is_a_row_and_no_data_is_never_quiet() {
             ("productpage", BreakerState::Unconfigured),
         ]
     );
-    assert_eq!(rows[3].kind, kdeck::panes::breakers::model::RowKind::Service);
+    assert_eq!(
+        rows[3].kind,
+        kdeck::panes::breakers::model::RowKind::Service
+    );
 
     // Prometheus never answered: a configured breaker is "no live data", not quiet.
     let missing = LiveIndex::new(&kdeck::panes::kit::PromView::Unconfigured);
-    assert_eq!(missing.feed, Feed::Missing("no Prometheus configured".into()));
+    assert_eq!(
+        missing.feed,
+        Feed::Missing("no Prometheus configured".into())
+    );
     let rows = self::rows(&rules, &missing);
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].state, BreakerState::NoData);
@@ -485,7 +548,11 @@ fn a_rule_that_cannot_be_read_is_a_row_that_says_so() {
     let rows = rows(&[bad], &LiveIndex::from_snapshot(&PromSnapshot::default()));
     assert_eq!(rows[0].state, BreakerState::Malformed);
     assert!(
-        rows[0].malformed.as_deref().unwrap().contains("expected an object"),
+        rows[0]
+            .malformed
+            .as_deref()
+            .unwrap()
+            .contains("expected an object"),
         "{:?}",
         rows[0].malformed
     );

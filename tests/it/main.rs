@@ -3,6 +3,7 @@
 //! `demo/tests/it`; the helpers both use are `kdeck_demo::testing`.
 
 mod breaker_fixtures;
+mod breaker_prom;
 mod config_files;
 mod demo_parse;
 mod demo_serve;

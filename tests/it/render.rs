@@ -102,7 +102,7 @@ pub fn info(reach: Reach) -> ClusterInfo {
     }
 }
 
-fn reachable() -> Reach {
+pub fn reachable() -> Reach {
     Reach::Reachable {
         latency: Duration::from_millis(14),
         since: ago(600),
