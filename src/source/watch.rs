@@ -185,12 +185,17 @@ pub async fn run<K: Watched>(
 ) {
     let mut backoff = Backoff::default();
     let mut had_data = false;
+    // A type that a newer version may replace starts only once discovery says which one the
+    // cluster serves, and stops if that changes, so the same objects are never listed twice.
+    let gated = !K::SUPERSEDED_BY.is_empty();
     loop {
         // Don't hammer a cluster for an API group it does not serve (or serves at a newer
         // version another type reads).
         let present = group_present::<K>(&ctx.discovery.borrow_and_update());
-        if present == Some(false) {
-            cell.set_state(SourceState::NotInstalled);
+        if present == Some(false) || (gated && present.is_none()) {
+            if present == Some(false) {
+                cell.set_state(SourceState::NotInstalled);
+            }
             tokio::select! {
                 () = ctx.cancel.cancelled() => return,
                 r = ctx.discovery.changed() => if r.is_err() { return },
@@ -209,6 +214,14 @@ pub async fn run<K: Watched>(
             tokio::select! {
                 () = ctx.cancel.cancelled() => return,
                 _ = ctx.refresh.changed() => break None,
+                r = ctx.discovery.changed(), if gated => {
+                    if r.is_err() {
+                        return;
+                    }
+                    if group_present::<K>(&ctx.discovery.borrow_and_update()) == Some(false) {
+                        break None;
+                    }
+                }
                 item = stream.next() => match item {
                     Some(Ok(ev)) => {
                         let live_update = matches!(ev, Event::Apply(_) | Event::Delete(_));

@@ -2,6 +2,7 @@
 //! area. Run with `cargo nextest run` or `cargo test`. The simulator's own tests are in
 //! `demo/tests/it`; the helpers both use are `kdeck_demo::testing`.
 
+mod breaker_demo;
 mod breaker_fixtures;
 mod breaker_prom;
 mod config_files;
