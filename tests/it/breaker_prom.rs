@@ -551,7 +551,7 @@ fn shipped_breaker_queries_against_a_real_prometheus() {
     );
     // The limits in force, with Istio's defaults where unset.
     let host_limits = format!(
-        " {:<24} {:<13} {:<13} {:<13} ∞ (default)",
+        " {:<26} {:<13} {:<13} {:<13} ∞ (default)",
         "host", "64", "10", "100"
     );
     assert!(

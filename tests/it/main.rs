@@ -14,6 +14,7 @@ mod exec_actions;
 mod helpers;
 mod prom_queries;
 mod render;
+mod render_breakers;
 mod rollout_demo;
 mod rollout_fixtures;
 mod tmux;

@@ -42,13 +42,30 @@ fn muted(text: String, theme: &Theme) -> Line<'static> {
     Line::from(Span::styled(text, theme.style(Role::Muted)))
 }
 
-const SCOPE_W: usize = 24;
 const CELL_W: usize = 13;
 
-fn table_line(cells: &[String], theme: &Theme, role: Role) -> Line<'static> {
+/// How a settings table fits the width: the scope column's width and how many value columns
+/// (the most telling first) are shown.
+#[derive(Clone, Copy)]
+struct Grid {
+    scope_w: usize,
+    cols: usize,
+}
+
+impl Grid {
+    fn new(width: usize) -> Self {
+        let scope_w = (width / 4).clamp(14, 26);
+        Self {
+            scope_w,
+            cols: (width.saturating_sub(1 + scope_w) / (CELL_W + 1)).clamp(2, 6),
+        }
+    }
+}
+
+fn table_line(cells: &[String], grid: Grid, theme: &Theme, role: Role) -> Line<'static> {
     let mut spans = Vec::new();
-    for (i, c) in cells.iter().enumerate() {
-        let w = if i == 0 { SCOPE_W } else { CELL_W };
+    for (i, c) in cells.iter().take(grid.cols + 1).enumerate() {
+        let w = if i == 0 { grid.scope_w } else { CELL_W };
         spans.push(Span::styled(
             format!(" {}", pad(c, w)),
             theme.style(if i == 0 { Role::Text } else { role }),
@@ -57,7 +74,7 @@ fn table_line(cells: &[String], theme: &Theme, role: Role) -> Line<'static> {
     Line::from(spans)
 }
 
-fn config_lines(d: &BreakerDetail, theme: &Theme) -> Vec<Line<'static>> {
+fn config_lines(d: &BreakerDetail, grid: Grid, theme: &Theme) -> Vec<Line<'static>> {
     let mut out = Vec::new();
     if d.scopes.is_empty() {
         out.push(muted(
@@ -72,6 +89,7 @@ fn config_lines(d: &BreakerDetail, theme: &Theme) -> Vec<Line<'static>> {
             "scope", "max conn", "pending", "requests", "retries", "req/conn", "connect",
         ]
         .map(String::from),
+        grid,
         theme,
         Role::Muted,
     ));
@@ -87,6 +105,7 @@ fn config_lines(d: &BreakerDetail, theme: &Theme) -> Vec<Line<'static>> {
                 limit_long(p.max_requests_per_connection),
                 setting(&p.connect_timeout),
             ],
+            grid,
             theme,
             Role::Text,
         ));
@@ -105,17 +124,18 @@ fn config_lines(d: &BreakerDetail, theme: &Theme) -> Vec<Line<'static>> {
             "scope",
             "5xx",
             "gateway",
-            "interval",
             "ejection",
             "max ejected",
+            "interval",
             "min health",
         ]
         .map(String::from),
+        grid,
         theme,
         Role::Muted,
     ));
     for (scope, e) in &d.scopes {
-        out.push(outlier_line(&scope.label(), e, theme));
+        out.push(outlier_line(&scope.label(), e, grid, theme));
     }
     if let Some((_, e)) = d.scopes.iter().find(|(_, e)| {
         e.outlier
@@ -137,9 +157,9 @@ fn config_lines(d: &BreakerDetail, theme: &Theme) -> Vec<Line<'static>> {
     out
 }
 
-fn outlier_line(scope: &str, e: &Effective, theme: &Theme) -> Line<'static> {
+fn outlier_line(scope: &str, e: &Effective, grid: Grid, theme: &Theme) -> Line<'static> {
     let Some(o) = &e.outlier else {
-        return table_line(&[clean(scope), "off".into()], theme, Role::Muted);
+        return table_line(&[clean(scope), "off".into()], grid, theme, Role::Muted);
     };
     let five = if o.consecutive_5xx.value == 0 {
         "off".to_string()
@@ -152,7 +172,6 @@ fn outlier_line(scope: &str, e: &Effective, theme: &Theme) -> Line<'static> {
             five,
             o.consecutive_gateway
                 .map_or_else(|| "off (default)".into(), |g| g.to_string()),
-            setting(&o.interval),
             setting(&o.base_ejection_time),
             format!(
                 "{}%{}",
@@ -163,8 +182,10 @@ fn outlier_line(scope: &str, e: &Effective, theme: &Theme) -> Line<'static> {
                     ""
                 }
             ),
+            setting(&o.interval),
             format!("{}%", o.min_health_percent),
         ],
+        grid,
         theme,
         Role::Text,
     )
@@ -222,10 +243,14 @@ fn rate(v: f64) -> String {
     format!("{v:.2}/s")
 }
 
+/// One section of groups (callers or subsets): trips by flag, success and p99 of each.
+/// `say_no_trips`: whether a group without trips says so (requests refused before a host is
+/// chosen are a caller's, never a subset's).
 fn group_lines(
     title: &str,
     groups: &[Group],
     empty: &str,
+    say_no_trips: bool,
     width: usize,
     theme: &Theme,
 ) -> Vec<Line<'static>> {
@@ -261,7 +286,7 @@ fn group_lines(
                 theme,
             ));
         }
-        if g.trips.is_empty() {
+        if g.trips.is_empty() && say_no_trips {
             out.push(muted(
                 "   trips       none in the last 30 min".into(),
                 theme,
@@ -463,7 +488,7 @@ pub fn render(frame: &mut Frame, area: Rect, d: &BreakerDetail, v: &ViewInputs<'
             theme.style(Role::Crit),
         )));
     }
-    lines.extend(config_lines(d, theme));
+    lines.extend(config_lines(d, Grid::new(usize::from(area.width)), theme));
     lines.extend(retry_lines(d, theme));
     if let Some(note) = &v.note {
         lines.push(Line::from(Span::styled(
@@ -482,6 +507,7 @@ pub fn render(frame: &mut Frame, area: Rect, d: &BreakerDetail, v: &ViewInputs<'
             "Callers (source_workload · last 30 min · reporter=source)",
             &m.callers,
             "no requests in the last 30 min",
+            true,
             width,
             theme,
         ));
@@ -489,6 +515,7 @@ pub fn render(frame: &mut Frame, area: Rect, d: &BreakerDetail, v: &ViewInputs<'
             "Subsets (by destination_version)",
             &m.subsets,
             "no requests in the last 30 min",
+            false,
             width,
             theme,
         );

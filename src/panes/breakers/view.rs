@@ -9,6 +9,7 @@ use super::model::BreakerRow;
 use super::policy::{outlier_short, pool_short};
 use crate::theme::Role;
 use crate::widgets::table::{Cell, Column, TableRow};
+use crate::widgets::text::sanitize;
 
 pub const COLUMNS: &[Column] = &[
     Column::new("CLUSTER", 7, 12, 6),
@@ -16,9 +17,9 @@ pub const COLUMNS: &[Column] = &[
     Column::new("HOST", 12, 24, 0),
     Column::new("STATE", 12, 14, 0),
     Column::new("TRIPS 5m", 10, 18, 0),
-    Column::new("EJECTED", 7, 8, 2),
-    Column::new("SUCCESS", 7, 7, 3),
-    Column::new("P50/P99", 9, 11, 4),
+    Column::new("EJECTED", 7, 10, 2),
+    Column::new("SUCCESS", 7, 9, 3),
+    Column::new("P50/P99", 9, 13, 4),
     Column::new("LIMITS c/p/r/rt", 14, 16, 1),
     Column::new("OUTLIER", 14, 22, 7),
     Column::new("RETRIES", 11, 16, 8),
@@ -151,7 +152,10 @@ pub fn table_row(r: &BreakerRow, key: Arc<str>, short: &str) -> TableRow {
     let mut state = format!("{sym} {}", r.state.as_str());
     if let Some(why) = &r.malformed {
         state.push_str(": ");
-        state.push_str(why);
+        state.push_str(&sanitize(why));
+    } else if matches!(r.feed, Feed::Stale { .. }) {
+        // Judged from the last good numbers.
+        state.push_str(" ◐");
     }
     let [trips, ejected, success, latency] = live_cells(r);
     let limits = match &r.policy {
@@ -171,22 +175,22 @@ pub fn table_row(r: &BreakerRow, key: Arc<str>, short: &str) -> TableRow {
         None => Cell::styled("off", Role::Muted),
     };
     let retries = match r.retries.split_first() {
-        Some((first, [])) => Cell::plain(first.short()),
-        Some((first, rest)) => Cell::plain(format!("{} +{}", first.short(), rest.len())),
+        Some((first, [])) => Cell::plain(sanitize(&first.short())),
+        Some((first, rest)) => Cell::plain(format!("{} +{}", sanitize(&first.short()), rest.len())),
         None => Cell::styled("?", Role::Muted),
     };
     let subsets = match &r.via {
-        Some(v) => Cell::styled(format!("via {v}"), Role::Muted),
+        Some(v) => Cell::styled(format!("via {}", sanitize(v)), Role::Muted),
         None if r.subsets.is_empty() => Cell::styled("—", Role::Muted),
-        None => Cell::plain(r.subsets.join(",")),
+        None => Cell::plain(sanitize(&r.subsets.join(","))),
     };
     TableRow {
         key,
         cells: vec![
             Cell::plain(short),
-            Cell::plain(r.namespace.clone()),
+            Cell::plain(sanitize(&r.namespace)),
             Cell::styled(
-                r.host.clone(),
+                sanitize(&r.host),
                 if crate::panes::kit::ListRow::needs_attention(r) {
                     Role::Title
                 } else {
