@@ -8,6 +8,7 @@ mod breaker_prom;
 mod config_files;
 mod demo_parse;
 mod demo_serve;
+mod e2e_breakers;
 mod e2e_rollouts;
 mod e2e_shell;
 mod exec_actions;

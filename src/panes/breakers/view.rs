@@ -12,12 +12,12 @@ use crate::widgets::table::{Cell, Column, TableRow};
 use crate::widgets::text::sanitize;
 
 pub const COLUMNS: &[Column] = &[
-    Column::new("CLUSTER", 7, 12, 6),
+    Column::new("CLUSTER", 8, 12, 6),
     Column::new("NAMESPACE", 8, 12, 5),
     Column::new("HOST", 12, 24, 0),
     Column::new("STATE", 12, 14, 0),
     Column::new("TRIPS 5m", 10, 18, 0),
-    Column::new("EJECTED", 7, 10, 2),
+    Column::new("EJECTED", 8, 10, 2),
     Column::new("SUCCESS", 7, 9, 3),
     Column::new("P50/P99", 9, 13, 4),
     Column::new("LIMITS c/p/r/rt", 14, 16, 1),

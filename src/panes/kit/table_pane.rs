@@ -449,8 +449,9 @@ impl<M: PaneModel> Pane for TablePane<M> {
                 },
             ),
         ];
-        title.extend(self.health.title(ctx.clock));
+        // Old live numbers first: the most urgent thing a title can say, never cut off.
         title.extend(self.list_prom_title(ctx));
+        title.extend(self.health.title(ctx.clock));
         if !self.list.filter().is_empty() {
             title.push((format!("/{} ", self.list.filter()), Role::Accent));
         }
