@@ -57,7 +57,11 @@ fn answer(round: usize) -> PromSnapshot {
             ("destination_service_namespace".to_string(), ns),
         ]
         .into();
-        labels.extend(extra.iter().map(|(k, v)| ((*k).to_string(), (*v).to_string())));
+        labels.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), (*v).to_string())),
+        );
         PromSeries {
             labels,
             points: vec![(1.0, v)],
@@ -73,7 +77,10 @@ fn answer(round: usize) -> PromSnapshot {
     };
     PromSnapshot {
         results: vec![
-            result("trips", all(&|i| svc(i, &[("response_flags", "UO")], (i % 7) as f64 + r))),
+            result(
+                "trips",
+                all(&|i| svc(i, &[("response_flags", "UO")], (i % 7) as f64 + r)),
+            ),
             result("requests", all(&|i| svc(i, &[], 20.0 + r))),
             result("errors", all(&|i| svc(i, &[], 0.1 * (i % 5) as f64))),
             result("p50", all(&|i| svc(i, &[], 10.0 + r))),
@@ -186,7 +193,9 @@ fn frame_times() {
         ("nothing changed, redraw ", idle),
     ] {
         let (m, p95, max) = summary(samples);
-        println!("frame, {RULES} rules, {label}: median {m:.2} ms, p95 {p95:.2} ms, max {max:.2} ms");
+        println!(
+            "frame, {RULES} rules, {label}: median {m:.2} ms, p95 {p95:.2} ms, max {max:.2} ms"
+        );
     }
 }
 
@@ -208,7 +217,11 @@ async fn cost(http: &reqwest::Client, prom_url: &str, spec: &PromSpec) -> (usize
             ]),
         };
         let body = req.send().await.unwrap().bytes().await.unwrap();
-        assert!(body.starts_with(b"{\"status\":\"success\""), "{}", String::from_utf8_lossy(&body));
+        assert!(
+            body.starts_with(b"{\"status\":\"success\""),
+            "{}",
+            String::from_utf8_lossy(&body)
+        );
         bytes += body.len();
     }
     (spec.queries.len(), bytes, t.elapsed())

@@ -130,7 +130,7 @@ impl Watched for crate::k8s::istio::VirtualService {
 /// Istio objects read at `v1beta1`, only where the cluster serves no `v1` (Istio < 1.22).
 impl<K> Watched for crate::k8s::istio::V1beta1<K>
 where
-    K: Watched + kube::Resource<Scope = kube::core::NamespaceResourceScope> + Default,
+    K: Watched + kube::Resource<Scope = kube::core::NamespaceResourceScope>,
 {
     namespaced_api!();
     const KEEP_ANNOTATIONS: &'static [&'static str] = K::KEEP_ANNOTATIONS;
