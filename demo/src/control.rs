@@ -16,7 +16,8 @@
 //! `drop-watches`, `compact`, `fail-kind` (`group`, `resource`, `code` 403 or 404),
 //! `no-status-subresource` (`group`, `resource`: the kind acts like a CRD without a status
 //! subresource), `restore-kind` (`group`, `resource`; undoes both), `latency` (`ms`), `error-rate` (`rate`, 0 to 1),
-//! `down`, `up`, `deny` (rule fields `user`, `verb`, `group`, `resource`, `subresource`,
+//! `down`, `up`, `prom-down`, `prom-up` (Prometheus alone), `hide-version` (`group`,
+//! `version`: that version is not served), `deny` (rule fields `user`, `verb`, `group`, `resource`, `subresource`,
 //! `namespace`, `name`, each `*` or a comma list, plus `reason`), `remove-deny` (`id`),
 //! `clear-denies`, `reset`. Example, after `kdeck demo serve --kubeconfig-out /tmp/demo.yaml
 //! --port 7700`:

@@ -63,11 +63,16 @@ pub struct ClusterProfile {
     /// `gitVersion` served at `/version`.
     pub kube_version: String,
     pub addons: Vec<Addon>,
+    /// With Istio: the sidecars export Envoy's outlier-detection and connection-pool stats
+    /// (mesh config `proxyStatsMatcher`), as on the first cluster; Istio's default is not to.
+    pub envoy_stats: bool,
 }
 
 impl ClusterProfile {
     /// The default line-up: every add-on on the first cluster but Flux; Velero and Istio
-    /// missing from the second, which alone runs Flux, so kdeck can show "not installed".
+    /// missing from the second, which alone runs Flux, so kdeck can show "not installed";
+    /// Envoy's cluster stats exported by the first cluster's sidecars only, as Istio's default
+    /// leaves them off.
     #[must_use]
     pub fn standard(index: usize) -> Self {
         const REGIONS: &[&str] = &[
@@ -96,6 +101,7 @@ impl ClusterProfile {
             index,
             kube_version: if index % 2 == 1 { "v1.31.6" } else { "v1.32.4" }.to_string(),
             addons,
+            envoy_stats: index == 0,
         }
     }
 

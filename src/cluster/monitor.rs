@@ -27,9 +27,20 @@ const LATENCY_EVERY: Duration = Duration::from_secs(60);
 const DISCOVERY_EVERY: Duration = Duration::from_secs(600);
 const PROM_EVERY: Duration = Duration::from_secs(120);
 
-/// Lists the resources the cluster serves (`plural.group`), group by group.
+/// Lists the resources the cluster serves (`plural.group`), group by group, and the versions
+/// each group serves.
 pub async fn discover(client: &kube::Client) -> Result<Discovery, kube::Error> {
     let groups = client.list_api_groups().await?;
+    let versions = groups
+        .groups
+        .iter()
+        .map(|g| {
+            (
+                g.name.clone(),
+                g.versions.iter().map(|v| v.version.clone()).collect(),
+            )
+        })
+        .collect();
     let lookups = groups.groups.iter().filter_map(|g| {
         let gv = g
             .preferred_version
@@ -55,6 +66,7 @@ pub async fn discover(client: &kube::Client) -> Result<Discovery, kube::Error> {
     }
     Ok(Discovery {
         resources: Some(resources),
+        versions,
     })
 }
 

@@ -1,6 +1,7 @@
 //! `config.toml`: the user's settings, read once at start. Every key is optional; unknown keys
 //! are errors (a typo must not be silently ignored during an incident).
 
+mod breakers;
 pub mod paths;
 
 use std::collections::BTreeMap;
@@ -8,6 +9,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+pub use breakers::BreakerQueries;
 pub use paths::Paths;
 
 /// Default PromQL for a canary's (or stable's) success rate: the share of non-5xx requests
@@ -77,6 +79,8 @@ impl Default for PrometheusConfig {
 pub struct QueryConfig {
     pub success_rate: String,
     pub latency_p99: String,
+    /// The Circuit-breakers pane's queries (`[queries.breakers]`).
+    pub breakers: BreakerQueries,
 }
 
 impl Default for QueryConfig {
@@ -84,6 +88,7 @@ impl Default for QueryConfig {
         Self {
             success_rate: DEFAULT_SUCCESS_RATE.into(),
             latency_p99: DEFAULT_LATENCY_P99.into(),
+            breakers: BreakerQueries::default(),
         }
     }
 }

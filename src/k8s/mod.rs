@@ -11,6 +11,7 @@ pub mod argocd_projects;
 pub mod core;
 pub mod crd;
 pub mod flux;
+pub mod istio;
 pub mod pod;
 pub mod rollout;
 pub mod velero;

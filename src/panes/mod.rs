@@ -6,6 +6,7 @@
 //! machinery panes share is the [`kit`].
 
 pub mod backups;
+pub mod breakers;
 pub mod clusters;
 pub mod drift;
 pub mod kit;
@@ -32,6 +33,7 @@ pub fn registry() -> Vec<Box<dyn Pane>> {
     vec![
         Box::new(clusters::ClustersPane::default()),
         Box::new(rollouts::RolloutsPane::default()),
+        Box::new(breakers::BreakersPane::default()),
         Box::new(drift::DriftPane::default()),
         Box::new(backups::BackupsPane::default()),
     ]

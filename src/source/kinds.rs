@@ -17,6 +17,11 @@ pub trait Watched:
     fn api(client: kube::Client, namespace: Option<&str>) -> Api<DeserializeGuard<Self>>;
     /// Annotations the panes read; every other annotation is dropped on arrival.
     const KEEP_ANNOTATIONS: &'static [&'static str] = &[];
+    /// Newer API versions of the same objects (a type reading an older version, such as
+    /// Istio's `v1beta1`): while the cluster serves one of them, this type's watch stands by
+    /// (sends no request, reports "not installed"), so objects served at several versions
+    /// are listed once, at the newest version kdeck reads.
+    const SUPERSEDED_BY: &'static [&'static str] = &[];
 
     /// Drops what the panes never read, before the object is stored.
     fn slim(&mut self) {
@@ -165,4 +170,25 @@ impl Watched for crate::k8s::flux::Kustomization {
 impl Watched for crate::k8s::flux::HelmRelease {
     namespaced_api!();
     const KEEP_ANNOTATIONS: &'static [&'static str] = crate::k8s::flux::FLUX_KEEP_ANNOTATIONS;
+}
+impl Watched for crate::k8s::istio::DestinationRule {
+    namespaced_api!();
+}
+
+impl Watched for crate::k8s::istio::VirtualService {
+    namespaced_api!();
+}
+
+/// Istio objects read at `v1beta1`, only where the cluster serves no `v1` (Istio < 1.22).
+impl<K> Watched for crate::k8s::istio::V1beta1<K>
+where
+    K: Watched + kube::Resource<Scope = kube::core::NamespaceResourceScope>,
+{
+    namespaced_api!();
+    const KEEP_ANNOTATIONS: &'static [&'static str] = K::KEEP_ANNOTATIONS;
+    const SUPERSEDED_BY: &'static [&'static str] = &["v1"];
+
+    fn slim(&mut self) {
+        self.0.slim();
+    }
 }

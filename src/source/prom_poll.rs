@@ -135,7 +135,8 @@ pub async fn poll(
                         .query_range(&q.promql, end - f64::from(window), end, f64::from(step))
                         .await
                 }
-                None => client.query(&q.promql, None).await,
+                // At `now` like the range queries, so one poll is one moment.
+                None => client.query(&q.promql, Some(end)).await,
             }
         };
         let (series, error) = match answer {

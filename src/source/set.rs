@@ -21,11 +21,22 @@ use super::spec::{PromSpec, ScopedWatch};
 use super::watch::{KindSource, WatchContext, fill_store};
 use super::{Notifier, SourceCell, SourceState, Watched, short_kind};
 
-/// A started kind watch: the typed store (erased), its plural and its state cell.
+/// A started kind watch: the typed store (erased), its label and its state cell.
 struct KindEntry {
     source: Arc<dyn Any + Send + Sync>,
-    plural: &'static str,
+    label: String,
     cell: Arc<SourceCell>,
+}
+
+/// How a watch is named in the Clusters pane: its plural, with the version for a type that
+/// reads an older version of a kind another type reads (`destinationrules v1beta1`).
+fn label<K: Watched>() -> String {
+    let plural = short_kind::<K>();
+    if K::SUPERSEDED_BY.is_empty() {
+        plural.to_string()
+    } else {
+        format!("{plural} {}", K::version(&()))
+    }
 }
 
 /// A started scoped watch and the token that stops it.
@@ -286,12 +297,12 @@ impl SourceSet {
         lock(&self.prom).get(key).map(|e| e.source.clone())
     }
 
-    /// Every started kind's plural and state, sorted by plural.
+    /// Every started kind's label and state, sorted by label.
     #[must_use]
     pub fn states(&self) -> Vec<(String, SourceState)> {
         let mut out: Vec<(String, SourceState)> = lock(&self.kinds)
             .values()
-            .map(|e| (e.plural.to_string(), self.with_reach(e.cell.state())))
+            .map(|e| (e.label.clone(), self.with_reach(e.cell.state())))
             .collect();
         out.sort_by(|a, b| a.0.cmp(&b.0));
         out
@@ -319,7 +330,7 @@ impl SourceSet {
             TypeId::of::<K>(),
             KindEntry {
                 source: source.clone(),
-                plural: short_kind::<K>(),
+                label: label::<K>(),
                 cell: source.cell.clone(),
             },
         );
@@ -403,7 +414,7 @@ impl SourceSet {
             TypeId::of::<K>(),
             KindEntry {
                 source: source.clone(),
-                plural: short_kind::<K>(),
+                label: label::<K>(),
                 cell: source.cell.clone(),
             },
         );

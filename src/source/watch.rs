@@ -162,12 +162,21 @@ pub fn short_error(e: &(dyn std::error::Error + 'static)) -> String {
     text.chars().take(120).collect()
 }
 
+/// Whether the cluster serves `K` at `K`'s version, and no newer version that replaces it
+/// (see [`Watched::SUPERSEDED_BY`]); `None` while discovery has not answered.
 fn group_present<K: Watched>(discovery: &Discovery) -> Option<bool> {
     let group = K::group(&());
     if group.is_empty() {
         return Some(true);
     }
-    discovery.serves(&K::plural(&()), &group)
+    let plural = K::plural(&());
+    let superseded = K::SUPERSEDED_BY
+        .iter()
+        .any(|v| discovery.serves_version(&plural, &group, v) == Some(true));
+    if superseded {
+        return Some(false);
+    }
+    discovery.serves_version(&plural, &group, &K::version(&()))
 }
 
 /// Runs until cancelled: watch, report, back off, relist. A panic inside the loop (a bug, or
@@ -203,11 +212,17 @@ async fn watch_loop<K: Watched>(
 ) {
     let mut backoff = Backoff::default();
     let mut had_data = false;
+    // A type that a newer version may replace starts only once discovery says which one the
+    // cluster serves, and stops if that changes, so the same objects are never listed twice.
+    let gated = !K::SUPERSEDED_BY.is_empty();
     loop {
-        // Don't hammer a cluster for an API group it does not serve.
+        // Don't hammer a cluster for an API group it does not serve (or serves at a newer
+        // version another type reads).
         let present = group_present::<K>(&ctx.discovery.borrow_and_update());
-        if present == Some(false) {
-            cell.set_state(SourceState::NotInstalled);
+        if present == Some(false) || (gated && present.is_none()) {
+            if present == Some(false) {
+                cell.set_state(SourceState::NotInstalled);
+            }
             tokio::select! {
                 () = ctx.cancel.cancelled() => return,
                 r = ctx.discovery.changed() => if r.is_err() { return },
@@ -226,6 +241,14 @@ async fn watch_loop<K: Watched>(
             tokio::select! {
                 () = ctx.cancel.cancelled() => return,
                 _ = ctx.refresh.changed() => break None,
+                r = ctx.discovery.changed(), if gated => {
+                    if r.is_err() {
+                        return;
+                    }
+                    if group_present::<K>(&ctx.discovery.borrow_and_update()) == Some(false) {
+                        break None;
+                    }
+                }
                 item = stream.next() => match item {
                     Some(Ok(ev)) => {
                         ctx.activity.store(

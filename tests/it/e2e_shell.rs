@@ -174,8 +174,8 @@ fn clusters_stale_when_demo_dies_and_recover_when_it_returns() {
             ["demo-us-east", "demo-eu-west"]
                 .iter()
                 .all(|c| row(s, c).is_some_and(|l| l.contains("● live") && nodes_cell_ok(l)))
-                && row(s, "demo-us-east").is_some_and(|l| l.contains("RO CD -- VE"))
-                && row(s, "demo-eu-west").is_some_and(|l| l.contains("RO CD FX --"))
+                && row(s, "demo-us-east").is_some_and(|l| l.contains("RO IS CD -- VE"))
+                && row(s, "demo-eu-west").is_some_and(|l| l.contains("RO -- CD FX --"))
         },
     );
     assert!(

@@ -4,6 +4,9 @@
 
 mod backup_actions;
 mod backup_fixtures;
+mod breaker_demo;
+mod breaker_fixtures;
+mod breaker_prom;
 mod config_files;
 mod demo_parse;
 mod demo_serve;
@@ -11,6 +14,7 @@ mod drift_actions;
 mod drift_demo;
 mod drift_fixtures;
 mod e2e_backups;
+mod e2e_breakers;
 mod e2e_drift;
 mod e2e_rollouts;
 mod e2e_shell;
@@ -22,6 +26,7 @@ mod liveness;
 mod prom_queries;
 mod render;
 mod render_backups;
+mod render_breakers;
 mod rollout_demo;
 mod rollout_fixtures;
 mod tmux;

@@ -85,6 +85,7 @@ fn all_addons() -> Discovery {
             ]
             .map(String::from),
         )),
+        ..Discovery::default()
     }
 }
 
@@ -101,7 +102,7 @@ pub fn info(reach: Reach) -> ClusterInfo {
     }
 }
 
-fn reachable() -> Reach {
+pub fn reachable() -> Reach {
     Reach::Reachable {
         latency: Duration::from_millis(14),
         since: ago(600),
@@ -216,6 +217,7 @@ fn clusters_live() -> Vec<Arc<ClusterHandle>> {
         },
         Discovery {
             resources: Some(BTreeSet::from(["rollouts.argoproj.io".to_string()])),
+            ..Discovery::default()
         },
     );
     fill(&west, vec![node("w1", true), node("w2", false)], live());
@@ -421,6 +423,7 @@ fn rollouts_not_installed_and_stale() {
         info(reachable()),
         Discovery {
             resources: Some(BTreeSet::new()),
+            ..Discovery::default()
         },
     );
     healthy_core(&missing);

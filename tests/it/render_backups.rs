@@ -77,6 +77,7 @@ fn velero_cluster(name: &str) -> Arc<ClusterHandle> {
         }),
         Discovery {
             resources: Some(BTreeSet::from(["backups.velero.io".to_string()])),
+            ..Discovery::default()
         },
     );
     // 12:03:04 now. orders-hourly: good at 09:00, then three PartiallyFailed runs.
@@ -178,6 +179,7 @@ fn without_velero(name: &str) -> Arc<ClusterHandle> {
         }),
         Discovery {
             resources: Some(BTreeSet::new()),
+            ..Discovery::default()
         },
     );
     fill::<Schedule>(&c, vec![], SourceState::NotInstalled);

@@ -32,7 +32,7 @@ fn groups(state: &ClusterState, faults: &FaultState) -> Vec<(&'static str, Vec<&
             }
         };
         for v in t.versions {
-            if !out[idx].1.contains(v) {
+            if !out[idx].1.contains(v) && !faults.version_hidden(t.group, v) {
                 out[idx].1.push(v);
             }
         }
@@ -167,7 +167,10 @@ pub fn resource_list(
 ) -> Option<Value> {
     let mut resources = Vec::new();
     for (id, t) in served(state, faults) {
-        if t.group != group || !t.versions.contains(&version) {
+        if t.group != group
+            || !t.versions.contains(&version)
+            || faults.version_hidden(group, version)
+        {
             continue;
         }
         let mut r = json!({

@@ -10,6 +10,8 @@
 //! | latency | every request waits this long first |
 //! | error rate | this share of requests answers 500 InternalError |
 //! | down / up | the cluster's listeners (Kubernetes API and Prometheus) close, with every connection, and reopen on the same ports |
+//! | prometheus down / up | only Prometheus goes: its port closes and the API server's service proxy to it answers 503 (no endpoints), as when its pod is gone |
+//! | hide version | one version of a group is not served (404, gone from discovery), as on a cluster with an older release of the add-on (Istio before 1.22 serves no `networking.istio.io/v1`) |
 //! | deny rules | authorization rules: 403 on matching requests and `allowed: false` in access reviews |
 //!
 //! [`Faults`] is the in-process handle; [`FaultAction`] is the same set as JSON for the
@@ -62,6 +64,10 @@ pub struct FaultState {
     kind_codes: RwLock<HashMap<TypeId, u16>>,
     /// Kinds whose status subresource is taken away.
     no_status: RwLock<HashSet<TypeId>>,
+    /// (group, version) pairs not served.
+    hidden_versions: RwLock<HashSet<(String, String)>>,
+    /// Prometheus is down: the service proxy to it answers 503.
+    prom_down: std::sync::atomic::AtomicBool,
     /// Bumped whenever open watches must re-check whether they may go on.
     watch_epoch: watch::Sender<u64>,
     /// Watches started before this epoch end (bumped by "drop watches" only).
@@ -118,6 +124,8 @@ impl FaultState {
             salt,
             kind_codes: RwLock::new(HashMap::new()),
             no_status: RwLock::new(HashSet::new()),
+            hidden_versions: RwLock::new(HashSet::new()),
+            prom_down: std::sync::atomic::AtomicBool::new(false),
             watch_epoch: watch::channel(0).0,
             drop_epoch: AtomicU64::new(0),
             stats: Counters::default(),
@@ -206,6 +214,21 @@ impl FaultState {
                 .contains(&type_id)
     }
 
+    /// Whether `version` of `group` is hidden by a fault.
+    #[must_use]
+    pub fn version_hidden(&self, group: &str, version: &str) -> bool {
+        self.hidden_versions
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(&(group.to_string(), version.to_string()))
+    }
+
+    /// Whether Prometheus is down (its service proxy answers 503).
+    #[must_use]
+    pub fn prom_down(&self) -> bool {
+        self.prom_down.load(Ordering::SeqCst)
+    }
+
     /// A receiver that changes whenever open watches must re-check [`Self::watch_may_continue`].
     #[must_use]
     pub fn watch_signal(&self) -> watch::Receiver<u64> {
@@ -266,6 +289,12 @@ pub enum FaultAction {
     },
     Down,
     Up,
+    PromDown,
+    PromUp,
+    HideVersion {
+        group: String,
+        version: String,
+    },
     Deny(DenyRule),
     RemoveDeny {
         id: u64,
@@ -443,6 +472,33 @@ impl Faults {
         true
     }
 
+    /// Takes only Prometheus down: its port closes and the service proxy answers 503.
+    pub async fn prom_down(&self) {
+        self.state.prom_down.store(true, Ordering::SeqCst);
+        if let Some(l) = self.listeners.get(1) {
+            l.down().await;
+        }
+    }
+
+    /// Brings Prometheus back.
+    pub async fn prom_up(&self) -> Result<(), FaultError> {
+        if let Some(l) = self.listeners.get(1) {
+            l.up().await?;
+        }
+        self.state.prom_down.store(false, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Stops serving `version` of `group` (discovery and requests); open watches end.
+    pub fn hide_version(&self, group: &str, version: &str) {
+        self.state
+            .hidden_versions
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert((group.to_string(), version.to_string()));
+        self.state.poke_watches();
+    }
+
     /// Adds an authorization deny rule; returns its id.
     pub fn deny(&self, rule: DenyRule) -> u64 {
         self.authz.add(rule)
@@ -477,6 +533,12 @@ impl Faults {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clear();
         self.authz.clear();
+        self.state
+            .hidden_versions
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
+        self.prom_up().await?;
         self.up().await
     }
 
@@ -531,6 +593,9 @@ impl Faults {
             FaultAction::ErrorRate { rate } => self.set_error_rate(rate)?,
             FaultAction::Down => self.down().await,
             FaultAction::Up => self.up().await?,
+            FaultAction::PromDown => self.prom_down().await,
+            FaultAction::PromUp => self.prom_up().await?,
+            FaultAction::HideVersion { group, version } => self.hide_version(&group, &version),
             FaultAction::Deny(rule) => return Ok(json!({"ok": true, "id": self.deny(rule)})),
             FaultAction::RemoveDeny { id } => self.remove_deny(id)?,
             FaultAction::ClearDenies => self.clear_denies(),

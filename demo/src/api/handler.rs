@@ -305,6 +305,7 @@ impl ApiServer {
         let t = registry::get(type_id);
         let kind_code = self.faults.kind_code(type_id);
         if !t.versions.contains(&path.version.as_str())
+            || self.faults.version_hidden(&path.group, &path.version)
             || kind_code == Some(404)
             || (!t.namespaced && path.namespace.is_some())
             || (t.namespaced && path.namespace.is_none() && path.name.is_some())
@@ -415,6 +416,14 @@ fn review(ctx: &ReqCtx, verb: &str) -> Result<Response<Body>, ApiError> {
 /// (`services/prometheus:9090/proxy/...` or `services/http:prometheus:9090/proxy/...`); every
 /// other service has no endpoints, as a service without pods answers.
 fn proxy(ctx: &ReqCtx) -> Response<Body> {
+    if ctx.server.faults.prom_down() {
+        let err = ApiError::new(
+            503,
+            "ServiceUnavailable",
+            format!("no endpoints available for service \"{}\"", ctx.name()),
+        );
+        return status::error_response(&err);
+    }
     let raw = ctx.name();
     let without_scheme = raw
         .strip_prefix("http:")

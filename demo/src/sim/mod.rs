@@ -1,6 +1,7 @@
 //! Simulated controllers of the demo cluster: the objects each cluster starts with, and the
 //! loops that keep them moving (rollouts advance, HPAs scale, apps drift, schedules back up,
-//! a breaker trips), plus the scraper that turns that state into Prometheus series.
+//! a breaker trips), plus the scrapers that turn that state (and the mesh between the plain
+//! workloads, [`mesh`]) into Prometheus series.
 //!
 //! Controllers write through the same object store the API server reads, so every change
 //! reaches clients as a real watch event. They react to store events (like real
@@ -16,6 +17,7 @@ pub mod controller;
 pub mod events;
 pub mod fields;
 pub mod kinds;
+pub mod mesh;
 pub mod namespaces;
 pub mod pace;
 pub mod platform;
@@ -28,7 +30,7 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use super::ClusterState;
+use super::{ClusterState, api};
 pub use pace::Pace;
 pub use rng::SimRng;
 
@@ -38,6 +40,7 @@ pub fn seed(state: &ClusterState) {
     workloads::seed(state);
     platform::seed(state);
     rollouts::seed(state);
+    mesh::seed(state);
 }
 
 /// Starts the controllers; they stop when `shutdown` is cancelled.
@@ -45,4 +48,7 @@ pub fn spawn(state: &Arc<ClusterState>, shutdown: &CancellationToken) {
     workloads::spawn(state, shutdown);
     platform::spawn(state, shutdown);
     rollouts::spawn(state, shutdown);
+    if state.profile.has(api::registry::Addon::Istio) {
+        tokio::spawn(mesh::run(state.clone(), shutdown.clone()));
+    }
 }

@@ -33,7 +33,7 @@ const COLUMNS: &[Column] = &[
     Column::new("NODES", 5, 9, 0),
     Column::new("PODS✗", 9, 11, 2),
     Column::new("NS", 3, 4, 5),
-    Column::new("ADD-ONS", 14, 20, 3),
+    Column::new("ADD-ONS", 17, 20, 3),
     Column::new("PROBLEMS", 12, 200, 1),
 ];
 

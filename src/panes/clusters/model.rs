@@ -340,6 +340,7 @@ mod tests {
             },
             discovery: Discovery {
                 resources: Some(BTreeSet::from(["rollouts.argoproj.io".to_string()])),
+                ..Discovery::default()
             },
             nodes: Some((2, 3, vec!["node n3 NotReady (KubeletNotReady)".into()])),
             nodes_state: SourceState::Live {

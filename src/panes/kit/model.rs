@@ -63,6 +63,9 @@ pub struct DetailCx<'a> {
     pub now: DateTime<Utc>,
     /// Every watched context (in view or not), in kubeconfig order.
     pub contexts: &'a [WatchedContext],
+    /// The latest answer to the queries the view declared ([`PaneModel::detail_prom`]), so
+    /// the series can be prepared here rather than in every frame.
+    pub prom: &'a PromView,
 }
 
 /// Prometheus data for a view, as the view should explain it.

@@ -176,6 +176,33 @@ impl<M: PaneModel> TablePane<M> {
         };
     }
 
+    /// The title's word on the live columns, per cluster whose list queries are not live:
+    /// "◐ eu-west prometheus stale since 12:03:04 (retrying in 9s)", so old numbers are
+    /// never read as current (the rows keep the last good ones).
+    fn list_prom_title(&self, ctx: &ViewCtx) -> Vec<Styled> {
+        let mut out = Vec::new();
+        for (context, spec) in &self.list_prom {
+            let Some(c) = cluster(ctx, context) else {
+                continue;
+            };
+            match prom_view(c, Some(spec)) {
+                PromView::Data { state, .. } if !state.is_live() => out.push((
+                    format!(
+                        "{} {context} prometheus {} ",
+                        state.symbol(),
+                        state.label(ctx.clock)
+                    ),
+                    state.role(),
+                )),
+                PromView::Unconfigured => {
+                    out.push((format!("– {context} no prometheus "), Role::Muted));
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
     fn resolve_pending_open(&mut self) {
         let Some((name, ns)) = &self.pending_open else {
             return;
@@ -229,6 +256,7 @@ impl<M: PaneModel> TablePane<M> {
         }
         open.fingerprint = fingerprint;
         open.frame.refresh_events(c);
+        open.prom = prom_view(c, open.prom_spec.as_ref());
         open.detail = self.model.detail(&DetailCx {
             cluster: c,
             key: &open.frame.key,
@@ -236,6 +264,7 @@ impl<M: PaneModel> TablePane<M> {
             config: ctx.config,
             now: ctx.clock.now(),
             contexts: &watched_contexts(ctx),
+            prom: &open.prom,
         });
         open.prom_spec = open
             .detail
@@ -438,6 +467,8 @@ impl<M: PaneModel> Pane for TablePane<M> {
                 },
             ),
         ];
+        // Old live numbers first: the most urgent thing a title can say, never cut off.
+        title.extend(self.list_prom_title(ctx));
         title.extend(self.health.title(ctx.clock));
         if !self.list.filter().is_empty() {
             title.push((format!("/{} ", self.list.filter()), Role::Accent));

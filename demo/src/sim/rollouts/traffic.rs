@@ -169,7 +169,7 @@ pub fn quality(seed: u64, image: &str) -> Quality {
 }
 
 /// Share of a log-normal latency distribution at or below `le` ms.
-fn cdf(le: f64, median: f64, sigma: f64) -> f64 {
+pub(crate) fn cdf(le: f64, median: f64, sigma: f64) -> f64 {
     if le <= 0.0 {
         return 0.0;
     }
@@ -267,6 +267,8 @@ pub struct Model {
     /// Label sets and values of each destination's series, built once (labels are costly).
     sets: HashMap<(String, String, &'static str), SeriesSet>,
     last_ejected: i64,
+    /// The calling proxies export Envoy's cluster stats (mesh `proxyStatsMatcher`).
+    pub envoy_stats: bool,
 }
 
 /// The series of one destination as one reporter sees it, in a fixed order: 200, 500,
@@ -305,6 +307,7 @@ impl Model {
             counters: HashMap::new(),
             sets: HashMap::new(),
             last_ejected: 0,
+            envoy_stats: true,
         }
     }
 
@@ -340,6 +343,7 @@ impl Model {
             anchor,
         );
         m.counters = counters;
+        m.envoy_stats = state.profile.envoy_stats;
         m
     }
 
@@ -393,7 +397,7 @@ impl Model {
                 self.dest_series(tsdb, svc, d, rps, &b, t_ms, dt);
             }
         }
-        if services.iter().any(|(s, _)| s.breaker) {
+        if self.envoy_stats && services.iter().any(|(s, _)| s.breaker) {
             self.envoy_series(tsdb, &breaker, t_ms, dt, services);
         }
     }
@@ -417,6 +421,7 @@ impl Model {
                     ("destination_workload_namespace", svc.ns.to_string()),
                     ("destination_service", host.clone()),
                     ("destination_service_name", d.service_name.clone()),
+                    ("destination_service_namespace", svc.ns.to_string()),
                     ("destination_canonical_service", svc.rollout.to_string()),
                     ("destination_canonical_revision", d.revision.clone()),
                     ("request_protocol", "http".to_string()),
@@ -662,6 +667,7 @@ pub fn backfill(state: &ClusterState, kinds: Kinds, now_ms: i64) {
         state.options.speed,
         now,
     );
+    model.envoy_stats = state.profile.envoy_stats;
     let mut t = now - 3_600_000;
     let mut prev = t - 15_000;
     while t <= now {
