@@ -121,7 +121,12 @@ pub async fn run(handle: Arc<ClusterHandle>, prom: Option<PromClient>) {
                 .max(Duration::from_millis(500));
             tokio::select! {
                 () = cancel.cancelled() => return,
-                _ = refresh.changed() => forced = true,
+                _ = refresh.changed() => {
+                    // Reconnect-and-relist asks everything again, discovery included.
+                    forced = true;
+                    last_discovery = None;
+                    last_prom = None;
+                }
                 () = tokio::time::sleep(wait) => {}
             }
             continue;

@@ -40,12 +40,16 @@ fn row<'a>(screen: &'a str, cluster: &str, host: &str) -> Option<&'a str> {
     })
 }
 
-/// POSTs a fault to the demo's control API.
-fn fault(base: u16, cluster: &str, body: &str) {
+/// POSTs a fault to the demo's control API, with the control token `demo serve` wrote next to
+/// its kubeconfig.
+fn fault(base: u16, kubeconfig: &std::path::Path, cluster: &str, body: &str) {
+    let token_file = format!("{}.control-token", kubeconfig.display());
+    let token = std::fs::read_to_string(&token_file).unwrap();
     let mut s = std::net::TcpStream::connect(("127.0.0.1", base)).unwrap();
     write!(
         s,
-        "POST /clusters/{cluster}/faults HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        "POST /clusters/{cluster}/faults HTTP/1.0\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        token.trim(),
         body.len()
     )
     .unwrap();
@@ -128,7 +132,12 @@ fn breakers_pane_trips_first_and_stale_live_columns_without_prometheus() {
     });
 
     // Prometheus goes away: the live columns are marked, the configuration stays.
-    fault(base, "demo-us-east", r#"{"action":"prom-down"}"#);
+    fault(
+        base,
+        &kubeconfig,
+        "demo-us-east",
+        r#"{"action":"prom-down"}"#,
+    );
     let screen = t.wait_for("us-east's live columns stale", WAIT, |s| {
         s.contains("demo-us-east prometheus stale since")
             && row(s, "us-east", "ledger").is_some_and(|r| r.contains("◐ UO "))
@@ -142,7 +151,7 @@ fn breakers_pane_trips_first_and_stale_live_columns_without_prometheus() {
         "{screen}"
     );
 
-    fault(base, "demo-us-east", r#"{"action":"prom-up"}"#);
+    fault(base, &kubeconfig, "demo-us-east", r#"{"action":"prom-up"}"#);
     t.wait_for("live numbers again", WAIT, |s| {
         !s.contains("prometheus stale")
             && row(s, "us-east", "ledger").is_some_and(|r| !r.contains('◐') && r.contains("UO "))
