@@ -6,6 +6,7 @@
 
 pub mod analysis;
 pub mod apps;
+pub mod autoscaling;
 pub mod core;
 pub mod crd;
 pub mod pod;

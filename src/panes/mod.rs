@@ -6,6 +6,7 @@
 //! machinery panes share is the [`kit`].
 
 pub mod clusters;
+pub mod hpa;
 pub mod kit;
 pub mod rollouts;
 
@@ -30,6 +31,7 @@ pub fn registry() -> Vec<Box<dyn Pane>> {
     vec![
         Box::new(clusters::ClustersPane::default()),
         Box::new(rollouts::RolloutsPane::default()),
+        Box::new(hpa::HpaPane::default()),
     ]
 }
 
