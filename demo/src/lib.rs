@@ -63,7 +63,8 @@ pub struct ClusterProfile {
 
 impl ClusterProfile {
     /// The default line-up: every add-on on the first cluster; Velero and Istio missing from
-    /// the second, so kdeck can show "not installed".
+    /// the second (and every odd one), KEDA and the VPA from all but the first, so kdeck can
+    /// show "not installed".
     #[must_use]
     pub fn standard(index: usize) -> Self {
         const REGIONS: &[&str] = &[
@@ -73,7 +74,7 @@ impl ClusterProfile {
         let region = REGIONS
             .get(index)
             .map_or_else(|| format!("region-{index}"), |r| (*r).to_string());
-        let addons = if index % 2 == 1 {
+        let mut addons = if index % 2 == 1 {
             vec![Addon::Core, Addon::ArgoRollouts, Addon::ArgoCd]
         } else {
             vec![
@@ -84,6 +85,9 @@ impl ClusterProfile {
                 Addon::Istio,
             ]
         };
+        if index == 0 {
+            addons.extend([Addon::Keda, Addon::Vpa]);
+        }
         Self {
             name: format!("demo-{region}"),
             index,

@@ -8,5 +8,6 @@ mod demo_kube_client;
 mod demo_kubectl;
 mod promql;
 mod schema;
+mod sim_autoscalers;
 mod sim_rollouts;
 mod sim_workloads;

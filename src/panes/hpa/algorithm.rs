@@ -41,9 +41,17 @@ pub struct Pods {
 pub enum Reading {
     /// Resource/ContainerResource `Utilization`: whole percents of the request. `cpu` says
     /// whether unready pods are set aside (the controller does so for CPU only).
-    Utilization { current: i64, target: i64, cpu: bool },
+    Utilization {
+        current: i64,
+        target: i64,
+        cpu: bool,
+    },
     /// Resource/ContainerResource/Pods `AverageValue`: per-pod averages, in thousandths.
-    PodAverage { current: i64, target: i64, cpu: bool },
+    PodAverage {
+        current: i64,
+        target: i64,
+        cpu: bool,
+    },
     /// Object/External `Value`: the metric's value, in thousandths.
     Value { current: i64, target: i64 },
     /// Object/External `AverageValue`: the metric's total and the per-pod target.
@@ -466,8 +474,7 @@ pub fn normalize_with_behavior(proposal: i32, i: &BehaviorInputs<'_>) -> Normali
             (stabilized, "DesiredWithinRange")
         }
     } else if stabilized < i.current {
-        let limit =
-            scale_down_limit(i.current, i.up_events, i.down_events, i.down).min(i.current);
+        let limit = scale_down_limit(i.current, i.up_events, i.down_events, i.down).min(i.current);
         let (lowest, reason) = if i.min < limit {
             (limit, "ScaleDownLimit")
         } else {
@@ -794,10 +801,13 @@ mod tests {
             age: 30,
             replicas: 4,
         }];
-        let n = normalize_with_behavior(3, &BehaviorInputs {
-            recommendations: &recs,
-            ..i
-        });
+        let n = normalize_with_behavior(
+            3,
+            &BehaviorInputs {
+                recommendations: &recs,
+                ..i
+            },
+        );
         assert_eq!(n.stabilized, 4);
         assert_eq!((n.desired, n.limited_reason), (7, "ScaleDownLimit"));
         // Percent policies truncate: −50% of 7 is 3 (3.5 truncated).
@@ -816,12 +826,15 @@ mod tests {
             select: Select::Disabled,
             ..down50
         };
-        let n = normalize_with_behavior(3, &BehaviorInputs {
-            current: 7,
-            down: &off,
-            recommendations: &[],
-            ..i
-        });
+        let n = normalize_with_behavior(
+            3,
+            &BehaviorInputs {
+                current: 7,
+                down: &off,
+                recommendations: &[],
+                ..i
+            },
+        );
         assert_eq!(n.desired, 7);
         // `Min` picks the smaller change of two scale-up policies: min(5 + 4, 10) = 9.
         let min_up = Rules {

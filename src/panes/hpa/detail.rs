@@ -109,7 +109,10 @@ fn ordered_conditions(hpa: &HorizontalPodAutoscaler) -> Vec<Condition> {
         .iter()
         .filter_map(|t| all.iter().find(|c| c.type_ == *t).cloned())
         .collect();
-    out.extend(all.into_iter().filter(|c| !order.contains(&c.type_.as_str())));
+    out.extend(
+        all.into_iter()
+            .filter(|c| !order.contains(&c.type_.as_str())),
+    );
     out
 }
 
@@ -194,7 +197,12 @@ pub fn keda_lines(so: &ScaledObject) -> Vec<String> {
             .collect();
         out.push(format!("trigger {} {}", t.type_, settings.join(" ")));
     }
-    for c in &so.status.as_ref().map(|s| s.conditions.clone()).unwrap_or_default() {
+    for c in &so
+        .status
+        .as_ref()
+        .map(|s| s.conditions.clone())
+        .unwrap_or_default()
+    {
         out.push(format!(
             "{} {} {}",
             c.type_,
@@ -296,9 +304,8 @@ pub fn build(
     now: chrono::DateTime<chrono::Utc>,
 ) -> HpaDetail {
     let metrics = hpa.map(super::metrics::metric_views).unwrap_or_default();
-    let next = hpa.map(|h| {
-        super::next::next_step(h, &metrics, &row.target_info, row.current, &seen, now)
-    });
+    let next =
+        hpa.map(|h| super::next::next_step(h, &metrics, &row.target_info, row.current, &seen, now));
     HpaDetail {
         kind: row.kind,
         namespace: row.namespace.clone(),

@@ -36,10 +36,9 @@ fn indent(text: String, role: Role, theme: &Theme) -> Line<'static> {
 fn history(d: &HpaDetail, prom: &PromView, width: usize, clock: Clock) -> (Vec<f64>, String) {
     let now = clock.now();
     let seen = || {
-        let since = d
-            .seen
-            .first()
-            .map_or_else(String::new, |s| format!(" since {}", clock.time_of_day(s.at)));
+        let since = d.seen.first().map_or_else(String::new, |s| {
+            format!(" since {}", clock.time_of_day(s.at))
+        });
         (
             resample(&d.seen, now, WINDOW_SECS, width),
             format!("seen by kdeck{since}"),
@@ -118,13 +117,22 @@ pub fn lines(d: &HpaDetail, cx: &DrawCx<'_>, width: usize) -> Vec<Line<'static>>
         ));
     }
     if let Some(n) = &d.next {
-        out.push(label_line("next sync", n.summary.clone(), Role::Accent, theme));
+        out.push(label_line(
+            "next sync",
+            n.summary.clone(),
+            Role::Accent,
+            theme,
+        ));
         for l in &n.lines {
             out.push(indent(format!("· {l}"), Role::Muted, theme));
         }
     }
     for (i, m) in d.metrics.iter().enumerate() {
-        let role = if m.has_reading() { Role::Text } else { Role::Warn };
+        let role = if m.has_reading() {
+            Role::Text
+        } else {
+            Role::Warn
+        };
         let text = format!("{:<28} {}", m.text, source_name(&m.source));
         out.push(if i == 0 {
             label_line("metrics", text, role, theme)
@@ -234,7 +242,12 @@ pub fn lines(d: &HpaDetail, cx: &DrawCx<'_>, width: usize) -> Vec<Line<'static>>
     }
     match &d.vpa {
         VpaView::NotInstalled => {
-            out.push(label_line("VPA", "not installed".into(), Role::Muted, theme));
+            out.push(label_line(
+                "VPA",
+                "not installed".into(),
+                Role::Muted,
+                theme,
+            ));
         }
         VpaView::None => out.push(label_line(
             "VPA",

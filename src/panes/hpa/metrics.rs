@@ -82,7 +82,12 @@ pub fn human(value: f64, name: &str) -> String {
         let k = 1024.0;
         return scaled(
             value,
-            &[(k * k * k * k, "Ti"), (k * k * k, "Gi"), (k * k, "Mi"), (k, "Ki")],
+            &[
+                (k * k * k * k, "Ti"),
+                (k * k * k, "Gi"),
+                (k * k, "Mi"),
+                (k, "Ki"),
+            ],
         );
     }
     if name == "cpu" && value.abs() < 10.0 && value.fract() != 0.0 {
@@ -178,16 +183,12 @@ fn status_for<'a>(
             "Object" => s
                 .object
                 .as_ref()
-                .filter(|p| {
-                    Some(&p.metric.name) == spec.object.as_ref().map(|x| &x.metric.name)
-                })
+                .filter(|p| Some(&p.metric.name) == spec.object.as_ref().map(|x| &x.metric.name))
                 .map(|p| &p.current),
             "External" => s
                 .external
                 .as_ref()
-                .filter(|p| {
-                    Some(&p.metric.name) == spec.external.as_ref().map(|x| &x.metric.name)
-                })
+                .filter(|p| Some(&p.metric.name) == spec.external.as_ref().map(|x| &x.metric.name))
                 .map(|p| &p.current),
             _ => None,
         }
@@ -249,8 +250,8 @@ pub fn metric_views(hpa: &HorizontalPodAutoscaler) -> Vec<MetricView> {
                 ),
             };
             let (target_kind, target, target_milli) = target_of(&target);
-            let (mut current, mut current_milli) = status_for(spec, i, statuses)
-                .map_or((None, None), |v| current_of(target_kind, v));
+            let (mut current, mut current_milli) =
+                status_for(spec, i, statuses).map_or((None, None), |v| current_of(target_kind, v));
             if current.is_none()
                 && spec.type_ == "Resource"
                 && name == "cpu"
@@ -296,8 +297,10 @@ impl MetricView {
         match kind {
             TargetKind::Utilization => format!(
                 "{label} {}%/{}%",
-                self.current.map_or_else(|| "?".into(), |c| format!("{c:.0}")),
-                self.target.map_or_else(|| "?".into(), |t| format!("{t:.0}"))
+                self.current
+                    .map_or_else(|| "?".into(), |c| format!("{c:.0}")),
+                self.target
+                    .map_or_else(|| "?".into(), |t| format!("{t:.0}"))
             ),
             TargetKind::Value => {
                 format!("{label} {}/{}", show(self.current), show(self.target))

@@ -202,9 +202,7 @@ pub fn state_of(
     }
     let max = hpa.spec.max_replicas;
     let limited = cond("ScalingLimited").filter(|c| c.is_true());
-    if current >= max
-        && limited.is_some_and(|c| c.reason.as_deref() != Some("TooFewReplicas"))
-    {
+    if current >= max && limited.is_some_and(|c| c.reason.as_deref() != Some("TooFewReplicas")) {
         return (State::PinnedAtMax, limited.and_then(reason));
     }
     match cond("AbleToScale").and_then(|c| c.reason.as_deref()) {
@@ -256,10 +254,7 @@ fn by_name<'a, T: kube::Resource>(objects: &[&'a T]) -> ByName<'a, T> {
         .iter()
         .filter_map(|o| {
             let m = o.meta();
-            Some((
-                (m.namespace.as_deref()?, m.name.as_deref()?),
-                *o as &'a T,
-            ))
+            Some(((m.namespace.as_deref()?, m.name.as_deref()?), *o as &'a T))
         })
         .collect()
 }
@@ -298,41 +293,51 @@ impl Targets<'_> {
     ) {
         let key = (ns, r.name.as_str());
         match (r.group(), r.kind.as_str()) {
-            ("apps", "Deployment") => self.deployments.get(&key).map_or_else(Default::default, |d| {
-                let st = d.status.clone().unwrap_or_default();
-                (
-                    TargetInfo {
-                        found: true,
-                        spec_replicas: d.desired_replicas(),
-                        ready: st.ready_replicas,
-                        status_replicas: st.replicas,
-                    },
-                    Some(&d.metadata),
-                )
-            }),
-            ("apps", "StatefulSet") => self.statefulsets.get(&key).map_or_else(Default::default, |s| {
-                (
-                    TargetInfo {
-                        found: true,
-                        spec_replicas: s.spec.replicas.unwrap_or(1),
-                        ready: s.status.ready_replicas,
-                        status_replicas: s.status.replicas,
-                    },
-                    Some(&s.metadata),
-                )
-            }),
-            ("argoproj.io", "Rollout") => self.rollouts.get(&key).map_or_else(Default::default, |ro| {
-                let st = ro.status.clone().unwrap_or_default();
-                (
-                    TargetInfo {
-                        found: true,
-                        spec_replicas: ro.desired_replicas(),
-                        ready: st.ready_replicas,
-                        status_replicas: st.replicas,
-                    },
-                    Some(&ro.metadata),
-                )
-            }),
+            ("apps", "Deployment") => {
+                self.deployments
+                    .get(&key)
+                    .map_or_else(Default::default, |d| {
+                        let st = d.status.clone().unwrap_or_default();
+                        (
+                            TargetInfo {
+                                found: true,
+                                spec_replicas: d.desired_replicas(),
+                                ready: st.ready_replicas,
+                                status_replicas: st.replicas,
+                            },
+                            Some(&d.metadata),
+                        )
+                    })
+            }
+            ("apps", "StatefulSet") => {
+                self.statefulsets
+                    .get(&key)
+                    .map_or_else(Default::default, |s| {
+                        (
+                            TargetInfo {
+                                found: true,
+                                spec_replicas: s.spec.replicas.unwrap_or(1),
+                                ready: s.status.ready_replicas,
+                                status_replicas: s.status.replicas,
+                            },
+                            Some(&s.metadata),
+                        )
+                    })
+            }
+            ("argoproj.io", "Rollout") => {
+                self.rollouts.get(&key).map_or_else(Default::default, |ro| {
+                    let st = ro.status.clone().unwrap_or_default();
+                    (
+                        TargetInfo {
+                            found: true,
+                            spec_replicas: ro.desired_replicas(),
+                            ready: st.ready_replicas,
+                            status_replicas: st.replicas,
+                        },
+                        Some(&ro.metadata),
+                    )
+                })
+            }
             _ => Default::default(),
         }
     }
@@ -498,7 +503,10 @@ pub fn so_row(
     } else if let Some(m) = &so.malformed {
         (State::Unreadable, Some(m.clone()))
     } else {
-        (State::NoStatus, Some("KEDA has not made its HPA".to_string()))
+        (
+            State::NoStatus,
+            Some("KEDA has not made its HPA".to_string()),
+        )
     };
     HpaRow {
         cluster: cluster.to_string(),

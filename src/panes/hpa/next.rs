@@ -11,9 +11,9 @@
 use chrono::{DateTime, Utc};
 
 use super::algorithm::{
-    BehaviorInputs, CombineError, DOWNSCALE_WINDOW, Normalized, Pods, Policy, PolicyKind,
-    Proposal, Reading, Recommendation, Rules, ScaleEvent, Select, Tolerances, combine,
-    normalize_legacy, normalize_with_behavior, propose,
+    BehaviorInputs, CombineError, DOWNSCALE_WINDOW, Normalized, Pods, Policy, PolicyKind, Proposal,
+    Reading, Recommendation, Rules, ScaleEvent, Select, Tolerances, combine, normalize_legacy,
+    normalize_with_behavior, propose,
 };
 use super::history::Sample;
 use super::metrics::MetricView;
@@ -100,7 +100,10 @@ fn explain(m: &MetricView, reading: Reading, p: &Proposal, pods: Pods, tol: Tole
     let unready = pods.current - pods.ready;
     let how = match reading {
         _ if p.held && unready > 0 && p.ratio > 0.0 && !tol.within(p.ratio) => {
-            format!("counting {unready} unready pods as idle would reverse it: keeps {}", p.replicas)
+            format!(
+                "counting {unready} unready pods as idle would reverse it: keeps {}",
+                p.replicas
+            )
         }
         _ if p.held => format!("within {band}: keeps {}", p.replicas),
         Reading::Utilization { .. } | Reading::PodAverage { .. } => {
@@ -218,7 +221,10 @@ pub fn next_step(
                 proposals.push(Some(p.replicas));
             }
             None => {
-                lines.push(format!("{}: no reading — the controller cannot use it", m.text));
+                lines.push(format!(
+                    "{}: no reading — the controller cannot use it",
+                    m.text
+                ));
                 proposals.push(None);
             }
         }
@@ -412,7 +418,10 @@ mod tests {
         // cpu 45/70 = 0.643 → ceil(0.643 × 4) = ceil(2.571) = 3; rps 1.4 → ceil(5.6) = 6.
         // Highest 6; default scale-up limit max(4 + 4, 8) = 8, so 6 stands.
         assert_eq!(n.desired, Some(6));
-        assert!(n.lines.contains(&"highest over metrics: 6 (rps 140/100 avg)".to_string()));
+        assert!(
+            n.lines
+                .contains(&"highest over metrics: 6 (rps 140/100 avg)".to_string())
+        );
         assert_eq!(n.summary, "rps 140/100 avg wants 6 → next sync scales 4→6");
     }
 
@@ -480,9 +489,18 @@ mod tests {
             "spec": {"minReplicas": 2, "maxReplicas": 4}
         }));
         let m = metric_views(&h);
-        assert_eq!(next_step(&h, &m, &target(6, 6), 6, &[], now()).desired, Some(4));
-        assert_eq!(next_step(&h, &m, &target(1, 1), 1, &[], now()).desired, Some(2));
-        assert_eq!(next_step(&h, &m, &target(0, 0), 0, &[], now()).desired, None);
+        assert_eq!(
+            next_step(&h, &m, &target(6, 6), 6, &[], now()).desired,
+            Some(4)
+        );
+        assert_eq!(
+            next_step(&h, &m, &target(1, 1), 1, &[], now()).desired,
+            Some(2)
+        );
+        assert_eq!(
+            next_step(&h, &m, &target(0, 0), 0, &[], now()).desired,
+            None
+        );
     }
 
     #[test]

@@ -242,7 +242,9 @@ impl PaneModel for HpaModel {
         let vpas = all::<VerticalPodAutoscaler>(c, ns);
         let (row, hpa) = match cx.key.kind {
             "ScaledObject" => {
-                let so = scaled.iter().find(|so| so.metadata.name.as_deref() == Some(&cx.key.name))?;
+                let so = scaled
+                    .iter()
+                    .find(|so| so.metadata.name.as_deref() == Some(&cx.key.name))?;
                 let t = so_target(so);
                 let (info, _) = targets.find(ns, &t);
                 (so_row(&c.context, so, t, &info), None)
@@ -250,11 +252,20 @@ impl PaneModel for HpaModel {
             _ => {
                 let hpa = s.get::<HorizontalPodAutoscaler>(ns, &cx.key.name)?;
                 let (info, _) = targets.find(ns, &hpa.spec.scale_target_ref);
-                let owner = hpa
-                    .keda_owner()
-                    .and_then(|so| scaled.iter().find(|o| o.metadata.name.as_deref() == Some(so)));
+                let owner = hpa.keda_owner().and_then(|so| {
+                    scaled
+                        .iter()
+                        .find(|o| o.metadata.name.as_deref() == Some(so))
+                });
                 let (current, _) = current_and_desired(&hpa, &info);
-                let row = hpa_row(&c.context, &hpa, &info, owner, current, Arc::from(Vec::new()));
+                let row = hpa_row(
+                    &c.context,
+                    &hpa,
+                    &info,
+                    owner,
+                    current,
+                    Arc::from(Vec::new()),
+                );
                 (row, Some(hpa))
             }
         };

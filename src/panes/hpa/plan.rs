@@ -14,8 +14,7 @@ use crate::exec::plan::{ActionPlan, Check, PlanBuild};
 use crate::exec::request::{KubeRequest, PatchType, Target};
 use crate::k8s::apps::annotation;
 use crate::k8s::autoscaling::{
-    HorizontalPodAutoscaler, KEDA_PAUSED_ANNOTATION, KEDA_PAUSED_REPLICAS_ANNOTATION,
-    ScaledObject,
+    HorizontalPodAutoscaler, KEDA_PAUSED_ANNOTATION, KEDA_PAUSED_REPLICAS_ANNOTATION, ScaledObject,
 };
 use crate::keymap::ActionCall;
 use crate::panes::{Prompt, Reply};
@@ -101,10 +100,7 @@ fn set_min_max(action: &ActionCall, row: &HpaRow, cluster: &ClusterHandle) -> Re
         Err(e) => return Reply::Warn(e),
     };
     if (new_min, new_max) == (min, max) && hpa.spec.min_replicas.is_some() {
-        return Reply::Info(format!(
-            "set-min-max: {} is already {min}-{max}",
-            row.key()
-        ));
+        return Reply::Info(format!("set-min-max: {} is already {min}-{max}", row.key()));
     }
     // What the controller would do with the new limits, from what is on screen now.
     let mut changed = hpa.clone();
@@ -160,10 +156,7 @@ fn keda_pause(action: &ActionCall, row: &HpaRow, cluster: &ClusterHandle) -> Rep
             row.key()
         ));
     };
-    let Some(so) = cluster
-        .sources
-        .get::<ScaledObject>(&row.namespace, so_name)
-    else {
+    let Some(so) = cluster.sources.get::<ScaledObject>(&row.namespace, so_name) else {
         return Reply::Warn(format!(
             "{name}: ScaledObject {}/{so_name} is not in kdeck's store",
             row.namespace
@@ -247,9 +240,25 @@ mod tests {
     fn min_max_are_validated() {
         assert_eq!(parse_min_max(&args(&["2", "6"])), Ok((2, 6)));
         assert_eq!(parse_min_max(&args(&["3", "3"])), Ok((3, 3)));
-        assert!(parse_min_max(&args(&["0", "3"])).unwrap_err().contains("at least 1"));
-        assert!(parse_min_max(&args(&["5", "3"])).unwrap_err().contains("1 ≤ min ≤ max"));
-        assert!(parse_min_max(&args(&["x", "3"])).unwrap_err().contains("not a number"));
-        assert!(parse_min_max(&args(&["3"])).unwrap_err().contains("two numbers"));
+        assert!(
+            parse_min_max(&args(&["0", "3"]))
+                .unwrap_err()
+                .contains("at least 1")
+        );
+        assert!(
+            parse_min_max(&args(&["5", "3"]))
+                .unwrap_err()
+                .contains("1 ≤ min ≤ max")
+        );
+        assert!(
+            parse_min_max(&args(&["x", "3"]))
+                .unwrap_err()
+                .contains("not a number")
+        );
+        assert!(
+            parse_min_max(&args(&["3"]))
+                .unwrap_err()
+                .contains("two numbers")
+        );
     }
 }

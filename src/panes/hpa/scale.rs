@@ -137,7 +137,9 @@ fn managed_note(hpa: &HorizontalPodAutoscaler) -> String {
 /// `scale` on `t`: a prompt for the count without one, else the plan.
 #[must_use]
 pub fn scale(action: &ActionCall, t: ScaleTarget, cluster: &ClusterHandle) -> Reply {
-    let shown = t.replicas.map_or_else(|| "unset".to_string(), |r| r.to_string());
+    let shown = t
+        .replicas
+        .map_or_else(|| "unset".to_string(), |r| r.to_string());
     let Some(arg) = action.args.first() else {
         return Reply::Prompt(Prompt {
             label: format!("replicas for {} (now {shown})", t.short()),

@@ -68,7 +68,10 @@ pub fn status_text(r: &HpaRow) -> String {
             text.push_str(": ");
             text.push_str(why);
         }
-        (State::Paused | State::NoStatus | State::ScaleDownHeld | State::ScaleUpHeld, Some(why))
+        (
+            State::Paused | State::NoStatus | State::ScaleDownHeld | State::ScaleUpHeld,
+            Some(why),
+        )
         | (State::Disabled, Some(why)) => {
             text.push_str(" (");
             text.push_str(why);
