@@ -9,6 +9,8 @@ mod e2e_rollouts;
 mod e2e_shell;
 mod exec_actions;
 mod helpers;
+mod hpa_actions;
+mod hpa_model;
 mod prom_queries;
 mod render;
 mod rollout_demo;

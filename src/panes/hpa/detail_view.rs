@@ -147,17 +147,19 @@ pub fn lines(d: &HpaDetail, cx: &DrawCx<'_>, width: usize) -> Vec<Line<'static>>
             _ => Role::Crit,
         };
         let text = format!(
-            "{:<15}{:<6}{:<22}{}",
+            "{:<15}{:<6}{}",
             c.type_,
             c.status,
             c.reason.clone().unwrap_or_default(),
-            c.message.clone().unwrap_or_default()
         );
         out.push(if i == 0 {
             label_line("conditions", text, role, theme)
         } else {
             indent(text, role, theme)
         });
+        if let Some(m) = c.message.as_ref().filter(|m| !m.is_empty()) {
+            out.push(indent(format!("  {m}"), Role::Muted, theme));
+        }
     }
     if d.kind == RowKind::Hpa && d.conditions.is_empty() {
         out.push(label_line(

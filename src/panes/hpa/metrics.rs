@@ -296,11 +296,11 @@ impl MetricView {
         let show = |v: Option<f64>| v.map_or_else(|| "?".to_string(), |v| human(v, &self.name));
         match kind {
             TargetKind::Utilization => format!(
-                "{label} {}%/{}%",
+                "{label} {}/{}",
                 self.current
-                    .map_or_else(|| "?".into(), |c| format!("{c:.0}")),
+                    .map_or_else(|| "?".into(), |c| format!("{c:.0}%")),
                 self.target
-                    .map_or_else(|| "?".into(), |t| format!("{t:.0}"))
+                    .map_or_else(|| "?".into(), |t| format!("{t:.0}%"))
             ),
             TargetKind::Value => {
                 format!("{label} {}/{}", show(self.current), show(self.target))

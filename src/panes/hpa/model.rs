@@ -170,6 +170,9 @@ pub fn history_key(cluster: &str, namespace: &str, name: &str) -> String {
     format!("{cluster}/{namespace}/{name}")
 }
 
+/// How long after a scale the target's pods count as still coming or going.
+pub const RECENT_SCALE_SECS: i64 = 300;
+
 /// The status of an HPA: conditions first (what the controller says), then the metrics.
 #[must_use]
 pub fn state_of(
@@ -177,6 +180,7 @@ pub fn state_of(
     metrics: &[MetricView],
     target: &TargetInfo,
     current: i32,
+    now: DateTime<Utc>,
 ) -> (State, Option<String>) {
     let Some(status) = &hpa.status else {
         return (State::NoStatus, None);
@@ -217,10 +221,15 @@ pub fn state_of(
     if limited.is_some_and(|c| c.reason.as_deref() == Some("ScaleUpLimit")) {
         return (State::ScaleUpHeld, Some("rate limit".into()));
     }
-    if target.found && target.status_replicas < target.spec_replicas {
-        return (State::ScalingUp, None);
+    // A scale in the last five minutes whose pods are still coming or going. (A Rollout's
+    // pod count also moves with its canary, so only a recent scale counts.)
+    let recent = status
+        .last_scale_time
+        .is_some_and(|t| (now - t).num_seconds() < RECENT_SCALE_SECS);
+    if recent && target.found && target.ready < target.spec_replicas {
+        return (State::ScalingUp, Some(format!("{} ready", target.ready)));
     }
-    if target.found && target.status_replicas > target.spec_replicas {
+    if recent && target.found && target.status_replicas > target.spec_replicas {
         return (State::ScalingDown, None);
     }
     if status.desired_replicas > current {
@@ -352,9 +361,10 @@ pub fn hpa_row(
     owner: Option<&ScaledObject>,
     current: i32,
     history: Arc<[Sample]>,
+    now: DateTime<Utc>,
 ) -> HpaRow {
     let metrics = metric_views(hpa);
-    let (state, reason) = state_of(hpa, &metrics, target, current);
+    let (state, reason) = state_of(hpa, &metrics, target, current, now);
     let status = hpa.status.as_ref();
     HpaRow {
         cluster: cluster.to_string(),
@@ -430,7 +440,7 @@ pub fn build_rows(
         out.push(cache.row(
             &key,
             inputs,
-            || hpa_row(cluster, hpa, &target, owner, current, samples.clone()),
+            || hpa_row(cluster, hpa, &target, owner, current, samples.clone(), now),
             |r, k| view::table_row(r, k, short),
         ));
     }

@@ -265,6 +265,7 @@ impl PaneModel for HpaModel {
                     owner,
                     current,
                     Arc::from(Vec::new()),
+                    cx.now,
                 );
                 (row, Some(hpa))
             }

@@ -60,7 +60,6 @@ impl ScaleTarget {
 }
 
 /// The scale target `kind`/`name` (group from `api_version`) in `namespace`, from the store.
-#[must_use]
 pub fn find_target(
     cluster: &ClusterHandle,
     namespace: &str,
