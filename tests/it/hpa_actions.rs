@@ -314,8 +314,9 @@ fn scale_puts_the_scale_subresource_and_the_hpa_takes_it_back() {
     );
     assert_eq!(p.checks_text(), "replicas 3");
     assert!(
-        p.summary
-            .contains("HPA indexer manages it (min 2 max 3): it will undo this on its next sync"),
+        p.summary.contains(
+            "HPA indexer manages it (min 2 max 3): it will set it back to 3 on its next sync"
+        ),
         "{}",
         p.summary
     );

@@ -5,6 +5,7 @@
 mod config_files;
 mod demo_parse;
 mod demo_serve;
+mod e2e_hpa;
 mod e2e_rollouts;
 mod e2e_shell;
 mod exec_actions;
@@ -13,6 +14,7 @@ mod hpa_actions;
 mod hpa_model;
 mod prom_queries;
 mod render;
+mod render_hpa;
 mod rollout_demo;
 mod rollout_fixtures;
 mod tmux;

@@ -39,19 +39,10 @@ pub struct Pods {
 /// One metric's reading against its target, in the controller's units.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Reading {
-    /// Resource/ContainerResource `Utilization`: whole percents of the request. `cpu` says
-    /// whether unready pods are set aside (the controller does so for CPU only).
-    Utilization {
-        current: i64,
-        target: i64,
-        cpu: bool,
-    },
+    /// Resource/ContainerResource `Utilization`: whole percents of the request.
+    Utilization { current: i64, target: i64 },
     /// Resource/ContainerResource/Pods `AverageValue`: per-pod averages, in thousandths.
-    PodAverage {
-        current: i64,
-        target: i64,
-        cpu: bool,
-    },
+    PodAverage { current: i64, target: i64 },
     /// Object/External `Value`: the metric's value, in thousandths.
     Value { current: i64, target: i64 },
     /// Object/External `AverageValue`: the metric's total and the per-pod target.
@@ -63,8 +54,11 @@ pub enum Reading {
 pub struct Proposal {
     pub replicas: i32,
     pub ratio: f64,
-    /// The change was within tolerance, so the proposal is the current count.
+    /// The change was within tolerance (or would reverse direction), so the proposal is the
+    /// current count.
     pub held: bool,
+    /// Unready pods were counted as idle and the ratio taken again (`ratio` is that one).
+    pub rebalanced: bool,
 }
 
 fn ceil_i32(v: f64) -> i32 {
@@ -76,51 +70,35 @@ fn ceil_i32(v: f64) -> i32 {
     }
 }
 
-/// The per-pod rule (`GetResourceReplicas`, `calcPlainMetricReplicas`): with no unready pods
-/// to set aside, `ceil(ratio × ready)` outside the tolerance; on a scale-up with unready pods
-/// they count as using nothing, the ratio is taken again (`rerate(ready, all)`), and a
-/// proposal that would reverse direction holds.
-fn per_pod(
-    ratio: f64,
-    pods: Pods,
-    set_aside_unready: bool,
-    tol: Tolerances,
-    rerate: impl Fn(i32, i32) -> f64,
-) -> Proposal {
-    let hold = |ratio| Proposal {
-        replicas: pods.current,
-        ratio,
-        held: true,
-    };
-    let unready = if set_aside_unready {
-        (pods.current - pods.ready).max(0)
-    } else {
-        0
-    };
+/// The per-pod rule (`GetResourceReplicas`, `calcPlainMetricReplicas`): with no unready pods,
+/// `ceil(ratio × ready)` outside the tolerance; on a scale-up with unready pods they count as
+/// using nothing, the ratio is taken again (`rerate(ready, all)`), and a proposal that would
+/// reverse direction holds. Unready pods are taken to be still Pending (just scaled up), which
+/// the controller sets aside for every metric type.
+fn per_pod(ratio: f64, pods: Pods, tol: Tolerances, rerate: impl Fn(i32, i32) -> f64) -> Proposal {
+    let unready = (pods.current - pods.ready).max(0);
     let ready = (pods.current - unready).max(0);
     if !(unready > 0 && ratio > 1.0) {
-        if tol.within(ratio) {
-            return hold(ratio);
-        }
         return Proposal {
-            replicas: ceil_i32(ratio * f64::from(ready)),
+            replicas: if tol.within(ratio) {
+                pods.current
+            } else {
+                ceil_i32(ratio * f64::from(ready))
+            },
             ratio,
-            held: false,
+            held: tol.within(ratio),
+            rebalanced: false,
         };
     }
     let all = ready + unready;
     let new_ratio = rerate(ready, all);
-    if tol.within(new_ratio) || new_ratio < 1.0 {
-        return hold(new_ratio);
-    }
     let replicas = ceil_i32(new_ratio * f64::from(all));
-    if replicas < pods.current {
-        return hold(new_ratio);
-    }
+    let held = tol.within(new_ratio) || new_ratio < 1.0 || replicas < pods.current;
     Proposal {
-        replicas,
+        replicas: if held { pods.current } else { replicas },
         ratio: new_ratio,
-        held: false,
+        held,
+        rebalanced: true,
     }
 }
 
@@ -128,24 +106,16 @@ fn per_pod(
 #[must_use]
 pub fn propose(reading: Reading, pods: Pods, tol: Tolerances) -> Proposal {
     match reading {
-        Reading::Utilization {
-            current,
-            target,
-            cpu,
-        } => {
+        Reading::Utilization { current, target } => {
             let target = target.max(1) as f64;
             // Utilization is in whole percents (truncated) each time it is taken.
-            per_pod(current as f64 / target, pods, cpu, tol, |ready, all| {
+            per_pod(current as f64 / target, pods, tol, |ready, all| {
                 (current as f64 * f64::from(ready) / f64::from(all.max(1))).floor() / target
             })
         }
-        Reading::PodAverage {
-            current,
-            target,
-            cpu,
-        } => {
+        Reading::PodAverage { current, target } => {
             let ratio = current as f64 / target.max(1) as f64;
-            per_pod(ratio, pods, cpu, tol, |ready, all| {
+            per_pod(ratio, pods, tol, |ready, all| {
                 ratio * f64::from(ready) / f64::from(all.max(1))
             })
         }
@@ -156,36 +126,34 @@ pub fn propose(reading: Reading, pods: Pods, tol: Tolerances) -> Proposal {
                     replicas: ceil_i32(ratio),
                     ratio,
                     held: false,
+                    rebalanced: false,
                 };
             }
-            if tol.within(ratio) {
-                return Proposal {
-                    replicas: pods.current,
-                    ratio,
-                    held: true,
-                };
-            }
+            let held = tol.within(ratio);
             Proposal {
-                replicas: ceil_i32(ratio * f64::from(pods.ready)),
+                replicas: if held {
+                    pods.current
+                } else {
+                    ceil_i32(ratio * f64::from(pods.ready))
+                },
                 ratio,
-                held: false,
+                held,
+                rebalanced: false,
             }
         }
         Reading::TotalAverage { total, target } => {
             let replicas = pods.status_replicas;
             let ratio = total as f64 / (target.max(1) as f64 * f64::from(replicas.max(1)));
-            if tol.within(ratio) {
-                Proposal {
-                    replicas,
-                    ratio,
-                    held: true,
-                }
-            } else {
-                Proposal {
-                    replicas: ceil_i32(total as f64 / target.max(1) as f64),
-                    ratio,
-                    held: false,
-                }
+            let held = tol.within(ratio);
+            Proposal {
+                replicas: if held {
+                    replicas
+                } else {
+                    ceil_i32(total as f64 / target.max(1) as f64)
+                },
+                ratio,
+                held,
+                rebalanced: false,
             }
         }
     }
@@ -519,7 +487,6 @@ mod tests {
             Reading::Utilization {
                 current: 110,
                 target: 70,
-                cpu: true,
             },
             pods(3, 3),
             T,
@@ -531,7 +498,6 @@ mod tests {
             Reading::Utilization {
                 current: 76,
                 target: 70,
-                cpu: true,
             },
             pods(3, 3),
             T,
@@ -542,7 +508,6 @@ mod tests {
             Reading::Utilization {
                 current: 77,
                 target: 70,
-                cpu: true,
             },
             pods(3, 3),
             T,
@@ -553,7 +518,6 @@ mod tests {
             Reading::Utilization {
                 current: 30,
                 target: 60,
-                cpu: true,
             },
             pods(6, 6),
             T,
@@ -562,14 +526,13 @@ mod tests {
     }
 
     #[test]
-    fn unready_cpu_pods_count_as_idle_on_a_scale_up() {
+    fn unready_pods_count_as_idle_on_a_scale_up() {
         // 4 pods, 2 ready, ready ones at 130% of 60%: ratio 2.1667. Unready pods at 0%:
         // utilization floor(130 × 2 / 4) = 65 → ratio 1.0833, within tolerance: hold at 4.
         let p = propose(
             Reading::Utilization {
                 current: 130,
                 target: 60,
-                cpu: true,
             },
             pods(4, 2),
             T,
@@ -580,23 +543,32 @@ mod tests {
             Reading::Utilization {
                 current: 200,
                 target: 60,
-                cpu: true,
             },
             pods(4, 2),
             T,
         );
         assert_eq!(p.replicas, 7);
-        // Memory is not set aside: ceil(2.1667 × 4) = ceil(8.667) = 9.
+        // A per-pod average the same way (without whole percents): 300 against 100 on 2
+        // of 4 ready → 3 × 2 / 4 = 1.5 → ceil(1.5 × 4) = 6.
         let p = propose(
-            Reading::Utilization {
-                current: 130,
-                target: 60,
-                cpu: false,
+            Reading::PodAverage {
+                current: 300,
+                target: 100,
             },
             pods(4, 2),
             T,
         );
-        assert_eq!(p.replicas, 9);
+        assert_eq!((p.replicas, p.rebalanced), (6, true));
+        // 200 against 100: 2 × 2 / 4 = 1.0, within: holds 4.
+        let p = propose(
+            Reading::PodAverage {
+                current: 200,
+                target: 100,
+            },
+            pods(4, 2),
+            T,
+        );
+        assert_eq!((p.replicas, p.held), (4, true));
     }
 
     #[test]
@@ -606,7 +578,6 @@ mod tests {
             Reading::PodAverage {
                 current: 140_000,
                 target: 100_000,
-                cpu: false,
             },
             pods(4, 4),
             T,
@@ -673,7 +644,6 @@ mod tests {
             Reading::PodAverage {
                 current: 105,
                 target: 100,
-                cpu: false,
             },
             pods(4, 4),
             t,
@@ -684,7 +654,6 @@ mod tests {
             Reading::PodAverage {
                 current: 85,
                 target: 100,
-                cpu: false,
             },
             pods(4, 4),
             t,

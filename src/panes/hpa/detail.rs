@@ -121,7 +121,7 @@ fn ordered_conditions(hpa: &HorizontalPodAutoscaler) -> Vec<Condition> {
 pub fn behavior_text(hpa: &HorizontalPodAutoscaler) -> Vec<RulesText> {
     let Some(b) = &hpa.spec.behavior else {
         return vec![RulesText {
-            direction: "legacy",
+            direction: "",
             text: "no behavior set: scale-up at most max(2×, 4) per sync, scale-down after the \
                    controller's 300s window"
                 .into(),

@@ -5,7 +5,7 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::widgets::Paragraph;
 
 use super::detail::{HpaDetail, KedaView, VpaView};
 use super::history::{WINDOW_SECS, resample};
@@ -15,21 +15,61 @@ use crate::clock::{Clock, short_duration};
 use crate::panes::kit::{DrawCx, PromView, event_lines};
 use crate::theme::{Role, Theme};
 use crate::widgets::chart::sparkline;
+use crate::widgets::text::{sanitize, width};
 
 const LABEL: usize = 11;
 
-fn label_line(label: &str, text: String, role: Role, theme: &Theme) -> Line<'static> {
-    Line::from(vec![
-        Span::styled(format!("{label:<LABEL$}"), theme.style(Role::Header)),
-        Span::styled(text, theme.style(role)),
-    ])
+/// Splits `text` into pieces of at most `cols` cells, at spaces where it can.
+fn wrap(text: &str, cols: usize) -> Vec<String> {
+    let cols = cols.max(8);
+    let mut out = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let need = width(&line) + usize::from(!line.is_empty()) + width(word);
+        if need > cols && !line.is_empty() {
+            out.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+        while width(&line) > cols {
+            // A word longer than the line: cut it.
+            let cut: String = line.chars().take(cols).collect();
+            let rest: String = line.chars().skip(cols).collect();
+            out.push(cut);
+            line = rest;
+        }
+    }
+    out.push(line);
+    out
 }
 
-fn indent(text: String, role: Role, theme: &Theme) -> Line<'static> {
-    Line::from(vec![
-        Span::raw(" ".repeat(LABEL)),
-        Span::styled(text, theme.style(role)),
-    ])
+/// A labelled entry: the label, then `text` wrapped under itself (continuations indented two
+/// more cells), so narrow terminals keep the label column clear.
+fn entry(label: &str, text: &str, role: Role, theme: &Theme, cols: usize) -> Vec<Line<'static>> {
+    let avail = cols.saturating_sub(LABEL);
+    let text = sanitize(text);
+    // Leading spaces align columns (event ages): keep them on the first piece.
+    let body = text.trim_start_matches(' ');
+    let lead = " ".repeat(text.len() - body.len());
+    wrap(body, avail.saturating_sub(lead.len()))
+        .into_iter()
+        .enumerate()
+        .map(|(i, piece)| {
+            let head = if i == 0 {
+                Span::styled(format!("{label:<LABEL$}"), theme.style(Role::Header))
+            } else {
+                Span::raw(" ".repeat(LABEL))
+            };
+            let piece = if i == 0 {
+                format!("{lead}{piece}")
+            } else {
+                piece
+            };
+            Line::from(vec![head, Span::styled(piece, theme.style(role))])
+        })
+        .collect()
 }
 
 /// The replica history and where it came from.
@@ -85,9 +125,36 @@ fn source_name(s: &Source) -> String {
     }
 }
 
-/// All lines of the view.
+/// Lines under one label: the first labelled, the rest indented under it.
+fn section(
+    out: &mut Vec<Line<'static>>,
+    label: &str,
+    items: impl IntoIterator<Item = (String, Role)>,
+    theme: &Theme,
+    cols: usize,
+) {
+    for (i, (text, role)) in items.into_iter().enumerate() {
+        out.extend(entry(
+            if i == 0 { label } else { "" },
+            &text,
+            role,
+            theme,
+            cols,
+        ));
+    }
+}
+
+fn condition_role(c: &crate::k8s::apps::Condition) -> Role {
+    match (c.type_.as_str(), c.status.as_str()) {
+        ("ScalingLimited", "True") | (_, "Unknown") => Role::Warn,
+        ("ScalingLimited", _) | (_, "True") => Role::Ok,
+        _ => Role::Crit,
+    }
+}
+
+/// All lines of the view, wrapped to `cols`.
 #[must_use]
-pub fn lines(d: &HpaDetail, cx: &DrawCx<'_>, width: usize) -> Vec<Line<'static>> {
+pub fn lines(d: &HpaDetail, cx: &DrawCx<'_>, cols: usize) -> Vec<Line<'static>> {
     let theme = cx.theme;
     let now = cx.clock.now();
     let mut out = Vec::new();
@@ -101,83 +168,62 @@ pub fn lines(d: &HpaDetail, cx: &DrawCx<'_>, width: usize) -> Vec<Line<'static>>
     } else {
         format!("{} replicas (target not in view)", d.current)
     };
-    out.push(label_line(
-        "target",
-        format!("{target} · {replicas} · min {} max {}", d.min, d.max),
-        Role::Text,
-        theme,
-    ));
+    let head = format!("{target} · {replicas} · min {} max {}", d.min, d.max);
+    out.extend(entry("target", &head, Role::Text, theme, cols));
     if d.kind == RowKind::ScaledObject {
-        out.push(label_line(
-            "next",
-            "KEDA has removed this ScaledObject's HPA: nothing scales it until it is resumed"
-                .into(),
-            Role::Warn,
-            theme,
-        ));
+        let text = "KEDA has removed this ScaledObject's HPA: nothing scales the target until \
+                    it is resumed";
+        out.extend(entry("next", text, Role::Warn, theme, cols));
     }
     if let Some(n) = &d.next {
-        out.push(label_line(
+        let steps = n.lines.iter().map(|l| (format!("· {l}"), Role::Muted));
+        section(
+            &mut out,
             "next sync",
-            n.summary.clone(),
-            Role::Accent,
+            std::iter::once((n.summary.clone(), Role::Accent)).chain(steps),
             theme,
-        ));
-        for l in &n.lines {
-            out.push(indent(format!("· {l}"), Role::Muted, theme));
-        }
+            cols,
+        );
     }
-    for (i, m) in d.metrics.iter().enumerate() {
+    let metrics = d.metrics.iter().map(|m| {
         let role = if m.has_reading() {
             Role::Text
         } else {
             Role::Warn
         };
-        let text = format!("{:<28} {}", m.text, source_name(&m.source));
-        out.push(if i == 0 {
-            label_line("metrics", text, role, theme)
-        } else {
-            indent(text, role, theme)
-        });
-    }
-    for (i, c) in d.conditions.iter().enumerate() {
-        let role = match (c.type_.as_str(), c.status.as_str()) {
-            ("ScalingLimited", "True") | (_, "Unknown") => Role::Warn,
-            ("ScalingLimited", _) | (_, "True") => Role::Ok,
-            _ => Role::Crit,
-        };
-        let text = format!(
+        (format!("{} · {}", m.text, source_name(&m.source)), role)
+    });
+    section(&mut out, "metrics", metrics, theme, cols);
+    let conditions = d.conditions.iter().flat_map(|c| {
+        let head = format!(
             "{:<15}{:<6}{}",
             c.type_,
             c.status,
-            c.reason.clone().unwrap_or_default(),
+            c.reason.clone().unwrap_or_default()
         );
-        out.push(if i == 0 {
-            label_line("conditions", text, role, theme)
-        } else {
-            indent(text, role, theme)
-        });
-        if let Some(m) = c.message.as_ref().filter(|m| !m.is_empty()) {
-            out.push(indent(format!("  {m}"), Role::Muted, theme));
-        }
-    }
+        let message = c
+            .message
+            .as_ref()
+            .filter(|m| !m.is_empty())
+            .map(|m| (format!("  {m}"), Role::Muted));
+        std::iter::once((head, condition_role(c))).chain(message)
+    });
+    section(&mut out, "conditions", conditions, theme, cols);
     if d.kind == RowKind::Hpa && d.conditions.is_empty() {
-        out.push(label_line(
-            "conditions",
-            "none yet: the controller has not synced this HPA".into(),
-            Role::Muted,
-            theme,
-        ));
+        let text = "none yet: the controller has not synced this HPA";
+        out.extend(entry("conditions", text, Role::Muted, theme, cols));
     }
-    for (i, b) in d.behavior.iter().enumerate() {
-        let text = format!("{}: {}", b.direction, b.text);
-        out.push(if i == 0 {
-            label_line("behavior", text, Role::Text, theme)
+    let behavior = d.behavior.iter().map(|b| {
+        let text = if b.direction.is_empty() {
+            b.text.clone()
         } else {
-            indent(text, Role::Text, theme)
-        });
-    }
-    let spark_width = width.saturating_sub(LABEL + 24).clamp(10, 60);
+            format!("{}: {}", b.direction, b.text)
+        };
+        (text, Role::Text)
+    });
+    section(&mut out, "behavior", behavior, theme, cols);
+
+    let spark_width = cols.saturating_sub(LABEL + 24).clamp(10, 60);
     let (values, source) = history(d, cx.prom, spark_width, cx.clock);
     let points: Vec<(f64, f64)> = values.iter().map(|v| (0.0, *v)).collect();
     let hi = values
@@ -185,25 +231,21 @@ pub fn lines(d: &HpaDetail, cx: &DrawCx<'_>, width: usize) -> Vec<Line<'static>>
         .copied()
         .filter(|v| v.is_finite())
         .fold(f64::from(d.max.max(1)), f64::max);
-    out.push(label_line(
-        "replicas",
-        format!("last hour · {source}"),
-        Role::Muted,
-        theme,
-    ));
-    out.push(indent(
-        format!(
-            "{}  now {} · range {}–{}",
-            sparkline(&points, 0.0, hi, spark_width),
-            d.current,
-            d.min,
-            d.max
+    let mut history_lines = vec![
+        (format!("last hour · {source}"), Role::Muted),
+        (
+            format!(
+                "{}  now {} · range {}–{}",
+                sparkline(&points, 0.0, hi, spark_width),
+                d.current,
+                d.min,
+                d.max
+            ),
+            Role::Accent,
         ),
-        Role::Accent,
-        theme,
-    ));
+    ];
     if d.scale_events.is_empty() {
-        out.push(indent("no scale events".into(), Role::Muted, theme));
+        history_lines.push(("no scale events".into(), Role::Muted));
     }
     for e in d.scale_events.iter().take(5) {
         let age = e
@@ -214,60 +256,30 @@ pub fn lines(d: &HpaDetail, cx: &DrawCx<'_>, width: usize) -> Vec<Line<'static>>
         } else {
             Role::Text
         };
-        out.push(indent(format!("{age:>5}  {}", e.message), role, theme));
+        history_lines.push((format!("{age:>5}  {}", e.message), role));
     }
-    match &d.keda {
-        KedaView::NotInstalled => out.push(label_line(
-            "KEDA",
-            "not installed".into(),
-            Role::Muted,
-            theme,
-        )),
-        KedaView::NotKeda => out.push(label_line(
-            "KEDA",
+    section(&mut out, "replicas", history_lines, theme, cols);
+
+    let keda: Vec<(String, Role)> = match &d.keda {
+        KedaView::NotInstalled => vec![("not installed".into(), Role::Muted)],
+        KedaView::NotKeda => vec![(
             "installed; this HPA is not a ScaledObject's".into(),
             Role::Muted,
-            theme,
-        )),
-        KedaView::Unavailable(why) => {
-            out.push(label_line("KEDA", why.clone(), Role::Warn, theme));
-        }
-        KedaView::Object(lines) => {
-            for (i, l) in lines.iter().enumerate() {
-                out.push(if i == 0 {
-                    label_line("KEDA", l.clone(), Role::Text, theme)
-                } else {
-                    indent(l.clone(), Role::Text, theme)
-                });
-            }
-        }
-    }
-    match &d.vpa {
-        VpaView::NotInstalled => {
-            out.push(label_line(
-                "VPA",
-                "not installed".into(),
-                Role::Muted,
-                theme,
-            ));
-        }
-        VpaView::None => out.push(label_line(
-            "VPA",
+        )],
+        KedaView::Unavailable(why) => vec![(why.clone(), Role::Warn)],
+        KedaView::Object(lines) => lines.iter().map(|l| (l.clone(), Role::Text)).collect(),
+    };
+    section(&mut out, "KEDA", keda, theme, cols);
+    let vpa: Vec<(String, Role)> = match &d.vpa {
+        VpaView::NotInstalled => vec![("not installed".into(), Role::Muted)],
+        VpaView::None => vec![(
             format!("installed; no VerticalPodAutoscaler targets {target}"),
             Role::Muted,
-            theme,
-        )),
-        VpaView::Unavailable(why) => out.push(label_line("VPA", why.clone(), Role::Warn, theme)),
-        VpaView::Objects(lines) => {
-            for (i, l) in lines.iter().enumerate() {
-                out.push(if i == 0 {
-                    label_line("VPA", l.clone(), Role::Text, theme)
-                } else {
-                    indent(l.clone(), Role::Text, theme)
-                });
-            }
-        }
-    }
+        )],
+        VpaView::Unavailable(why) => vec![(why.clone(), Role::Warn)],
+        VpaView::Objects(lines) => lines.iter().map(|l| (l.clone(), Role::Text)).collect(),
+    };
+    section(&mut out, "VPA", vpa, theme, cols);
     out.push(Line::default());
     out.extend(event_lines(cx.events, 8, theme, cx.clock));
     out
@@ -276,10 +288,5 @@ pub fn lines(d: &HpaDetail, cx: &DrawCx<'_>, width: usize) -> Vec<Line<'static>>
 /// Draws the view into `area`.
 pub fn render(d: &HpaDetail, frame: &mut Frame, area: Rect, cx: &DrawCx<'_>) {
     let body = lines(d, cx, area.width as usize);
-    frame.render_widget(
-        Paragraph::new(body)
-            .wrap(Wrap { trim: false })
-            .scroll((cx.scroll, 0)),
-        area,
-    );
+    frame.render_widget(Paragraph::new(body).scroll((cx.scroll, 0)), area);
 }

@@ -322,22 +322,13 @@ impl MetricView {
     #[must_use]
     pub fn reading(&self, status_replicas: i32) -> Option<Reading> {
         let (current, target) = (self.current_milli?, self.target_milli?);
-        let cpu = self.name == "cpu";
         let per_pod = matches!(
             self.source,
             Source::Resource | Source::ContainerResource { .. } | Source::Pods
         );
         Some(match (self.target_kind?, per_pod) {
-            (TargetKind::Utilization, _) => Reading::Utilization {
-                current,
-                target,
-                cpu,
-            },
-            (TargetKind::AverageValue, true) => Reading::PodAverage {
-                current,
-                target,
-                cpu,
-            },
+            (TargetKind::Utilization, _) => Reading::Utilization { current, target },
+            (TargetKind::AverageValue, true) => Reading::PodAverage { current, target },
             (TargetKind::Value, false) => Reading::Value { current, target },
             (TargetKind::AverageValue, false) => Reading::TotalAverage {
                 total: current.saturating_mul(i64::from(status_replicas.max(1))),

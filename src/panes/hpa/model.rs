@@ -211,10 +211,10 @@ pub fn state_of(
     }
     match cond("AbleToScale").and_then(|c| c.reason.as_deref()) {
         Some("ScaleDownStabilized") => {
-            return (State::ScaleDownHeld, Some("stabilization window".into()));
+            return (State::ScaleDownHeld, Some("window".into()));
         }
         Some("ScaleUpStabilized") => {
-            return (State::ScaleUpHeld, Some("stabilization window".into()));
+            return (State::ScaleUpHeld, Some("window".into()));
         }
         _ => {}
     }

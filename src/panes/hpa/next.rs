@@ -99,21 +99,25 @@ fn explain(m: &MetricView, reading: Reading, p: &Proposal, pods: Pods, tol: Tole
     };
     let unready = pods.current - pods.ready;
     let how = match reading {
-        _ if p.held && unready > 0 && p.ratio > 0.0 && !tol.within(p.ratio) => {
-            format!(
-                "counting {unready} unready pods as idle would reverse it: keeps {}",
-                p.replicas
-            )
-        }
+        _ if p.rebalanced && p.held => format!(
+            "counting {unready} unready pods as idle: ratio {} → keeps {}",
+            f2(p.ratio),
+            p.replicas
+        ),
+        _ if p.rebalanced => format!(
+            "counting {unready} unready pods as idle: ratio {} → ceil({} × {}) = {}",
+            f2(p.ratio),
+            f2(p.ratio),
+            pods.current,
+            p.replicas
+        ),
         _ if p.held => format!("within {band}: keeps {}", p.replicas),
-        Reading::Utilization { .. } | Reading::PodAverage { .. } => {
-            let counted = if unready > 0 && p.ratio > 0.0 {
-                format!("{} (unready pods as idle)", pods.current)
-            } else {
-                format!("{} ready", pods.ready.min(pods.current))
-            };
-            format!("ceil({} × {counted}) = {}", f2(p.ratio), p.replicas)
-        }
+        Reading::Utilization { .. } | Reading::PodAverage { .. } => format!(
+            "ceil({} × {} ready) = {}",
+            f2(p.ratio),
+            pods.ready.min(pods.current),
+            p.replicas
+        ),
         Reading::Value { .. } if pods.current == 0 => {
             format!("target at 0: ceil({}) = {}", f2(p.ratio), p.replicas)
         }
@@ -130,6 +134,9 @@ fn explain(m: &MetricView, reading: Reading, p: &Proposal, pods: Pods, tol: Tole
             p.replicas
         ),
     };
+    if p.rebalanced {
+        return format!("{}: {how}", m.text);
+    }
     format!("{}: ratio {} → {how}", m.text, f2(p.ratio))
 }
 

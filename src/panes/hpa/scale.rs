@@ -116,21 +116,39 @@ pub fn scale_request(target: &Target, replicas: i32) -> KubeRequest {
     }
 }
 
-/// What the confirm dialog says about who else sets the replicas.
-fn managed_note(hpa: &HorizontalPodAutoscaler) -> String {
+/// What the confirm dialog says about who else sets the replicas, for a scale to `replicas`.
+fn managed_note(hpa: &HorizontalPodAutoscaler, replicas: i32) -> String {
     let name = hpa.metadata.name.as_deref().unwrap_or_default();
-    let limits = format!("min {} max {}", hpa.min_replicas(), hpa.spec.max_replicas);
-    match hpa.keda_owner() {
-        Some(so) => format!(
-            " KEDA manages it (ScaledObject {so}, through HPA {name}, {limits}): the HPA will \
-             undo this on its next sync (within about 15s). To hold a count, pause the \
-             ScaledObject instead (pause in the HPA pane)."
-        ),
-        None => format!(
-            " HPA {name} manages it ({limits}): it will undo this on its next sync (within \
-             about 15s). For a lasting change use set-min-max on the HPA (HPA pane)."
-        ),
-    }
+    let (min, max) = (hpa.min_replicas(), hpa.spec.max_replicas);
+    let who = match hpa.keda_owner() {
+        Some(so) => {
+            format!("KEDA manages it (ScaledObject {so}, through HPA {name}, min {min} max {max})")
+        }
+        None => format!("HPA {name} manages it (min {min} max {max})"),
+    };
+    let inactive = hpa
+        .condition("ScalingActive")
+        .filter(|c| c.status == "False")
+        .and_then(|c| c.reason.clone());
+    let what = if replicas > max {
+        format!("it will set it back to {max} on its next sync (within about 15s)")
+    } else if replicas < min {
+        format!("it will set it back to {min} on its next sync (within about 15s)")
+    } else if let Some(reason) = inactive {
+        format!(
+            "it cannot compute a replica count now ({reason}), so this holds until it can; then \
+             it takes over again"
+        )
+    } else {
+        "it will undo this on its next sync (within about 15s), recomputing from its metrics"
+            .to_string()
+    };
+    let lasting = if hpa.keda_owner().is_some() {
+        "To hold a count, pause the ScaledObject instead (pause in the HPA pane)."
+    } else {
+        "For a lasting change use set-min-max on the HPA (HPA pane)."
+    };
+    format!(" {who}: {what}. {lasting}")
 }
 
 /// `scale` on `t`: a prompt for the count without one, else the plan.
@@ -170,7 +188,7 @@ pub fn scale(action: &ActionCall, t: ScaleTarget, cluster: &ClusterHandle) -> Re
         t.short()
     );
     if let Some(hpa) = managing_hpa(cluster, &t.target) {
-        summary.push_str(&managed_note(&hpa));
+        summary.push_str(&managed_note(&hpa, replicas));
     }
     Reply::Plan(Box::new(ActionPlan {
         cluster: cluster.context.clone(),

@@ -16,18 +16,20 @@ use crate::widgets::table::{Cell, Column, TableRow};
 /// Position of the SCALED column in [`COLUMNS`].
 pub const SCALED_COLUMN: usize = 8;
 /// Width of the SCALED column's sparkline.
-pub const SPARK_WIDTH: usize = 10;
+pub const SPARK_WIDTH: usize = 8;
 
+/// Narrow terminals drop the namespace, the target, the history and min/max first (the status
+/// says "pinned at max N"), and keep the cluster (two clusters often run the same HPA).
 pub const COLUMNS: &[Column] = &[
-    Column::new("CLUSTER", 7, 12, 5),
-    Column::new("NAMESPACE", 7, 12, 6),
-    Column::new("NAME", 10, 26, 0),
-    Column::new("TARGET", 10, 24, 7),
+    Column::new("CLUSTER", 7, 12, 3),
+    Column::new("NAMESPACE", 7, 12, 7),
+    Column::new("NAME", 12, 24, 0),
+    Column::new("TARGET", 10, 22, 6),
     Column::new("REPLICAS", 8, 9, 0),
-    Column::new("MIN/MAX", 7, 7, 3),
-    Column::new("METRICS", 12, 36, 1),
-    Column::new("STATUS", 14, 40, 0),
-    Column::new("SCALED · 1h", 16, 16, 2),
+    Column::new("MIN/MAX", 7, 7, 4),
+    Column::new("METRICS", 18, 36, 2),
+    Column::new("STATUS", 24, 40, 0),
+    Column::new("SCALED · 1h", 14, 14, 5),
 ];
 
 /// Symbol and role of a state (the symbol carries it without colour).
@@ -87,9 +89,15 @@ pub fn status_text(r: &HpaRow) -> String {
 #[must_use]
 pub fn table_row(r: &HpaRow, key: Arc<str>, short: &str) -> TableRow {
     let (_, role) = state_style(r.state);
+    // A controller that cannot decide keeps its last desired count in the status: not a
+    // direction it is heading, so only the current count is shown.
+    let deciding = !matches!(
+        r.state,
+        State::UnableToScale | State::MetricsMissing | State::Disabled | State::Unreadable
+    );
     let replicas = match r.kind {
         RowKind::ScaledObject if !r.target_info.found => "-".to_string(),
-        _ if r.current == r.desired => r.current.to_string(),
+        _ if r.current == r.desired || !deciding => r.current.to_string(),
         _ => format!("{}→{}", r.current, r.desired),
     };
     let metrics = if r.kind == RowKind::ScaledObject {
