@@ -250,6 +250,9 @@ pub struct Decision {
 /// scale events (for the policies' periods), in simulated seconds.
 #[derive(Debug, Default, Clone)]
 pub struct Autoscaler {
+    /// Set at the first sync, when the current count is recorded as a recommendation (as the
+    /// controller does after a restart, so a held scale-down stays held).
+    started: bool,
     recommendations: VecDeque<(f64, i64)>,
     /// (time, change): positive for a scale-up.
     events: VecDeque<(f64, i64)>,
@@ -300,6 +303,10 @@ impl Autoscaler {
 
     /// Normalizes the metrics' `proposal` at simulated time `t` for a target at `current`.
     pub fn step(&mut self, limits: &Limits, current: i64, proposal: i64, t: f64) -> Decision {
+        if !self.started {
+            self.started = true;
+            self.recommendations.push_back((t, current));
+        }
         let keep = limits.up.window.max(limits.down.window);
         while self
             .recommendations
@@ -483,8 +490,13 @@ mod tests {
         assert_eq!((d.desired, d.limited_reason), (10, "TooManyReplicas"));
         assert!(d.limited);
         let mut a = Autoscaler::default();
-        let d = a.step(&l, 2, 1, 0.0);
+        a.step(&l, 2, 2, 0.0);
+        let d = a.step(&l, 2, 1, 400.0);
         assert_eq!((d.desired, d.limited_reason), (2, "TooFewReplicas"));
+        // A fresh controller (a restart) records the current count first: a scale-down waits
+        // for the window, as upstream's recordInitialRecommendation makes it.
+        let d = Autoscaler::default().step(&l, 5, 2, 0.0);
+        assert_eq!((d.desired, d.able_reason), (5, "ScaleDownStabilized"));
         // Growing faster than max(+4, 2×) per 15 s is limited by rate first.
         let mut a = Autoscaler::default();
         let d = a.step(&limits(2, 50), 2, 30, 0.0);
