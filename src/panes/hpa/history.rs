@@ -30,13 +30,17 @@ impl History {
     /// Records `current`/`desired` at `at` if they differ from the last sample; returns
     /// whether a sample was added.
     pub fn observe(&mut self, key: &str, at: DateTime<Utc>, current: i32, desired: i32) -> bool {
-        let samples = self.by_key.entry(key.to_string()).or_default();
-        if samples
-            .back()
-            .is_some_and(|s| s.current == current && s.desired == desired)
+        let same = |s: &Sample| s.current == current && s.desired == desired;
+        // The common case (nothing new) costs one lookup and no allocation.
+        if self
+            .by_key
+            .get(key)
+            .and_then(|s| s.back())
+            .is_some_and(same)
         {
             return false;
         }
+        let samples = self.by_key.entry(key.to_string()).or_default();
         samples.push_back(Sample {
             at,
             current,
@@ -48,6 +52,14 @@ impl History {
             samples.pop_front();
         }
         true
+    }
+
+    /// How many samples an HPA has and when the newest was taken: what its row depends on.
+    #[must_use]
+    pub fn version(&self, key: &str) -> (usize, Option<DateTime<Utc>>) {
+        self.by_key
+            .get(key)
+            .map_or((0, None), |s| (s.len(), s.back().map(|x| x.at)))
     }
 
     /// The samples of one HPA, oldest first.

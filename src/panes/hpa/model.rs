@@ -426,23 +426,25 @@ pub fn build_rows(
         let (current, desired) = current_and_desired(hpa, &target);
         let hkey = history_key(cluster, ns, name);
         history.observe(&hkey, now, current, desired);
-        let samples: Arc<[Sample]> = history.samples(&hkey).into();
         let inputs = Inputs::new()
             .meta(&hpa.metadata)
             .metas(target_meta)
             .metas(owner.map(|o| &o.metadata))
             .with(&short)
-            .with(&samples.len())
-            .with(&samples.last().map(|s| s.at))
+            .with(&history.version(&hkey))
             .finish();
         let key = view::row_key(cluster, ns, name, RowKind::Hpa.as_str());
-        seen.insert(hkey);
+        let seen_so_far: &History = history;
         out.push(cache.row(
             &key,
             inputs,
-            || hpa_row(cluster, hpa, &target, owner, current, samples.clone(), now),
+            || {
+                let samples: Arc<[Sample]> = seen_so_far.samples(&hkey).into();
+                hpa_row(cluster, hpa, &target, owner, current, samples, now)
+            },
             |r, k| view::table_row(r, k, short),
         ));
+        seen.insert(hkey);
     }
     for so in objects.scaled_objects {
         let ns = so.metadata.namespace.as_deref().unwrap_or_default();
