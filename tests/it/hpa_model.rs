@@ -351,3 +351,50 @@ fn vpa_example_and_recommendations() {
         "hamster: target cpu 763m (480m–1210m), memory 2.6Gi (2Gi–3.5Gi)"
     );
 }
+
+#[test]
+fn history_survives_a_namespace_filter_and_goes_with_the_hpa() {
+    use kdeck::clock::Clock;
+    use kdeck::config::Config;
+    use kdeck::panes::hpa::HpaPane;
+    use kdeck::panes::{Pane, Scope, ViewCtx};
+    use kdeck::source::SourceState;
+    let c = crate::render::handle(
+        "prod",
+        crate::render::info(kdeck::cluster::Reach::Connecting),
+        kdeck::cluster::Discovery::default(),
+    );
+    let live = SourceState::Live { since: now() };
+    let a = hpa(spec("a", 1, 5, json!([])));
+    let mut b = spec("b", 1, 5, json!([]));
+    b["metadata"]["namespace"] = json!("other");
+    let b = hpa(b);
+    c.sources
+        .set_test_kind(vec![a.clone(), b.clone()], live.clone());
+    let clusters = vec![c.clone()];
+    let config = Config::default();
+    let problems = std::collections::BTreeMap::new();
+    let mut pane = HpaPane::default();
+    let mut update = |scope: &Scope| {
+        pane.update(&ViewCtx {
+            clusters: &clusters,
+            scope,
+            clock: Clock::Fixed(now()),
+            config: &config,
+            problems: &problems,
+            addons: &[],
+        });
+        pane.model.history_len()
+    };
+    assert_eq!(update(&Scope::default()), 2);
+    // Only `shop` in view: `other/b` is still there, so its history stays.
+    let shop = Scope {
+        namespace: Some("shop".into()),
+        ..Scope::default()
+    };
+    c.sources.set_test_kind(vec![a.clone(), b], live.clone());
+    assert_eq!(update(&shop), 2);
+    // `b` deleted: forgotten.
+    c.sources.set_test_kind(vec![a], live);
+    assert_eq!(update(&Scope::default()), 1);
+}

@@ -12,6 +12,7 @@ mod exec_actions;
 mod helpers;
 mod hpa_actions;
 mod hpa_model;
+mod prom_hpa;
 mod prom_queries;
 mod render;
 mod render_hpa;

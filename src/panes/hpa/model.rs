@@ -402,7 +402,8 @@ pub fn current_and_desired(hpa: &HorizontalPodAutoscaler, target: &TargetInfo) -
 }
 
 /// Builds one cluster's rows through `cache` (rows rebuilt only when the objects they come
-/// from moved), recording each HPA's replicas in `history` as it goes.
+/// from moved), recording each HPA's replicas in `history` as it goes. (Forgetting deleted
+/// HPAs is the caller's: it sees every namespace, not only those in view.)
 #[must_use]
 pub fn build_rows(
     cluster: &str,
@@ -415,7 +416,6 @@ pub fn build_rows(
     let targets = Targets::new(objects.deployments, objects.statefulsets, objects.rollouts);
     let keda: ByName<'_, ScaledObject> = by_name(objects.scaled_objects);
     let mut out = Vec::with_capacity(objects.hpas.len());
-    let mut seen = HashSet::with_capacity(objects.hpas.len());
     let mut hpa_names: HashSet<(&str, &str)> = HashSet::new();
     for hpa in objects.hpas {
         let ns = hpa.metadata.namespace.as_deref().unwrap_or_default();
@@ -444,22 +444,18 @@ pub fn build_rows(
             },
             |r, k| view::table_row(r, k, short),
         ));
-        seen.insert(hkey);
     }
     for so in objects.scaled_objects {
         let ns = so.metadata.namespace.as_deref().unwrap_or_default();
-        let name = so.metadata.name.as_deref().unwrap_or_default();
         let hpa_name = so.hpa_name();
         if hpa_names.contains(&(ns, hpa_name.as_str())) {
             continue;
         }
         out.push(scaled_object_row(cluster, short, so, &targets, cache));
-        seen.insert(history_key(cluster, ns, name));
     }
     for (raw, error) in objects.unreadable {
         out.push(unreadable_row(cluster, short, raw, error, cache));
     }
-    history.retain_cluster(cluster, &seen);
     out
 }
 

@@ -7,6 +7,7 @@
 //! there needs no kit change and no extra pass. The lock is taken once per cluster rebuild
 //! and once per detail rebuild, never while drawing (rows and the detail carry copies).
 
+use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -174,6 +175,19 @@ impl PaneModel for HpaModel {
             &mut history,
             cache,
         ));
+        // Forget the history of HPAs that are gone (from any namespace, in view or not).
+        let exists: HashSet<String> = hpas
+            .iter()
+            .filter_map(|g| g.0.as_ref().ok())
+            .map(|h| {
+                history_key(
+                    &cx.cluster.context,
+                    h.metadata.namespace.as_deref().unwrap_or_default(),
+                    h.metadata.name.as_deref().unwrap_or_default(),
+                )
+            })
+            .collect();
+        history.retain_cluster(&cx.cluster.context, &exists);
     }
 
     fn object(row: &HpaRow) -> ObjectKey {
