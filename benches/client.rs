@@ -30,6 +30,16 @@ pub struct Client {
 impl Client {
     /// Connects to every context of `kubeconfig` (call inside a tokio runtime).
     pub async fn connect(kubeconfig_path: &Path, width: u16, height: u16) -> Self {
+        Self::connect_with(kubeconfig_path, width, height, registry()).await
+    }
+
+    /// The same with a chosen set of panes (a pane's memory share is the difference).
+    pub async fn connect_with(
+        kubeconfig_path: &Path,
+        width: u16,
+        height: u16,
+        panes: Vec<Box<dyn kdeck::panes::Pane>>,
+    ) -> Self {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let kc = kubeconfig::load(Some(kubeconfig_path)).unwrap();
         let contexts = kubeconfig::select(&kc, &[], true).unwrap();
@@ -56,7 +66,6 @@ impl Client {
             tokio::spawn(monitor::run(handle.clone(), None));
             world.add(handle);
         }
-        let panes = registry();
         let keymap = Keymap::from_texts(
             "default",
             kdeck::keymap::BUILTIN[0].1,

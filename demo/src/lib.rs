@@ -70,9 +70,9 @@ pub struct ClusterProfile {
 
 impl ClusterProfile {
     /// The default line-up: every add-on on the first cluster but Flux; Velero and Istio
-    /// missing from the second, which alone runs Flux, so kdeck can show "not installed";
-    /// Envoy's cluster stats exported by the first cluster's sidecars only, as Istio's default
-    /// leaves them off.
+    /// missing from the second (and every odd one), which alone runs Flux; KEDA and the VPA
+    /// only on the first; so kdeck can show "not installed". Envoy's cluster stats are
+    /// exported by the first cluster's sidecars only, as Istio's default leaves them off.
     #[must_use]
     pub fn standard(index: usize) -> Self {
         const REGIONS: &[&str] = &[
@@ -82,7 +82,7 @@ impl ClusterProfile {
         let region = REGIONS
             .get(index)
             .map_or_else(|| format!("region-{index}"), |r| (*r).to_string());
-        let addons = if index == 1 {
+        let mut addons = if index == 1 {
             // The second cluster is the one running Flux (beside Argo CD).
             vec![Addon::Core, Addon::ArgoRollouts, Addon::ArgoCd, Addon::Flux]
         } else if index % 2 == 1 {
@@ -96,6 +96,9 @@ impl ClusterProfile {
                 Addon::Istio,
             ]
         };
+        if index == 0 {
+            addons.extend([Addon::Keda, Addon::Vpa]);
+        }
         Self {
             name: format!("demo-{region}"),
             index,

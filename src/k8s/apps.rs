@@ -269,6 +269,40 @@ impl Deployment {
     }
 }
 
+/// `apps/v1` StatefulSet, slim: the replica counts an HPA target shows.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct StatefulSet {
+    pub metadata: ObjectMeta,
+    pub spec: StatefulSetSpec,
+    pub status: StatefulSetStatus,
+}
+slim_resource!(
+    StatefulSet,
+    "apps",
+    "v1",
+    "StatefulSet",
+    "statefulsets",
+    NamespaceResourceScope
+);
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct StatefulSetSpec {
+    /// `None` means the API default of 1.
+    #[serde(deserialize_with = "lenient::opt_int")]
+    pub replicas: Option<i32>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct StatefulSetStatus {
+    #[serde(deserialize_with = "lenient::int_or_zero")]
+    pub replicas: i32,
+    #[serde(deserialize_with = "lenient::int_or_zero")]
+    pub ready_replicas: i32,
+}
+
 /// `apps/v1` ReplicaSet, slim.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]

@@ -8,6 +8,7 @@ pub mod analysis;
 pub mod apps;
 pub mod argocd;
 pub mod argocd_projects;
+pub mod autoscaling;
 pub mod core;
 pub mod crd;
 pub mod flux;

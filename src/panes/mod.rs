@@ -9,6 +9,7 @@ pub mod backups;
 pub mod breakers;
 pub mod clusters;
 pub mod drift;
+pub mod hpa;
 pub mod kit;
 pub mod rollouts;
 
@@ -33,6 +34,7 @@ pub fn registry() -> Vec<Box<dyn Pane>> {
     vec![
         Box::new(clusters::ClustersPane::default()),
         Box::new(rollouts::RolloutsPane::default()),
+        Box::new(hpa::HpaPane::default()),
         Box::new(breakers::BreakersPane::default()),
         Box::new(drift::DriftPane::default()),
         Box::new(backups::BackupsPane::default()),

@@ -192,3 +192,20 @@ where
         self.0.slim();
     }
 }
+impl Watched for crate::k8s::apps::StatefulSet {
+    namespaced_api!();
+}
+
+impl Watched for crate::k8s::autoscaling::HorizontalPodAutoscaler {
+    namespaced_api!();
+}
+
+impl Watched for crate::k8s::autoscaling::ScaledObject {
+    namespaced_api!();
+    const KEEP_ANNOTATIONS: &'static [&'static str] =
+        crate::k8s::autoscaling::SCALED_OBJECT_KEEP_ANNOTATIONS;
+}
+
+impl Watched for crate::k8s::autoscaling::VerticalPodAutoscaler {
+    namespaced_api!();
+}

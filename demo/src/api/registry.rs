@@ -18,6 +18,10 @@ pub enum Addon {
     Velero,
     /// `networking.istio.io`.
     Istio,
+    /// `keda.sh` ScaledObjects.
+    Keda,
+    /// `autoscaling.k8s.io` VerticalPodAutoscalers.
+    Vpa,
 }
 
 /// Where the `/scale` subresource reads and writes replica counts (JSON paths as field lists).
@@ -545,6 +549,47 @@ pub static RESOURCE_TYPES: &[ResourceType] = &[
             "virtualservice",
             true,
             Addon::Istio,
+        )
+    },
+    ResourceType {
+        short_names: &["so"],
+        status_subresource: true,
+        columns: &[
+            col("ScaleTargetKind", "string", ".status.scaleTargetKind"),
+            col("ScaleTargetName", "string", ".spec.scaleTargetRef.name"),
+            col("Min", "integer", ".spec.minReplicaCount"),
+            col("Max", "integer", ".spec.maxReplicaCount"),
+            col("Ready", "string", "@condition-Ready"),
+            col("Active", "string", "@condition-Active"),
+            col("Paused", "string", "@condition-Paused"),
+            AGE,
+        ],
+        ..rt(
+            "keda.sh",
+            &["v1alpha1"],
+            "ScaledObject",
+            "scaledobjects",
+            "scaledobject",
+            true,
+            Addon::Keda,
+        )
+    },
+    ResourceType {
+        short_names: &["vpa"],
+        status_subresource: true,
+        columns: &[
+            col("Mode", "string", ".spec.updatePolicy.updateMode"),
+            col("Provided", "string", "@condition-RecommendationProvided"),
+            AGE,
+        ],
+        ..rt(
+            "autoscaling.k8s.io",
+            &["v1"],
+            "VerticalPodAutoscaler",
+            "verticalpodautoscalers",
+            "verticalpodautoscaler",
+            true,
+            Addon::Vpa,
         )
     },
 ];

@@ -251,6 +251,14 @@ fn computed_cell(name: &str, obj: &Value) -> Value {
             Value::String(format!("{kind}/{name}"))
         }
         "hpa-targets" => Value::String(hpa_targets(obj)),
+        c if c.starts_with("condition-") => {
+            let type_ = &c["condition-".len()..];
+            array_at(obj, "/status/conditions")
+                .iter()
+                .find(|x| x.get("type").and_then(Value::as_str) == Some(type_))
+                .and_then(|x| x.get("status").cloned())
+                .unwrap_or(Value::String("Unknown".into()))
+        }
         _ => Value::Null,
     }
 }

@@ -29,6 +29,8 @@ pub struct Kinds {
     pub schedule: TypeId,
     pub restore: TypeId,
     pub bsl: TypeId,
+    pub scaled_object: TypeId,
+    pub vpa: TypeId,
 }
 
 /// The resolved kinds (computed on first use).
@@ -58,6 +60,8 @@ pub fn kinds() -> &'static Kinds {
             schedule: f("velero.io", "schedules"),
             restore: f("velero.io", "restores"),
             bsl: f("velero.io", "backupstoragelocations"),
+            scaled_object: f("keda.sh", "scaledobjects"),
+            vpa: f("autoscaling.k8s.io", "verticalpodautoscalers"),
         }
     })
 }
@@ -90,6 +94,8 @@ mod tests {
             k.schedule,
             k.restore,
             k.bsl,
+            k.scaled_object,
+            k.vpa,
         ] {
             assert_ne!(id, usize::MAX);
         }

@@ -8,6 +8,7 @@ mod demo_kube_client;
 mod demo_kubectl;
 mod promql;
 mod schema;
+mod sim_autoscalers;
 mod sim_mesh;
 mod sim_rollouts;
 mod sim_workloads;

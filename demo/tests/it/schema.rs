@@ -27,15 +27,29 @@ use kdeck_demo::testing::demo_harness::{NS, TestDemo, kind};
 
 use kdeck_demo::testing::support;
 
+/// The repository's own fixtures (`tests/fixtures`, for kinds the shared ones lack: the VPA).
+fn repo_crd_files() -> Vec<std::path::PathBuf> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures");
+    let mut out = Vec::new();
+    for group in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+        let crds = group.path().join("crds");
+        for f in std::fs::read_dir(&crds).into_iter().flatten().flatten() {
+            out.push(f.path());
+        }
+    }
+    out
+}
+
 /// CRD files whose YAML the parser accepts; the few it rejects (flagger's, for a quoted
 /// scalar style) are kinds the demo does not serve.
 fn crd_documents() -> Vec<Value> {
     let mut docs = Vec::new();
-    for file in support::yaml_files_under("")
+    let shared = support::yaml_files_under("")
         .into_iter()
         .filter(|f| f.contains("/crds/"))
-    {
-        let text = std::fs::read_to_string(support::fixture(&file)).unwrap();
+        .map(|f| support::fixture(&f));
+    for path in shared.chain(repo_crd_files()) {
+        let text = std::fs::read_to_string(&path).unwrap();
         if let Ok(parsed) = serde_saphyr::from_multiple::<Value>(&text) {
             docs.extend(
                 parsed

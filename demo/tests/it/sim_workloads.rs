@@ -702,25 +702,26 @@ async fn metrics_agree_with_objects() {
         }
     });
     assert!(frontend_samples >= 200, "{frontend_samples}");
+    // coredns has no HPA, so nothing scales it back.
     merge(
         &c.state,
         k.deployment,
-        "shop",
-        "cart",
+        "kube-system",
+        "coredns",
         json!({"spec": {"replicas": 4}}),
     );
-    eventually(LONG, "cart metrics at 4", || {
-        let d = get(&c.state, k.deployment, "shop", "cart")?;
+    eventually(LONG, "coredns metrics at 4", || {
+        let d = get(&c.state, k.deployment, "kube-system", "coredns")?;
         let spec = latest(
             &c.state,
             "kube_deployment_spec_replicas",
-            &[("namespace", "shop"), ("deployment", "cart")],
+            &[("namespace", "kube-system"), ("deployment", "coredns")],
         )?
         .1;
         let avail = latest(
             &c.state,
             "kube_deployment_status_replicas_available",
-            &[("namespace", "shop"), ("deployment", "cart")],
+            &[("namespace", "kube-system"), ("deployment", "coredns")],
         )?
         .1;
         (spec == 4.0

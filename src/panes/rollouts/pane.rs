@@ -20,6 +20,7 @@ use super::{detail_view, plan, view};
 use crate::cluster::ClusterHandle;
 use crate::config::Config;
 use crate::k8s::apps::{Deployment, ReplicaSet};
+use crate::k8s::autoscaling::HorizontalPodAutoscaler;
 use crate::k8s::pod::Pod;
 use crate::k8s::rollout::{AnalysisRun, AnalysisTemplate, ClusterAnalysisTemplate, Rollout};
 use crate::keymap::ActionCall;
@@ -96,7 +97,7 @@ impl PaneModel for RolloutsModel {
     pane_actions!(
         list: "rollouts",
         detail: "rollout-detail",
-        rows: ["promote", "promote-full", "abort", "retry", "undo", "rollback", "pause", "resume", "restart"]
+        rows: ["promote", "promote-full", "abort", "retry", "undo", "rollback", "pause", "resume", "restart", "scale"]
     );
     const COLUMNS: &'static [Column] = view::COLUMNS;
     const EMPTY: EmptyTexts = EmptyTexts {
@@ -120,6 +121,8 @@ impl PaneModel for RolloutsModel {
             kind::<AnalysisTemplate>(),
             kind::<ClusterAnalysisTemplate>(),
             kind::<Pod>(),
+            // `scale` says when an HPA manages the target.
+            kind::<HorizontalPodAutoscaler>(),
         ]
     }
 

@@ -20,6 +20,7 @@ use crate::k8s::apps::{DEPLOYMENT_REVISION_ANNOTATION, Deployment, ReplicaSet, a
 use crate::k8s::rollout::{ROLLOUT_REVISION_ANNOTATION, Rollout};
 use crate::keymap::ActionCall;
 use crate::panes::Reply;
+use crate::panes::hpa::scale::{find_target, scale};
 
 /// Action names the pane accepts on a row.
 pub const ACTION_NAMES: &[&str] =
@@ -148,6 +149,9 @@ pub fn plan(action: &ActionCall, row: &RolloutRow, cluster: &ClusterHandle) -> R
             action.name
         ));
     }
+    if action.name == "scale" {
+        return scale_row(action, row, cluster);
+    }
     let to_revision = match revision_arg(action) {
         Ok(r) => r,
         Err(e) => return Reply::Warn(e),
@@ -155,6 +159,18 @@ pub fn plan(action: &ActionCall, row: &RolloutRow, cluster: &ClusterHandle) -> R
     match row.kind {
         WorkloadKind::Rollout => plan_rollout(action, row, cluster, to_revision),
         WorkloadKind::Deployment => plan_deployment(action, row, cluster, to_revision),
+    }
+}
+
+/// `scale` on a rollout or deployment: the `/scale` subresource, as the HPA pane does it.
+fn scale_row(action: &ActionCall, row: &RolloutRow, cluster: &ClusterHandle) -> Reply {
+    let (group, kind) = match row.kind {
+        WorkloadKind::Rollout => (crate::k8s::rollout::GROUP, "Rollout"),
+        WorkloadKind::Deployment => ("apps", "Deployment"),
+    };
+    match find_target(cluster, &row.namespace, group, kind, &row.name) {
+        Ok(t) => scale(action, t, cluster),
+        Err(why) => Reply::Warn(format!("scale: {why}")),
     }
 }
 

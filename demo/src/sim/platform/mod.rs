@@ -1,10 +1,13 @@
-//! Platform add-ons of a simulated cluster: Argo CD Applications, Flux objects and Velero
-//! backups, each seeded only where the add-on is installed, with the controllers that move
-//! them and the Velero metric series.
+//! Platform add-ons of a simulated cluster: Argo CD Applications, Flux objects, Velero
+//! backups, KEDA ScaledObjects and VerticalPodAutoscalers, each seeded only where the add-on
+//! is installed, with the controllers that move them and the Velero metric series. (KEDA's
+//! ScaledObject is seeded with the workloads, before the HPA that it owns.)
 
 pub mod argocd;
 pub mod flux;
+pub mod keda;
 pub mod velero;
+pub mod vpa;
 
 use std::sync::Arc;
 
@@ -24,6 +27,9 @@ pub fn seed(state: &ClusterState) {
     if state.profile.has(Addon::Flux) {
         flux::seed(state);
     }
+    if state.profile.has(Addon::Vpa) {
+        vpa::seed(state, crate::sim::clock::now());
+    }
 }
 
 /// Starts the Argo CD and Velero controllers where installed.
@@ -36,5 +42,8 @@ pub fn spawn(state: &Arc<ClusterState>, shutdown: &CancellationToken) {
     }
     if state.profile.has(Addon::Flux) {
         flux::spawn(state, shutdown);
+    }
+    if state.profile.has(Addon::Keda) {
+        crate::sim::controller::spawn(state, shutdown, keda::KedaController);
     }
 }

@@ -83,6 +83,12 @@ pub const WORKLOADS: &[Workload] = &[
         ..w("shop", "cart", "registry.example.com/shop/cart")
     },
     Workload {
+        replicas: 3,
+        tags: &["1.12.0", "1.11.4"],
+        cpu_request: "250m",
+        ..w("shop", "gateway", "registry.example.com/shop/gateway")
+    },
+    Workload {
         replicas: 2,
         tags: &["0.14.1", "0.14.0"],
         instance: Some("shop"),
@@ -214,6 +220,18 @@ pub const WORKLOADS: &[Workload] = &[
             "argo-rollouts",
             "argo-rollouts",
             "quay.io/argoproj/argo-rollouts",
+        )
+    },
+    Workload {
+        tags: &["2.4.1", "2.4.0"],
+        port_name: "metrics",
+        port: 9100,
+        addon: Addon::Keda,
+        exposure: Exposure::None,
+        ..w(
+            "shop",
+            "orders-worker",
+            "registry.example.com/shop/orders-worker",
         )
     },
     Workload {

@@ -1,11 +1,17 @@
-//! The scenario's HPAs and their past hour: at seed time each HPA's algorithm is run over the
-//! last hour of its load curve, which gives the replica counts the targets are seeded with,
+//! The scenario's HPAs and their past hour: at seed time each HPA's controller is run over
+//! the last hour of its loads, which gives the replica counts the targets are seeded with,
 //! the HPA status, and the metric history charts show from the first frame.
+//!
+//! Across the scenario: `shop/frontend` follows its load, `shop/checkout` scales the Argo
+//! Rollout of that name, `search/indexer` is pinned at its maximum, `shop/gateway` scales on CPU
+//! and requests per second, `payments/ledger` cannot read its CPU metric
+//! (FailedGetResourceMetric), and `argocd/argocd-repo-server` holds a scale-down in its 15
+//! minute stabilization window after a sync storm.
 
-use chrono::{DateTime, Duration as ChronoDuration, Utc};
-use serde_json::Value;
+use chrono::{DateTime, Duration as ChronoDuration, Timelike, Utc};
+use serde_json::{Value, json};
 
-use super::hpa::{self, Autoscaler, Decision};
+use super::hpa::{self, Autoscaler, Clock, Outcome, Sync};
 use crate::ClusterState;
 use crate::api::registry::Addon;
 
@@ -18,8 +24,13 @@ pub struct HpaPlan {
     pub target: (String, String, String),
     pub min: i64,
     pub max: i64,
-    pub utilization: i64,
+    /// `spec.metrics`.
+    pub metrics: Value,
+    /// `spec.behavior`.
+    pub behavior: Value,
     pub instance: Option<String>,
+    /// More metadata (labels, ownerReferences) merged into the object's, or `Null`.
+    pub meta: Value,
     /// Replicas the target had an hour ago.
     pub initial: i64,
 }
@@ -28,16 +39,28 @@ impl HpaPlan {
     /// The HPA object (no status).
     #[must_use]
     pub fn object(&self, created: DateTime<Utc>) -> Value {
-        hpa::hpa_object(
+        let mut hpa = hpa::hpa_object(
             &self.ns,
             &self.name,
             (&self.target.0, &self.target.1, &self.target.2),
             self.min,
             self.max,
-            self.utilization,
+            self.metrics.clone(),
+            self.behavior.clone(),
             self.instance.as_deref(),
             created,
-        )
+        );
+        if let Value::Object(meta) = &self.meta {
+            for (k, v) in meta {
+                match (hpa["metadata"].get_mut(k), v) {
+                    (Some(Value::Object(old)), Value::Object(new)) => {
+                        old.extend(new.iter().map(|(a, b)| (a.clone(), b.clone())));
+                    }
+                    _ => hpa["metadata"][k] = v.clone(),
+                }
+            }
+        }
+        hpa
     }
 }
 
@@ -48,8 +71,8 @@ fn plan(
     target: (&str, &str),
     min: i64,
     max: i64,
-    util: i64,
-    instance: &str,
+    metrics: Value,
+    instance: Option<&str>,
     initial: i64,
 ) -> HpaPlan {
     let api_version = match target.0 {
@@ -62,24 +85,26 @@ fn plan(
         target: (api_version.into(), target.0.into(), target.1.into()),
         min,
         max,
-        utilization: util,
-        instance: Some(instance.into()),
+        metrics,
+        behavior: hpa::default_behavior(300),
+        instance: instance.map(str::to_string),
+        meta: Value::Null,
         initial,
     }
 }
 
-/// The named HPAs: `shop/frontend` follows its load, `shop/checkout` scales the Argo Rollout
-/// of the same name, `search/indexer` is pinned at its maximum.
+/// The named HPAs (see the module docs).
 #[must_use]
 pub fn named_plans(state: &ClusterState) -> Vec<HpaPlan> {
+    let cpu = |u| json!([hpa::cpu_metric(u)]);
     let mut out = vec![plan(
         "shop",
         "frontend",
         ("Deployment", "frontend"),
         2,
         10,
-        60,
-        "shop",
+        cpu(60),
+        Some("shop"),
         3,
     )];
     if state.profile.has(Addon::ArgoRollouts) {
@@ -89,8 +114,8 @@ pub fn named_plans(state: &ClusterState) -> Vec<HpaPlan> {
             ("Rollout", "checkout"),
             2,
             8,
-            70,
-            "shop",
+            cpu(70),
+            Some("shop"),
             3,
         ));
     }
@@ -100,10 +125,47 @@ pub fn named_plans(state: &ClusterState) -> Vec<HpaPlan> {
         ("StatefulSet", "indexer"),
         2,
         3,
-        70,
-        "search",
+        cpu(70),
+        Some("search"),
         3,
     ));
+    out.push(plan(
+        "shop",
+        "gateway",
+        ("Deployment", "gateway"),
+        2,
+        8,
+        json!([hpa::cpu_metric(70), {"type": "Pods", "pods": {
+            "metric": {"name": "http_requests_per_second"},
+            "target": {"type": "AverageValue", "averageValue": "100"}}}]),
+        None,
+        3,
+    ));
+    out.push(plan(
+        "payments",
+        "ledger",
+        ("Deployment", "ledger"),
+        2,
+        6,
+        cpu(75),
+        None,
+        2,
+    ));
+    if state.profile.has(Addon::ArgoCd) {
+        out.push(HpaPlan {
+            behavior: hpa::default_behavior(900),
+            ..plan(
+                "argocd",
+                "argocd-repo-server",
+                ("Deployment", "argocd-repo-server"),
+                1,
+                5,
+                cpu(75),
+                None,
+                1,
+            )
+        });
+    }
     out
 }
 
@@ -112,7 +174,8 @@ pub fn named_plans(state: &ClusterState) -> Vec<HpaPlan> {
 pub struct Timeline {
     pub plan: HpaPlan,
     pub points: Vec<(DateTime<Utc>, i64, i64)>,
-    pub last: Option<Decision>,
+    /// The last sync, for the status the HPA is seeded with.
+    pub last: Option<Sync>,
     pub last_scale: Option<DateTime<Utc>>,
     /// Replicas the target has now.
     pub replicas: i64,
@@ -123,18 +186,25 @@ pub const STEP_SECS: i64 = 15;
 /// How far back the past is simulated.
 pub const HISTORY_SECS: i64 = 3_600;
 
-/// Runs an HPA's algorithm over the last hour, every 15 s of wall time, assuming the target
-/// follows instantly with all pods ready.
+/// The CPU request of a plan's target pods, in millicores (for the reported average value).
+#[must_use]
+pub fn request_milli(plan: &HpaPlan) -> i64 {
+    if plan.ns.starts_with("load-") {
+        return 100;
+    }
+    super::catalog::WORKLOADS
+        .iter()
+        .find(|w| w.ns == plan.ns && w.name == plan.target.2)
+        .map_or(200, |w| hpa::millicores(w.cpu_request))
+}
+
+/// Runs an HPA's controller over the last hour, every 15 s of wall time, assuming the
+/// target follows instantly with all pods ready. The samples fall on whole seconds, as the
+/// HPA's creation time does, so the same seed replays the same past whatever the
+/// sub-second part of `now`.
 #[must_use]
 pub fn simulate(state: &ClusterState, plan: &HpaPlan, hpa: &Value, now: DateTime<Utc>) -> Timeline {
-    let limits = hpa::limits(hpa);
-    let curve = hpa::curve_for(
-        &plan.ns,
-        &plan.name,
-        limits.target_util,
-        limits.min,
-        limits.max,
-    );
+    let now = now.with_nanosecond(0).unwrap_or(now);
     let noise = hpa::noise_key(state, &plan.ns, &plan.name);
     let mut scaler = Autoscaler::default();
     let mut current = plan.initial;
@@ -144,14 +214,25 @@ pub fn simulate(state: &ClusterState, plan: &HpaPlan, hpa: &Value, now: DateTime
     let mut at = now - ChronoDuration::seconds(HISTORY_SECS);
     while at <= now {
         let t = hpa::sim_time(hpa, state.options.speed, at);
-        let load = curve.at(t, noise);
-        let d = scaler.step(limits, current, current, load, t);
-        points.push((at, current, d.desired));
-        if d.desired != current {
+        let sync = hpa::evaluate(
+            &mut scaler,
+            hpa,
+            current,
+            current,
+            request_milli(plan),
+            Clock { t, noise },
+        );
+        let desired = match &sync.outcome {
+            Outcome::Scale { decision, .. } => decision.desired,
+            Outcome::OutOfRange { desired, .. } => *desired,
+            Outcome::NoDecision { .. } => current,
+        };
+        points.push((at, current, desired));
+        if desired != current {
             last_scale = Some(at);
-            current = d.desired;
+            current = desired;
         }
-        last = Some(d);
+        last = Some(sync);
         at += ChronoDuration::seconds(STEP_SECS);
     }
     Timeline {
@@ -170,7 +251,7 @@ mod tests {
     use crate::{ClusterProfile, SimOptions};
 
     #[test]
-    fn frontend_history_ends_at_three_and_indexer_is_pinned() {
+    fn the_scenario_shows_every_kind_of_hpa() {
         let state = ClusterState::new(ClusterProfile::standard(0), SimOptions::default());
         let now = clock::now();
         let created = now - ChronoDuration::days(3);
@@ -181,25 +262,45 @@ mod tests {
             assert!(
                 tl.points
                     .iter()
-                    .all(|(_, c, d)| (p.min..=p.max).contains(c) && (p.min..=p.max).contains(d))
+                    .all(|(_, c, d)| (p.min..=p.max).contains(c) && (p.min..=p.max).contains(d)),
+                "{}",
+                p.name
             );
             let last = tl.last.clone().unwrap();
+            let decision = match &last.outcome {
+                Outcome::Scale { decision, .. } => Some(decision.clone()),
+                _ => None,
+            };
             match p.name.as_str() {
                 "frontend" => {
-                    assert_eq!(
-                        tl.replicas,
-                        3,
-                        "{:?}",
-                        tl.points.iter().rev().take(25).collect::<Vec<_>>()
-                    );
+                    assert_eq!(tl.replicas, 3);
                     let distinct: std::collections::BTreeSet<i64> =
                         tl.points.iter().map(|(_, c, _)| *c).collect();
                     assert!(distinct.len() >= 3, "frontend should move: {distinct:?}");
                 }
                 "indexer" => {
+                    let d = decision.unwrap();
                     assert_eq!(tl.replicas, 3);
-                    assert!(last.limited);
-                    assert_eq!(last.limited_reason, "TooManyReplicas");
+                    assert_eq!((d.limited, d.limited_reason), (true, "TooManyReplicas"));
+                }
+                "gateway" => {
+                    assert_eq!(last.statuses.len(), 2, "two metrics, two readings");
+                    assert_eq!(last.statuses[1]["type"], "Pods");
+                }
+                "ledger" => {
+                    assert!(matches!(last.outcome, Outcome::NoDecision { .. }));
+                    assert_eq!(tl.replicas, 2);
+                }
+                "argocd-repo-server" => {
+                    // Ten minutes after the storm: the load wants 1, the window holds 5.
+                    let d = decision.unwrap();
+                    assert_eq!(
+                        d.able_reason,
+                        "ScaleDownStabilized",
+                        "{:?}",
+                        tl.points.last()
+                    );
+                    assert_eq!(tl.replicas, 5);
                 }
                 _ => {}
             }

@@ -6,8 +6,8 @@
 //! `catalog` (2, one pod crash-looping, so its rollout exceeded its progress deadline);
 //! `payments` runs `ledger` (2); `search` runs the `indexer` StatefulSet (3, HPA pinned at its
 //! maximum); `kube-system` runs `coredns`; `monitoring` runs `prometheus` (StatefulSet, Service
-//! on 9090) and `kube-state-metrics`; add-on namespaces run their controllers. The HPA
-//! `shop/checkout` scales the Argo Rollout of that name when it exists.
+//! on 9090) and `kube-state-metrics`; add-on namespaces run their controllers. The HPAs are
+//! described in [`hpa_history`].
 
 pub mod build;
 pub mod catalog;
@@ -15,6 +15,7 @@ pub mod deployments;
 pub mod hpa;
 pub mod hpa_algorithm;
 pub mod hpa_history;
+pub mod hpa_spec;
 pub mod kubelet;
 pub mod metrics;
 pub mod nodes;
@@ -54,7 +55,13 @@ pub fn seed(state: &ClusterState) {
 
     // HPAs first: their simulated past decides how many replicas their targets have now.
     let hpa_created = now - ChronoDuration::days(HPA_AGE_DAYS);
-    let mut timelines: Vec<Timeline> = hpa_history::named_plans(state)
+    let mut plans = hpa_history::named_plans(state);
+    if state.profile.has(crate::api::registry::Addon::Keda)
+        && let Some(so) = super::platform::keda::seed(state, now)
+    {
+        plans.push(super::platform::keda::hpa_plan(&so));
+    }
+    let mut timelines: Vec<Timeline> = plans
         .iter()
         .map(|p| hpa_history::simulate(state, p, &p.object(hpa_created), now))
         .collect();
@@ -141,16 +148,8 @@ pub fn insert_hpa(
 ) {
     let k = kinds();
     let mut hpa = tl.plan.object(created);
-    if let Some(d) = &tl.last {
-        let request = if tl.plan.ns.starts_with("load-") {
-            100
-        } else {
-            WORKLOADS
-                .iter()
-                .find(|w| w.ns == tl.plan.ns && w.name == tl.plan.target.2)
-                .map_or(200, |w| hpa::millicores(w.cpu_request))
-        };
-        let mut status = hpa::status_for(&hpa, d, tl.replicas, request, false, now);
+    if let Some(sync) = &tl.last {
+        let mut status = hpa::status_for(&hpa, sync, tl.replicas, false, now);
         if let Some(at) = tl.last_scale {
             status["lastScaleTime"] = serde_json::json!(clock::fmt(at));
         }

@@ -129,8 +129,10 @@ pub fn seed(state: &ClusterState, nodes: &[NodeInfo], now: DateTime<Utc>) -> Vec
                 target: ("apps/v1".into(), "Deployment".into(), d.name.clone()),
                 min: d.replicas as i64,
                 max: d.replicas as i64 + 10,
-                utilization: 70,
+                metrics: serde_json::json!([super::hpa::cpu_metric(70)]),
+                behavior: super::hpa::default_behavior(300),
                 instance: Some(d.app.clone()),
+                meta: serde_json::Value::Null,
                 initial: d.replicas as i64,
             };
             let tl = hpa_history::simulate(state, &plan, &plan.object(hpa_created), now);
