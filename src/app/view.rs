@@ -273,7 +273,6 @@ impl App {
         if c.readonly {
             lines.push(Line::from(Span::styled("read-only", t.style(Role::Danger))));
         }
-        lines.push(Line::default());
         // Until the dialog is armed its keys are ignored (type-ahead never confirms), and it
         // says so instead of offering them.
         let yes = if std::time::Instant::now() < c.armed_at {
@@ -283,7 +282,7 @@ impl App {
         };
         let no = self.keymap.keys_for("dialog", "cancel").join("/");
         let denied = matches!(c.rbac, Some(RbacVerdict::Denied(_)));
-        lines.push(Line::from(vec![
+        let keys = Line::from(vec![
             Span::styled(
                 format!(" {yes} "),
                 if denied {
@@ -295,9 +294,10 @@ impl App {
             Span::styled(format!(" {}   ", plan.action), t.style(Role::Text)),
             Span::styled(format!(" {no} "), t.style(Role::Accent)),
             Span::styled(" cancel", t.style(Role::Text)),
-        ]));
+        ]);
         let width = area.width.saturating_sub(4).min(100);
         let inner_width = width.saturating_sub(2).max(1) as usize;
+        // Words wrap, so a line may need one row more than its width says: allow for it.
         let height: usize = lines
             .iter()
             .map(|l| {
@@ -306,10 +306,11 @@ impl App {
                     .iter()
                     .map(|s| crate::widgets::text::width(&s.content))
                     .sum();
-                w.div_ceil(inner_width).max(1)
+                w.div_ceil(inner_width).max(1) + usize::from(w > inner_width)
             })
             .sum();
-        let rect = centered(area, width, u16::try_from(height + 2).unwrap_or(u16::MAX));
+        // Body, a blank line, and the keys, which always keep their own row at the bottom.
+        let rect = centered(area, width, u16::try_from(height + 4).unwrap_or(u16::MAX));
         frame.render_widget(Clear, rect);
         let block = Block::default()
             .borders(Borders::ALL)
@@ -318,12 +319,20 @@ impl App {
                 format!(" Confirm: {} ", plan.action),
                 t.style(Role::Danger),
             ));
-        frame.render_widget(
-            Paragraph::new(lines)
-                .block(block)
-                .wrap(Wrap { trim: false }),
-            rect,
+        let inner = block.inner(rect);
+        frame.render_widget(block, rect);
+        if inner.height == 0 {
+            return;
+        }
+        let keys_row = Rect::new(inner.x, inner.bottom() - 1, inner.width, 1);
+        let body = Rect::new(
+            inner.x,
+            inner.y,
+            inner.width,
+            inner.height.saturating_sub(2),
         );
+        frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), body);
+        frame.render_widget(Paragraph::new(keys), keys_row);
     }
 }
 

@@ -215,11 +215,14 @@ async fn watch_loop<K: Watched>(
     // A type that a newer version may replace starts only once discovery says which one the
     // cluster serves, and stops if that changes, so the same objects are never listed twice.
     let gated = !K::SUPERSEDED_BY.is_empty();
+    // A custom resource waits for discovery too: a cluster without the add-on would only
+    // answer 404, once per kind, before discovery could say "not installed".
+    let wait_for_discovery = gated || !K::group(&()).is_empty();
     loop {
         // Don't hammer a cluster for an API group it does not serve (or serves at a newer
         // version another type reads).
         let present = group_present::<K>(&ctx.discovery.borrow_and_update());
-        if present == Some(false) || (gated && present.is_none()) {
+        if present == Some(false) || (wait_for_discovery && present.is_none()) {
             if present == Some(false) {
                 cell.set_state(SourceState::NotInstalled);
             }
@@ -286,7 +289,7 @@ async fn watch_loop<K: Watched>(
             }
             Failure::NotFound(reason) if !K::group(&()).is_empty() => {
                 // The group may have just been removed; discovery will tell.
-                log::info!("{}: not served ({reason})", K::kind(&()));
+                log::debug!("{}: not served ({reason})", K::kind(&()));
                 cell.set_state(SourceState::NotInstalled);
                 Duration::from_secs(30)
             }

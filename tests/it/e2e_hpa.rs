@@ -56,13 +56,9 @@ impl Fixture {
         Tmux::start(&cmd, 120, 40, &[("KDECK_CONFIG", cfg.to_str().unwrap())])
     }
 
+    /// The audit log's outcome lines.
     fn audit(&self) -> Vec<Value> {
-        let path = self.dir.path().join("cfg").join("state").join("audit.log");
-        std::fs::read_to_string(path)
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
+        crate::helpers::audit_outcomes(&self.dir.path().join("cfg").join("state").join("audit.log"))
     }
 }
 
@@ -143,6 +139,8 @@ fn pinned_first_then_scale_from_the_keyboard() {
         "{dialog}"
     );
     t.wait_text("✔ allowed", WAIT);
+    // The dialog offers its keys once it is armed (keys typed ahead never confirm).
+    t.wait_text("enter/y  scale", WAIT);
     t.send(&["y"]);
     t.wait_for("ledger at 4 on screen", Duration::from_secs(10), |s| {
         row(s, "ledger").is_some_and(|r| r.contains(" 4 "))

@@ -237,12 +237,9 @@ impl Fixture {
         })
     }
 
+    /// The audit log's outcome lines.
     fn audit(&self) -> Vec<Value> {
-        std::fs::read_to_string(self.dir.path().join("audit.log"))
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
+        crate::helpers::audit_outcomes(&self.dir.path().join("audit.log"))
     }
 }
 
