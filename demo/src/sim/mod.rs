@@ -38,6 +38,7 @@ pub fn seed(state: &ClusterState) {
     workloads::seed(state);
     platform::seed(state);
     rollouts::seed(state);
+    rollouts::seed_migrated(state);
 }
 
 /// Starts the controllers; they stop when `shutdown` is cancelled.

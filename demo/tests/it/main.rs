@@ -9,4 +9,5 @@ mod demo_kubectl;
 mod promql;
 mod schema;
 mod sim_rollouts;
+mod sim_workload_ref;
 mod sim_workloads;
