@@ -21,3 +21,4 @@ mod render_backups;
 mod rollout_demo;
 mod rollout_fixtures;
 mod tmux;
+mod workload_ref;
