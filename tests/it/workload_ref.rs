@@ -16,15 +16,21 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
 use kdeck::cluster::{ClusterHandle, ClusterInfo, PromReach, Reach, kubeconfig, monitor};
+use kdeck::exec::audit::AuditLog;
+use kdeck::exec::{ExecEvent, ExecOptions, Executor, OutcomeKind};
 use kdeck::k8s::apps::{ContainerImage, Deployment, ReplicaSet};
 use kdeck::k8s::pod::Pod;
 use kdeck::k8s::rollout::{AnalysisRun, Rollout};
+use kdeck::keymap::ActionCall;
+use kdeck::panes::Reply;
 use kdeck::panes::kit::RowCache;
 use kdeck::panes::rollouts::detail::{DetailInputs, rollout_detail};
 use kdeck::panes::rollouts::model::{
     ImageInfo, Lookup, Objects, RolloutRow, RowStatus, WorkloadKind, build_rows,
 };
+use kdeck::panes::rollouts::plan::plan;
 use kdeck::source::Notifier;
+use kdeck::world::World;
 use kdeck_demo::testing::support::load_yaml;
 use kdeck_demo::{Demo, DemoConfig, SimOptions};
 use serde_json::{Value, json};
@@ -449,6 +455,7 @@ fn set_image_on_the_referenced_deployment_is_a_new_revision_in_the_row() {
         }))
         .unwrap();
     let cancel = CancellationToken::new();
+    let notifier = Notifier::new();
     let handle = rt.block_on(async {
         let kc = kubeconfig::load(Some(&kc_path)).unwrap();
         let client = kubeconfig::client(&kc, CTX).await.unwrap();
@@ -465,7 +472,7 @@ fn set_image_on_the_referenced_deployment_is_a_new_revision_in_the_row() {
             info,
             Some(client),
             None,
-            Notifier::new(),
+            notifier.clone(),
             cancel.clone(),
         );
         tokio::spawn(monitor::run(h.clone(), None));
@@ -535,6 +542,63 @@ fn set_image_on_the_referenced_deployment_is_a_new_revision_in_the_row() {
     let t = detail.row.template.as_ref().unwrap();
     assert_eq!(t.containers[0].image, "demo.registry.local/reviews:2.5.0");
     assert_eq!(t.workload_generation, Some(2));
+
+    // Undo patches the Deployment the template lives in (as the plugin does), and the dialog
+    // and the RBAC check name that Deployment, not the Rollout.
+    let call = ActionCall {
+        name: "undo".into(),
+        args: Vec::new(),
+    };
+    let Reply::Plan(undo) = plan(&call, &row, &handle) else {
+        panic!("no undo plan");
+    };
+    let line = &undo.request_lines()[0];
+    assert!(
+        line.starts_with(
+            "PATCH /apis/apps/v1/namespaces/shop/deployments/reviews-deploy (json-patch) built \
+             from /apis/apps/v1/namespaces/shop/replicasets/reviews-"
+        ),
+        "{line}"
+    );
+    assert!(
+        undo.permissions()
+            .iter()
+            .any(|p| p.verb == "patch" && p.target.plural == "deployments"),
+        "{:?}",
+        undo.permissions()
+    );
+    let world = Arc::new(World::new(notifier));
+    world.add(handle.clone());
+    let (exec, mut rx) = Executor::new(
+        world,
+        ExecOptions::default(),
+        AuditLog::new(&dir.path().join("audit.log")),
+    );
+    let outcome = rt.block_on(async {
+        exec.execute(1, *undo);
+        loop {
+            match tokio::time::timeout(WAIT, rx.recv())
+                .await
+                .unwrap()
+                .unwrap()
+            {
+                ExecEvent::Finished { outcome, .. } => return outcome,
+                ExecEvent::Rbac { .. } => {}
+            }
+        }
+    });
+    assert_eq!(outcome.kind, OutcomeKind::Ok, "{outcome:?}");
+    // Back to revision 1's template: the controller makes it revision 3.
+    let (_, detail) = wait_for("the undo as revision 3", || {
+        reviews(&handle).filter(|(_, d)| d.revisions.first().is_some_and(|r| r.revision == 3))
+    });
+    assert_eq!(
+        detail.revisions[0].replica_sets[0].images,
+        ["demo.registry.local/reviews:2.4.1"]
+    );
+    let t = detail.row.template.as_ref().unwrap();
+    assert_eq!(t.containers[0].image, "demo.registry.local/reviews:2.4.1");
+    assert_eq!(t.workload_generation, Some(3));
 
     cancel.cancel();
     rt.block_on(demo.shutdown());
