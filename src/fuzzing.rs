@@ -45,6 +45,7 @@ pub fn decode_object(data: &[u8]) {
         let _ = detail::rollout_detail(&detail::DetailInputs {
             cluster: "c",
             rollout: &ro,
+            deployments: &[],
             replica_sets: &[],
             pods: &[],
             analysis_runs: &[],

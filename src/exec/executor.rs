@@ -328,7 +328,15 @@ impl Executor {
                 }
             }
             while let Some(req) = queue.front().cloned() {
-                let body = with_precondition(&req, &rv);
+                // The precondition is the resourceVersion of the object the checks were made
+                // on; a request to another object (an undo that patches the Deployment a
+                // Rollout's `spec.workloadRef` names) goes as the upstream tool sends it.
+                let on_target = req.target == plan.target;
+                let body = if on_target {
+                    with_precondition(&req, &rv)
+                } else {
+                    req.body.clone()
+                };
                 let (method, path) = (req.method(), req.path());
                 sent.push(json!({
                     "method": method,
@@ -368,6 +376,7 @@ impl Executor {
                             .pointer("/metadata/resourceVersion")
                             .and_then(Value::as_str)
                             && !new_rv.is_empty()
+                            && on_target
                         {
                             rv = new_rv.to_string();
                         }
@@ -521,7 +530,7 @@ impl Executor {
             PlanBuild::FromTarget { build, .. } => {
                 build(current).map_err(|why| Outcome::new(OutcomeKind::Refused, why))
             }
-            PlanBuild::AfterFetch { fetch, build } => {
+            PlanBuild::AfterFetch { fetch, build, .. } => {
                 let source = send_json(
                     self.timeout(),
                     client,

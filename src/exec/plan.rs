@@ -21,9 +21,12 @@ pub type TargetBuildFn = Arc<dyn Fn(&Value) -> Result<Vec<KubeRequest>, String> 
 #[derive(Clone)]
 pub enum PlanBuild {
     Ready(Vec<KubeRequest>),
-    /// GET `fetch` at execution time, then build.
+    /// GET `fetch` at execution time, then build a patch of `patches` (for RBAC and the
+    /// dialog before sending: not always the plan's target, e.g. an undo of a Rollout whose
+    /// template lives in the Deployment its `spec.workloadRef` names patches that Deployment).
     AfterFetch {
         fetch: Target,
+        patches: Box<Target>,
         build: BuildFn,
     },
     /// Built from the target as the executor reads it just before sending, as an upstream
@@ -169,7 +172,7 @@ impl ActionPlan {
                     });
                 }
             }
-            PlanBuild::AfterFetch { fetch, .. } => {
+            PlanBuild::AfterFetch { fetch, patches, .. } => {
                 push(Permission {
                     verb: "get",
                     target: fetch.clone(),
@@ -177,7 +180,7 @@ impl ActionPlan {
                 });
                 push(Permission {
                     verb: "patch",
-                    target: self.target.clone(),
+                    target: (**patches).clone(),
                     subresource: None,
                 });
             }
@@ -195,9 +198,9 @@ impl ActionPlan {
     pub fn request_lines(&self) -> Vec<String> {
         match &self.build {
             PlanBuild::Ready(reqs) => reqs.iter().map(KubeRequest::summary).collect(),
-            PlanBuild::AfterFetch { fetch, .. } => vec![format!(
+            PlanBuild::AfterFetch { fetch, patches, .. } => vec![format!(
                 "PATCH {} (json-patch) built from {} at execution",
-                self.target.path(None),
+                patches.path(None),
                 fetch.path(None)
             )],
             PlanBuild::FromTarget { describe, .. } => vec![describe.clone()],

@@ -102,6 +102,15 @@ impl Rollout {
     pub fn revision(&self) -> Option<i64> {
         annotation(&self.metadata, ROLLOUT_REVISION_ANNOTATION).and_then(|v| v.trim().parse().ok())
     }
+
+    /// The `rollout.argoproj.io/workload-generation` annotation: the generation of the
+    /// `spec.workloadRef` workload the controller last saw (it patches it on every change of
+    /// that workload), when present and numeric.
+    #[must_use]
+    pub fn workload_generation(&self) -> Option<i64> {
+        annotation(&self.metadata, WORKLOAD_GENERATION_ANNOTATION)
+            .and_then(|v| v.trim().parse().ok())
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -125,9 +134,16 @@ pub struct RolloutSpec {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct WorkloadRef {
+    #[serde(deserialize_with = "lenient::opt_string")]
     pub api_version: Option<String>,
+    #[serde(deserialize_with = "lenient::opt_string")]
     pub kind: Option<String>,
+    #[serde(deserialize_with = "lenient::opt_string")]
     pub name: Option<String>,
+    /// `never`, `onsuccess` or `progressively`: whether (and when) the controller scales the
+    /// referenced Deployment down (Argo Rollouts v1.4+); kept as written.
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub scale_down: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

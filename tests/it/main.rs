@@ -35,3 +35,4 @@ mod render_hpa;
 mod rollout_demo;
 mod rollout_fixtures;
 mod tmux;
+mod workload_ref;

@@ -213,6 +213,7 @@ fn shipped_canary_queries_against_a_real_prometheus() {
     let detail = rollout_detail(&DetailInputs {
         cluster: "prod",
         rollout: &ro,
+        deployments: &[],
         replica_sets: &[],
         pods: &[],
         analysis_runs: &[],

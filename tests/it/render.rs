@@ -471,6 +471,37 @@ fn rollout_detail_120x36_and_80x24() {
     insta::assert_snapshot!("rollout_detail_80x24", draw(&mut app, 80, 24));
 }
 
+/// A Rollout whose template comes from a Deployment (`spec.workloadRef`): the detail names
+/// the Deployment and its containers above the images its own ReplicaSets run.
+#[test]
+fn rollout_detail_workload_ref_120x36() {
+    let c = handle("prod-us-east", info(reachable()), all_addons());
+    healthy_core(&c);
+    let rollouts: Vec<Rollout> = vec![fixture("info-testdata/canary/canary-rollout3.yaml")];
+    let rss: Vec<ReplicaSet> = vec![
+        fixture("info-testdata/canary/canary-rs.yaml"),
+        fixture("info-testdata/canary/stable-rs.yaml"),
+        fixture("info-testdata/canary/old-rs.yaml"),
+    ];
+    let deploy: Deployment = fixture("info-testdata/canary/canary-ref-deploy.yaml");
+    fill(&c, rollouts, live());
+    fill(&c, rss, live());
+    fill(&c, Vec::<AnalysisRun>::new(), live());
+    fill(&c, vec![deploy], live());
+    let mut app = rollouts_app(vec![c]);
+    app.dispatch(&ActionCall {
+        name: "open-detail".into(),
+        args: vec!["canary-demo-workloadRef-deploy".into()],
+    });
+    let screen = draw(&mut app, 120, 36);
+    assert!(
+        screen.contains("Template  from Deployment canary-demo-deploy"),
+        "{screen}"
+    );
+    assert!(screen.contains("argoproj/rollouts-demo:red"), "{screen}");
+    insta::assert_snapshot!("rollout_detail_workload_ref_120x36", screen);
+}
+
 #[test]
 fn malformed_rollout_is_a_row_not_a_crash() {
     let c = handle("prod", info(reachable()), all_addons());

@@ -141,6 +141,7 @@ fn every_argo_rollouts_object_parses_and_every_rollout_gives_a_row() {
         let d = detail::rollout_detail(&DetailInputs {
             cluster: "c",
             rollout: ro,
+            deployments: &[],
             replica_sets: &[],
             pods: &[],
             analysis_runs: &[],
@@ -222,6 +223,7 @@ fn canary_degraded_matches_get_rollout() {
     let d = detail::rollout_detail(&DetailInputs {
         cluster: "c",
         rollout: ro,
+        deployments: &[],
         replica_sets: &o.replica_sets,
         pods: &o.pods,
         analysis_runs: &o.runs,
@@ -355,6 +357,7 @@ fn blue_green_paused_matches_get_rollout() {
     let d = detail::rollout_detail(&DetailInputs {
         cluster: "c",
         rollout: ro,
+        deployments: &[],
         replica_sets: &o.replica_sets,
         pods: &o.pods,
         analysis_runs: &[],
@@ -453,6 +456,7 @@ fn aborted_rollout_matches_get_rollout() {
     let d = detail::rollout_detail(&DetailInputs {
         cluster: "c",
         rollout: ro,
+        deployments: &[],
         replica_sets: &o.replica_sets,
         pods: &o.pods,
         analysis_runs: &o.runs,
@@ -531,6 +535,7 @@ fn experiment_analysis_rollout_matches_get_rollout() {
     let d = detail::rollout_detail(&DetailInputs {
         cluster: "c",
         rollout: ro,
+        deployments: &[],
         replica_sets: &o.replica_sets,
         pods: &o.pods,
         analysis_runs: &o.runs,
@@ -858,6 +863,7 @@ fn detail_carries_events_newest_first() {
     let d = detail::rollout_detail(&DetailInputs {
         cluster: "c",
         rollout: &ro,
+        deployments: &[],
         replica_sets: &[],
         pods: &[],
         analysis_runs: &[],
@@ -1427,6 +1433,7 @@ fn odd_shapes_never_panic() {
         let _ = detail::rollout_detail(&DetailInputs {
             cluster: "c",
             rollout: &ro,
+            deployments: &[],
             replica_sets: &[],
             pods: &[],
             analysis_runs: &[],

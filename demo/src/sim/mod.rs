@@ -41,6 +41,7 @@ pub fn seed(state: &ClusterState) {
     platform::seed(state);
     rollouts::seed(state);
     mesh::seed(state);
+    rollouts::seed_migrated(state);
 }
 
 /// Starts the controllers; they stop when `shutdown` is cancelled.

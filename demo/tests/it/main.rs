@@ -11,4 +11,5 @@ mod schema;
 mod sim_autoscalers;
 mod sim_mesh;
 mod sim_rollouts;
+mod sim_workload_ref;
 mod sim_workloads;

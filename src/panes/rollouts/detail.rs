@@ -18,7 +18,8 @@ use crate::k8s::rollout::{
     AnalysisRun, AnalysisTemplate, ClusterAnalysisTemplate, ROLLOUT_REVISION_ANNOTATION, Rollout,
 };
 use crate::panes::rollouts::model::{
-    AnalysisPhase, RolloutRow, deployment_row_owned, replica_set_roles, rollout_row_owned,
+    AnalysisPhase, RolloutRow, deployment_row_owned, find_referenced, named, replica_set_roles,
+    rollout_row_owned,
 };
 
 pub use super::detail_analysis::*;
@@ -322,6 +323,9 @@ pub struct RolloutDetail {
 pub struct DetailInputs<'a> {
     pub cluster: &'a str,
     pub rollout: &'a Rollout,
+    /// Where a `spec.workloadRef` Deployment is looked up (with `replica_sets` for a
+    /// ReplicaSet one).
+    pub deployments: &'a [Deployment],
     pub replica_sets: &'a [ReplicaSet],
     pub pods: &'a [Pod],
     pub analysis_runs: &'a [AnalysisRun],
@@ -352,7 +356,12 @@ pub fn rollout_detail(inputs: &DetailInputs<'_>) -> RolloutDetail {
             .filter(|r| !uid.is_empty() && is_owned_by(&r.metadata, uid))
             .collect(),
     );
-    let row = rollout_row_owned(inputs.cluster, ro, &rss, &runs, inputs.now);
+    let referenced = find_referenced(
+        ro,
+        |ns, name| named(inputs.deployments, ns, name),
+        |ns, name| named(inputs.replica_sets, ns, name),
+    );
+    let row = rollout_row_owned(inputs.cluster, ro, &rss, &runs, referenced, inputs.now);
     let nodes: Vec<ReplicaSetNode> = rss
         .iter()
         .map(|rs| {

@@ -8,7 +8,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 
 use super::detail::{MetricClass, PromThreshold, RolloutDetail, StepState};
 use super::metrics::{MetricsSnapshot, SideSeries};
-use super::model::AnalysisPhase;
+use super::model::{AnalysisPhase, Lookup};
 use super::view::status_style;
 use crate::clock::{Clock, short_duration};
 use crate::panes::kit::event_lines;
@@ -172,6 +172,26 @@ pub fn render_detail(
         ));
     }
     header.push(Line::from(strat));
+    if let Some(t) = &r.template {
+        // The source, then its containers (the plugin's `Containers`): while a change to the
+        // referenced workload is not yet a revision, they differ from the running images.
+        let role = match (t.lookup, t.pending()) {
+            (Lookup::Found, false) => Role::Text,
+            (Lookup::Found | Lookup::NotRead, _) => Role::Warn,
+            (Lookup::Missing | Lookup::Unsupported, _) => Role::Crit,
+        };
+        header.push(Line::from(vec![
+            label("Template"),
+            Span::styled(t.describe(&r.namespace), theme.style(role)),
+        ]));
+        for c in &t.containers {
+            header.push(Line::from(vec![
+                label(""),
+                Span::styled(format!("{}  ", c.name), theme.style(Role::Muted)),
+                Span::raw(c.image.clone()),
+            ]));
+        }
+    }
     for (i, img) in r.images.iter().enumerate() {
         let mut line = vec![label(if i == 0 { "Images" } else { "" })];
         line.extend(image_spans(&img.image, &img.tags, theme));

@@ -18,6 +18,7 @@ pub mod plan;
 pub mod requests;
 pub mod rows;
 pub mod status;
+pub mod template_ref;
 pub mod view;
 
 pub use pane::{RolloutsModel, RolloutsPane};

@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 
 pub use super::rows::*;
 pub use super::status::*;
+pub use super::template_ref::{Lookup, Referenced, TemplateSource, find_referenced, named};
 
 /// Which kind of workload a row shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -274,6 +275,8 @@ pub struct RolloutRow {
     pub attention: Attention,
     /// Set when the object could not be fully read or has no status yet; the row then says so.
     pub problem: Option<String>,
+    /// Where the pod template comes from, for a Rollout with `spec.workloadRef`.
+    pub template: Option<TemplateSource>,
 }
 
 impl RolloutRow {

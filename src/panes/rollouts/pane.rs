@@ -243,6 +243,10 @@ impl PaneModel for RolloutsModel {
                 let detail = rollout_detail(&DetailInputs {
                     cluster: &cx.cluster.context,
                     rollout: &ro,
+                    deployments: &s
+                        .kind::<Deployment>()
+                        .map(|k| k.in_namespace(ns))
+                        .unwrap_or_default(),
                     replica_sets: &rss,
                     pods: &pods,
                     analysis_runs: &s

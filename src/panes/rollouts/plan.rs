@@ -10,7 +10,7 @@ use kube::core::DeserializeGuard;
 use super::actions::{
     ActionInputs, DeploymentAction, RolloutAction, check, check_deployment, deployment_requests,
     describe, describe_deployment, pick_rollback_target, pick_undo_target, requests,
-    status_fallback,
+    status_fallback, undo_target,
 };
 use super::model::{RolloutRow, WorkloadKind};
 use crate::cluster::ClusterHandle;
@@ -53,13 +53,14 @@ fn rs_target(rs: &ReplicaSet) -> Target {
 fn plan_build<T: Clone + Send + Sync + 'static>(
     action_name: &str,
     object: &T,
-    undo_source: Option<&ReplicaSet>,
+    undo_source: Option<(&ReplicaSet, Target)>,
     requests: impl Fn(&T, &ActionInputs) -> Result<Vec<KubeRequest>, String> + Send + Sync + 'static,
 ) -> Result<PlanBuild, Reply> {
-    if let Some(rs) = undo_source {
+    if let Some((rs, patches)) = undo_source {
         let object = object.clone();
         return Ok(PlanBuild::AfterFetch {
             fetch: rs_target(rs),
+            patches: Box::new(patches),
             build: Arc::new(move |rs_json, live| {
                 let inputs = ActionInputs {
                     now: Utc::now(),
@@ -207,12 +208,15 @@ fn plan_rollout(
     } else {
         None
     };
-    let build = match plan_build(
-        &action.name,
-        &ro,
-        undo_source.as_ref(),
-        move |ro, inputs| requests(act, ro, inputs),
-    ) {
+    // An undo patches the Rollout, or the workload its `spec.workloadRef` names.
+    let source = match (&undo_source, undo_target(&ro)) {
+        (Some(rs), Ok(patches)) => Some((rs, patches)),
+        (Some(_), Err(why)) => return Reply::Warn(why),
+        (None, _) => None,
+    };
+    let build = match plan_build(&action.name, &ro, source, move |ro, inputs| {
+        requests(act, ro, inputs)
+    }) {
         Ok(b) => b,
         Err(reply) => return reply,
     };
@@ -265,7 +269,8 @@ fn plan_deployment(
     } else {
         None
     };
-    let build = match plan_build(&action.name, &d, undo_source.as_ref(), move |d, inputs| {
+    let source = undo_source.as_ref().map(|rs| (rs, Target::of(&d)));
+    let build = match plan_build(&action.name, &d, source, move |d, inputs| {
         deployment_requests(act, d, inputs)
     }) {
         Ok(b) => b,

@@ -314,38 +314,42 @@ pub(crate) fn undo_requests(
     let template = template_without_label(source, ROLLOUT_POD_TEMPLATE_HASH_LABEL)
         .map_err(|e| format!("undo: {e}"))?;
     let body = json!([{"op": "replace", "path": "/spec/template", "value": template}]);
-    // With spec.workloadRef the template lives in the referenced workload; the plugin sends
-    // the same patch there.
-    let target = match &ro.spec.workload_ref {
-        None => Target::of(ro),
-        Some(w) => {
-            let (group, version, plural) = match w.kind.as_deref() {
-                Some("Deployment") => ("apps", "v1", "deployments"),
-                Some("ReplicaSet") => ("apps", "v1", "replicasets"),
-                Some("PodTemplate") => ("", "v1", "podtemplates"),
-                other => {
-                    return Err(format!(
-                        "undo: workload of type {} is not supported",
-                        other.unwrap_or("")
-                    ));
-                }
-            };
-            Target {
-                group: group.into(),
-                version: version.into(),
-                kind: w.kind.clone().unwrap_or_default(),
-                plural: plural.into(),
-                namespace: ro.metadata.namespace.clone(),
-                name: w.name.clone().unwrap_or_default(),
-            }
-        }
-    };
     Ok(vec![KubeRequest::patch(
-        &target,
+        &undo_target(ro)?,
         None,
         PatchType::Json,
         body,
     )])
+}
+
+/// Where an undo's patch goes: the Rollout, or, with `spec.workloadRef`, the referenced
+/// workload, where the template lives (the plugin sends the same patch there).
+///
+/// # Errors
+/// The reference names a kind Argo Rollouts does not support.
+pub fn undo_target(ro: &Rollout) -> Result<Target, String> {
+    let Some(w) = &ro.spec.workload_ref else {
+        return Ok(Target::of(ro));
+    };
+    let (group, version, plural) = match w.kind.as_deref() {
+        Some("Deployment") => ("apps", "v1", "deployments"),
+        Some("ReplicaSet") => ("apps", "v1", "replicasets"),
+        Some("PodTemplate") => ("", "v1", "podtemplates"),
+        other => {
+            return Err(format!(
+                "undo: workload of type {} is not supported",
+                other.unwrap_or("")
+            ));
+        }
+    };
+    Ok(Target {
+        group: group.into(),
+        version: version.into(),
+        kind: w.kind.clone().unwrap_or_default(),
+        plural: plural.into(),
+        namespace: ro.metadata.namespace.clone(),
+        name: w.name.clone().unwrap_or_default(),
+    })
 }
 
 /// Deployment annotations kubectl keeps from the Deployment on rollback instead of copying

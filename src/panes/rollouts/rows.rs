@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::model::*;
+use super::template_ref::{Referenced, find_referenced, named, ns_name, template_source};
 use crate::k8s::apps::{
     DEPLOYMENT_REVISION_ANNOTATION, Deployment, ReplicaSet, find_condition, is_owned_by,
 };
@@ -22,7 +23,9 @@ fn uid_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> 
 }
 
 /// A Rollout's row. `replica_sets` and `analysis_runs` may hold anything: only those owned by
-/// this Rollout (owner reference UID) are used.
+/// this Rollout (owner reference UID) are used. A `spec.workloadRef` ReplicaSet is looked up
+/// in `replica_sets`; a referenced Deployment is not among these inputs ([`build_rows`] has
+/// them), so such a row says the Deployment was not found.
 #[must_use]
 pub fn rollout_row(
     cluster: &str,
@@ -40,16 +43,19 @@ pub fn rollout_row(
         .iter()
         .filter(|r| !uid.is_empty() && is_owned_by(&r.metadata, uid))
         .collect();
-    rollout_row_owned(cluster, ro, &rss, &runs, now)
+    let referenced = find_referenced(ro, |_, _| None, |ns, name| named(replica_sets, ns, name));
+    rollout_row_owned(cluster, ro, &rss, &runs, referenced, now)
 }
 
-/// Like [`rollout_row`] with the owned ReplicaSets and AnalysisRuns already picked out.
+/// Like [`rollout_row`] with the owned ReplicaSets and AnalysisRuns already picked out, and
+/// the workload `spec.workloadRef` names already found ([`find_referenced`]).
 #[must_use]
 pub fn rollout_row_owned(
     cluster: &str,
     ro: &Rollout,
     rss: &[&ReplicaSet],
     runs: &[&AnalysisRun],
+    referenced: Referenced<'_>,
     now: DateTime<Utc>,
 ) -> RolloutRow {
     let st = ro.status_or_default();
@@ -105,13 +111,14 @@ pub fn rollout_row_owned(
         strategy = Strategy::BlueGreen;
     }
 
-    let images = merge_images(
+    let template = template_source(ro, referenced);
+    let mut images = merge_images(
         roles
             .iter()
             .filter(|(rs, _)| rs.status.replicas > 0)
             .flat_map(|(rs, r)| rs.images().into_iter().map(move |i| (i, r.tags()))),
     );
-    let (stable_tags, new_tags) = match strategy {
+    let (stable_tags, mut new_tags) = match strategy {
         Strategy::BlueGreen => (
             tags_with(&images, &["active"], &[]),
             tags_with(&images, &["preview"], &["active"]),
@@ -121,6 +128,21 @@ pub fn rollout_row_owned(
             tags_with(&images, &["canary"], &["stable"]),
         ),
     };
+    // Nothing runs (no ReplicaSet yet, or all scaled to zero): the plugin's `Images` is
+    // empty, but the template the Rollout would run is known (its own, or the referenced
+    // workload's: the plugin's `Containers`), so the row shows it, tagged `template`.
+    if images.is_empty() {
+        let containers = match &template {
+            Some(t) => &t.containers,
+            None => &ro.spec.template.containers,
+        };
+        images = merge_images(
+            containers
+                .iter()
+                .map(|c| (c.image.clone(), vec!["template"])),
+        );
+        new_tags = tags_with(&images, &["template"], &[]);
+    }
 
     let since = step_since(ro);
     let analysis = analysis_summary(ro, runs);
@@ -161,6 +183,7 @@ pub fn rollout_row_owned(
         analysis,
         attention,
         problem,
+        template,
     }
 }
 
@@ -381,6 +404,7 @@ pub fn deployment_row_owned(
             .status
             .is_none()
             .then(|| "no status yet: the Deployment controller has not processed it".into()),
+        template: None,
     }
 }
 
@@ -418,6 +442,7 @@ pub fn unreadable_row(cluster: &str, kind: WorkloadKind, raw: &Value, error: &st
         analysis: None,
         attention: Attention::Broken,
         problem: Some(error.to_string()),
+        template: None,
     }
 }
 
@@ -434,7 +459,8 @@ pub struct Objects<'a> {
 }
 
 /// Every row of one cluster, through `cache` (a row is rebuilt only when the resourceVersion
-/// of the object, of a ReplicaSet or AnalysisRun it owns, or the cluster's short name moved),
+/// of the object, of a ReplicaSet or AnalysisRun it owns, of the workload its
+/// `spec.workloadRef` names, or the cluster's short name moved),
 /// in display order: what needs a human first ([`Attention`]), then by cluster, namespace,
 /// name and kind. ReplicaSets and AnalysisRuns are indexed by owner once, so this stays linear
 /// in the number of objects.
@@ -458,6 +484,14 @@ pub fn build_rows(
             runs_by_owner.entry(o.uid.as_str()).or_default().push(run);
         }
     }
+    // `spec.workloadRef` targets, by namespace and name.
+    let deployments: HashMap<(&str, &str), &Deployment> = objects
+        .deployments
+        .iter()
+        .map(|d| (ns_name(&d.metadata), *d))
+        .collect();
+    let rs_named: std::cell::OnceCell<HashMap<(&str, &str), &ReplicaSet>> =
+        std::cell::OnceCell::new();
     let none_rs: Vec<&ReplicaSet> = Vec::new();
     let none_runs: Vec<&AnalysisRun> = Vec::new();
     let key_of = |meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
@@ -475,16 +509,33 @@ pub fn build_rows(
         let uid = uid_of(&ro.metadata);
         let rss = rs_by_owner.get(uid).unwrap_or(&none_rs);
         let runs = runs_by_owner.get(uid).unwrap_or(&none_runs);
-        let inputs = Inputs::new()
-            .with(&short)
-            .meta(&ro.metadata)
-            .metas(rss.iter().map(|r| &r.metadata))
-            .metas(runs.iter().map(|r| &r.metadata))
+        let referenced = find_referenced(
+            ro,
+            |ns, name| deployments.get(&(ns, name)).copied(),
+            |ns, name| {
+                rs_named
+                    .get_or_init(|| {
+                        (objects.replica_sets.iter())
+                            .map(|rs| (ns_name(&rs.metadata), *rs))
+                            .collect()
+                    })
+                    .get(&(ns, name))
+                    .copied()
+            },
+        );
+        let inputs = referenced
+            .add_to(
+                Inputs::new()
+                    .with(&short)
+                    .meta(&ro.metadata)
+                    .metas(rss.iter().map(|r| &r.metadata))
+                    .metas(runs.iter().map(|r| &r.metadata)),
+            )
             .finish();
         out.push(cache.row(
             &key_of(&ro.metadata, WorkloadKind::Rollout),
             inputs,
-            || rollout_row_owned(cluster, ro, rss, runs, now),
+            || rollout_row_owned(cluster, ro, rss, runs, referenced, now),
             table,
         ));
     }

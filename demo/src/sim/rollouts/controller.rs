@@ -18,6 +18,7 @@ use super::util::{
     self, DESIRED_REPLICAS_ANNOTATION, HASH_LABEL, Kinds, MANAGED_BY_ANNOTATION, PreciseTimes,
     REVISION_ANNOTATION, SCALE_DOWN_DEADLINE_ANNOTATION,
 };
+use super::workload_ref;
 use crate::ClusterState;
 use crate::sim::Pace;
 use crate::sim::{clock, fields};
@@ -77,7 +78,26 @@ impl<'c, 'a> Rec<'c, 'a> {
     pub fn load(ctx: &'c mut Ctx<'a>, ns: &str, name: &str) -> Option<Self> {
         let v = ctx.state.store.get_value(ctx.kinds.rollouts, ns, name)?;
         let rv = fields::str_at(&v, "/metadata/resourceVersion").to_string();
-        let ro = Rollout::parse(&v)?;
+        let mut ro = Rollout::parse(&v)?;
+        match workload_ref::resolve(ctx.state, &v) {
+            Ok(None) => {}
+            Ok(Some(resolved)) => {
+                ro.use_resolved(resolved);
+                // Resolvable again: the reference is no longer why the spec is invalid.
+                if let Some(c) = ro
+                    .status
+                    .get_mut("conditions")
+                    .and_then(Value::as_array_mut)
+                {
+                    c.retain(|c| fields::get_str(c, "/type") != Some("InvalidSpec"));
+                }
+            }
+            Err(e) => {
+                log::debug!("demo rollouts: {ns}/{name}: {e}");
+                workload_ref::invalid(ctx.state, ctx.kinds, &v, &e, ctx.now);
+                return None;
+            }
+        }
         let collision = fields::get_i64(&ro.status, "/collisionCount");
         let cur_hash = util::pod_template_hash(&ro.template, collision);
         let (rs_objs, _) = ctx.state.store.list(ctx.kinds.replica_sets, Some(ns));

@@ -21,6 +21,7 @@ pub mod seed;
 pub mod status;
 pub mod traffic;
 pub mod util;
+pub mod workload_ref;
 
 use std::sync::Arc;
 
@@ -34,6 +35,18 @@ pub use runtime::{SimConfig, reconcile_rollout, spawn_with};
 /// AnalysisRuns, an hour of traffic history, and the alert rules.
 pub fn seed(state: &ClusterState) {
     seed::seed(state);
+}
+
+/// Writes the workload migrated from a Deployment (`shop/reviews`, see [`workload_ref`]):
+/// seeded after the core workloads, since its template lives in one of them.
+pub fn seed_migrated(state: &ClusterState) {
+    let Some(kinds) = util::Kinds::of(state) else {
+        return;
+    };
+    let created = crate::sim::clock::fmt(chrono::Utc::now() - chrono::Duration::days(9));
+    if let Some(ro) = workload_ref::seed(state, kinds, &created) {
+        seed::settle(state, kinds, &[ro]);
+    }
 }
 
 /// Starts the controllers, the traffic scraper and the simulated CI.

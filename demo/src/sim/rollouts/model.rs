@@ -48,7 +48,11 @@ pub struct Rollout {
     pub revision: Option<i64>,
     pub replicas: i64,
     pub match_labels: Map<String, Value>,
+    /// `spec.template`, or the referenced workload's after [`Self::use_resolved`].
     pub template: Value,
+    /// Set when the template came from `spec.workloadRef` (upstream
+    /// `TemplateResolvedFromRef`), with the workload generation it was read at.
+    pub workload_generation: Option<i64>,
     pub paused: bool,
     pub restart_at: Option<String>,
     pub revision_history_limit: usize,
@@ -128,6 +132,7 @@ impl Rollout {
                 .cloned()
                 .unwrap_or_default(),
             template: spec.get("template").cloned().unwrap_or(Value::Null),
+            workload_generation: None,
             paused: fields::bool_at(spec, "/paused"),
             restart_at: fields::get_str(spec, "/restartAt").map(str::to_string),
             revision_history_limit: fields::get_i64(spec, "/revisionHistoryLimit")
@@ -139,6 +144,16 @@ impl Rollout {
                 .cloned()
                 .unwrap_or_else(|| Value::Object(Map::new())),
         })
+    }
+
+    /// Takes the template (and, without a selector of its own, the selector) from the
+    /// workload `spec.workloadRef` names, in memory only, as upstream's `Resolve`.
+    pub fn use_resolved(&mut self, r: super::workload_ref::Resolved) {
+        self.template = r.template;
+        if self.match_labels.is_empty() {
+            self.match_labels = r.match_labels;
+        }
+        self.workload_generation = Some(r.generation);
     }
 
     #[must_use]

@@ -15,7 +15,7 @@ use super::analysis::{self, PromqlEngine, QueryEngine};
 use super::controller::{Ctx, Rec};
 use super::model::Strategy;
 use super::util::{Kinds, PreciseTimes};
-use super::{bluegreen, canary, ci, traffic};
+use super::{bluegreen, canary, ci, traffic, workload_ref};
 use crate::ClusterState;
 use crate::api::registry::Addon;
 use crate::api::store::{EventType, WatchEvent};
@@ -122,10 +122,15 @@ fn owner_rollout(v: &Value) -> Option<String> {
         .map(str::to_string)
 }
 
-fn on_event(kinds: Kinds, e: &WatchEvent, dirty: &mut BTreeSet<Key>) {
+fn on_event(state: &ClusterState, kinds: Kinds, e: &WatchEvent, dirty: &mut BTreeSet<Key>) {
     let ns = e.object.key.ns.clone();
     let name = e.object.key.name.clone();
-    if e.type_id == kinds.rollouts {
+    if e.type_id == kinds.deployments {
+        // A referenced Deployment changed: its Rollouts learn the new generation (and wake).
+        for ro in workload_ref::workload_changed(state, kinds, e.type_id, &e.object.value()) {
+            dirty.insert(Key::Rollout(ns.clone(), ro));
+        }
+    } else if e.type_id == kinds.rollouts {
         if e.kind != EventType::Deleted {
             dirty.insert(Key::Rollout(ns, name));
         }
@@ -145,6 +150,7 @@ fn on_event(kinds: Kinds, e: &WatchEvent, dirty: &mut BTreeSet<Key>) {
 }
 
 fn everything(state: &ClusterState, kinds: Kinds, dirty: &mut BTreeSet<Key>) {
+    workload_ref::resync(state, kinds);
     for o in state.store.list(kinds.rollouts, None).0 {
         dirty.insert(Key::Rollout(o.key.ns.clone(), o.key.name.clone()));
     }
@@ -234,7 +240,7 @@ async fn controller_loop(
         tokio::select! {
             () = shutdown.cancelled() => return,
             ev = rx.recv() => match ev {
-                Ok(e) => on_event(kinds, &e, &mut dirty),
+                Ok(e) => on_event(&state, kinds, &e, &mut dirty),
                 Err(RecvError::Lagged(_)) => everything(&state, kinds, &mut dirty),
                 Err(RecvError::Closed) => return,
             },
@@ -253,7 +259,7 @@ fn drain(
 ) {
     loop {
         match rx.try_recv() {
-            Ok(e) => on_event(kinds, &e, dirty),
+            Ok(e) => on_event(state, kinds, &e, dirty),
             Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => {
                 everything(state, kinds, dirty);
             }

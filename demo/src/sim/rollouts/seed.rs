@@ -124,7 +124,7 @@ pub fn analysis_templates(ns: &str) -> Vec<Value> {
     ]
 }
 
-fn service(
+pub(super) fn service(
     state: &ClusterState,
     kinds: Kinds,
     ns: &str,
@@ -156,7 +156,7 @@ fn service(
 
 /// One ReplicaSet of a Rollout, with status as the ReplicaSet controller leaves it.
 #[allow(clippy::too_many_arguments)]
-fn replica_set(
+pub(super) fn replica_set(
     state: &ClusterState,
     kinds: Kinds,
     ro: &Value,

@@ -329,6 +329,11 @@ impl Rec<'_, '_> {
     pub fn persist(&mut self, mut st: Value) {
         self.calculate_pause_status(&mut st);
         st["observedGeneration"] = json!(self.ro.generation.to_string());
+        // Only a template resolved from `spec.workloadRef` has a workload generation.
+        match self.ro.workload_generation {
+            Some(g) => st["workloadObservedGeneration"] = json!(g.to_string()),
+            None => util::remove(&mut st, "workloadObservedGeneration"),
+        }
         let (phase, message) = calculate_phase(&self.ro, &st);
         st["phase"] = json!(phase);
         if message.is_empty() {

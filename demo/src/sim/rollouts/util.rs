@@ -34,6 +34,8 @@ pub struct Kinds {
     pub analysis_runs: TypeId,
     pub analysis_templates: TypeId,
     pub replica_sets: TypeId,
+    /// Read for `spec.workloadRef` templates.
+    pub deployments: TypeId,
     pub pods: TypeId,
     pub services: TypeId,
     pub namespaces: TypeId,
@@ -53,6 +55,7 @@ impl Kinds {
             analysis_runs: served("argoproj.io", "analysisruns")?,
             analysis_templates: served("argoproj.io", "analysistemplates")?,
             replica_sets: served("apps", "replicasets")?,
+            deployments: served("apps", "deployments")?,
             pods: served("", "pods")?,
             services: served("", "services")?,
             namespaces: served("", "namespaces")?,
