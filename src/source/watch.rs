@@ -179,6 +179,9 @@ fn group_present<K: Watched>(discovery: &Discovery) -> Option<bool> {
     discovery.serves_version(&plural, &group, &K::version(&()))
 }
 
+/// How long a custom resource's watch waits for discovery before trying anyway.
+const DISCOVERY_PATIENCE: Duration = Duration::from_secs(10);
+
 /// Runs until cancelled: watch, report, back off, relist. A panic inside the loop (a bug, or
 /// a library's) becomes an error state on this source, which starts again after a pause; it
 /// never takes the UI down.
@@ -217,7 +220,9 @@ async fn watch_loop<K: Watched>(
     let gated = !K::SUPERSEDED_BY.is_empty();
     // A custom resource waits for discovery too: a cluster without the add-on would only
     // answer 404, once per kind, before discovery could say "not installed".
-    let wait_for_discovery = gated || !K::group(&()).is_empty();
+    // (A plain custom resource tries anyway if discovery stays silent for long: a cluster
+    // whose discovery is broken must still show what it can.)
+    let mut wait_for_discovery = gated || !K::group(&()).is_empty();
     loop {
         // Don't hammer a cluster for an API group it does not serve (or serves at a newer
         // version another type reads).
@@ -226,9 +231,16 @@ async fn watch_loop<K: Watched>(
             if present == Some(false) {
                 cell.set_state(SourceState::NotInstalled);
             }
+            let patience = if present.is_none() && !gated {
+                DISCOVERY_PATIENCE
+            } else {
+                // Only discovery decides (it changes when the cluster starts serving it).
+                Duration::from_secs(86_400)
+            };
             tokio::select! {
                 () = ctx.cancel.cancelled() => return,
                 r = ctx.discovery.changed() => if r.is_err() { return },
+                () = tokio::time::sleep(patience) => wait_for_discovery = false,
             }
             continue;
         }

@@ -178,6 +178,8 @@ impl Kdeck {
                 notifier.clone(),
                 cancel.clone(),
             );
+            // The monitor discovers what the cluster serves; custom resources wait for it.
+            tokio::spawn(kdeck::cluster::monitor::run(handle.clone(), None));
             handle.sources.start_kind::<Application>();
             handle.sources.start_kind::<AppProject>();
             let world = Arc::new(World::new(notifier));
