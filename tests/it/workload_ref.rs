@@ -523,7 +523,13 @@ fn set_image_on_the_referenced_deployment_is_a_new_revision_in_the_row() {
     // The controller makes revision 2 from the new template and starts the canary: kdeck's
     // row shows the new image next to the stable one, the detail the new revision.
     let (row, detail) = wait_for("revision 2 running in kdeck's row", || {
-        reviews(&handle).filter(|(r, _)| r.new_tags == ["2.5.0"])
+        reviews(&handle).filter(|(r, d)| {
+            r.new_tags == ["2.5.0"]
+                && d.row
+                    .template
+                    .as_ref()
+                    .is_some_and(|t| t.workload_generation == Some(2))
+        })
     });
     assert_eq!(
         row.images,
@@ -589,8 +595,16 @@ fn set_image_on_the_referenced_deployment_is_a_new_revision_in_the_row() {
     });
     assert_eq!(outcome.kind, OutcomeKind::Ok, "{outcome:?}");
     // Back to revision 1's template: the controller makes it revision 3.
+    // Deployments and ReplicaSets arrive on separate watches, so revision 3's ReplicaSet can
+    // be seen before the patched Deployment: wait until both have arrived.
     let (_, detail) = wait_for("the undo as revision 3", || {
-        reviews(&handle).filter(|(_, d)| d.revisions.first().is_some_and(|r| r.revision == 3))
+        reviews(&handle).filter(|(_, d)| {
+            d.revisions.first().is_some_and(|r| r.revision == 3)
+                && d.row
+                    .template
+                    .as_ref()
+                    .is_some_and(|t| t.containers[0].image == "demo.registry.local/reviews:2.4.1")
+        })
     });
     assert_eq!(
         detail.revisions[0].replica_sets[0].images,
