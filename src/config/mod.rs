@@ -1,6 +1,7 @@
 //! `config.toml`: the user's settings, read once at start. Every key is optional; unknown keys
 //! are errors (a typo must not be silently ignored during an incident).
 
+pub mod fleet;
 pub mod paths;
 
 use std::collections::BTreeMap;
@@ -8,6 +9,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+pub use fleet::FleetConfig;
 pub use paths::Paths;
 
 /// Default PromQL for a canary's (or stable's) success rate: the share of non-5xx requests
@@ -33,6 +35,8 @@ pub struct Config {
     pub backups: BackupsConfig,
     /// Per-context settings, by kubeconfig context name.
     pub contexts: BTreeMap<String, ContextConfig>,
+    /// One metrics endpoint for every cluster (Thanos, Mimir, Cortex).
+    pub fleet: FleetConfig,
 }
 
 impl Default for Config {
@@ -45,6 +49,7 @@ impl Default for Config {
             queries: QueryConfig::default(),
             backups: BackupsConfig::default(),
             contexts: BTreeMap::new(),
+            fleet: FleetConfig::default(),
         }
     }
 }
