@@ -4,18 +4,17 @@
 #![allow(dead_code)]
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use kdeck::app::{App, AppSettings, known_actions};
 use kdeck::clock::Clock;
-use kdeck::cluster::{ClusterHandle, ClusterInfo, PromReach, Reach, kubeconfig, monitor};
+use kdeck::cli::RunArgs;
 use kdeck::config::Config;
 use kdeck::keymap::Keymap;
 use kdeck::panes::{Scope, registry};
 use kdeck::source::Notifier;
 use kdeck::theme::Theme;
-use kdeck::world::World;
+use kdeck::run;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use tokio_util::sync::CancellationToken;
@@ -28,7 +27,9 @@ pub struct Client {
 }
 
 impl Client {
-    /// Connects to every context of `kubeconfig` (call inside a tokio runtime).
+    /// Connects to every context of `kubeconfig` the way `kdeck --all-contexts` does (the same
+    /// startup code: clients built concurrently and bounded, a monitor per cluster). Call
+    /// inside a tokio runtime, with `KDECK_CONFIG` pointing at an empty directory.
     pub async fn connect(kubeconfig_path: &Path, width: u16, height: u16) -> Self {
         Self::connect_with(kubeconfig_path, width, height, registry()).await
     }
@@ -41,31 +42,17 @@ impl Client {
         panes: Vec<Box<dyn kdeck::panes::Pane>>,
     ) -> Self {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let kc = kubeconfig::load(Some(kubeconfig_path)).unwrap();
-        let contexts = kubeconfig::select(&kc, &[], true).unwrap();
+        let args = RunArgs {
+            all_contexts: true,
+            all_namespaces: true,
+            ..RunArgs::default()
+        };
+        let prepared = run::prepare(&args, Some(kubeconfig_path.to_path_buf())).unwrap();
         let notifier = Notifier::new();
         let cancel = CancellationToken::new();
-        let world = Arc::new(World::new(notifier.clone()));
-        for ctx in contexts {
-            let client = kubeconfig::client(&kc, &ctx.name).await.unwrap();
-            let handle = ClusterHandle::new(
-                &ctx.name,
-                ClusterInfo {
-                    server: ctx.server.clone(),
-                    user: ctx.user.clone(),
-                    version: None,
-                    reach: Reach::Connecting,
-                    prometheus: PromReach::Unknown,
-                    readonly: false,
-                },
-                Some(client),
-                None,
-                notifier.clone(),
-                cancel.clone(),
-            );
-            tokio::spawn(monitor::run(handle.clone(), None));
-            world.add(handle);
-        }
+        let world = run::connect(&prepared, &args, &notifier, &cancel)
+            .await
+            .unwrap();
         let keymap = Keymap::from_texts(
             "default",
             kdeck::keymap::BUILTIN[0].1,

@@ -71,6 +71,34 @@ impl DemoServe {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+
+    /// API requests each simulated cluster has answered so far (the demo's own counters, read
+    /// through its control API), by cluster name: (all requests, watch requests).
+    pub async fn requests(&self) -> Vec<(String, u64, u64)> {
+        let token_file = kdeck_demo::launcher::control_token_path(&self.kubeconfig);
+        let token = std::fs::read_to_string(token_file).unwrap();
+        let v: serde_json::Value = reqwest::Client::new()
+            .get(format!("http://127.0.0.1:{}/clusters", self.base))
+            .bearer_auth(token.trim())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v["clusters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["name"].as_str().unwrap_or_default().to_string(),
+                    c["faults"]["stats"]["requests"].as_u64().unwrap_or(0),
+                    c["faults"]["stats"]["watches"].as_u64().unwrap_or(0),
+                )
+            })
+            .collect()
+    }
 }
 
 impl Drop for DemoServe {

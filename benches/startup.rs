@@ -1,8 +1,15 @@
-//! Time to the first data frame, client memory and idle CPU of kdeck against the demo
-//! cluster at `--scale 1000` and `--scale 10000` (two clusters, run as a separate process so
-//! the figures are kdeck's own).
+//! Fleet startup and idle cost: kdeck (the real startup code, watches and panes, drawing into
+//! a TestBackend) against `kdeck demo serve` run as a separate process, so the figures are
+//! kdeck's own. For 1, 10 and 50 clusters at `--scale 1000` (and one cluster at `--scale
+//! 10000`) it prints the time until the first and the last cluster has data, the process's
+//! RSS, and — with the controllers stopped (`--speed 0`), so nothing changes — kdeck's CPU and
+//! the API requests each cluster answered (counted by the demo server), per minute.
 //!
-//! Run: `cargo bench --bench startup`
+//! Each run is a fresh process (memory a process once held is not given back, so runs in one
+//! process would inherit each other's RSS).
+//!
+//! Run: `cargo bench --bench startup` (`KDECK_BENCH_IDLE_SECS` sets the idle window, default
+//! 120 s; `KDECK_BENCH_RUNS` picks runs, e.g. `1x1000,50x1000`).
 
 #[path = "client.rs"]
 mod client;
@@ -12,82 +19,169 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{DemoServe, cpu_secs, rss_mib, self_pid};
+use kdeck::k8s::core::{Namespace, Node};
+use kdeck::k8s::pod::Pod;
 
-/// Every cluster's pods are listed (at least `at_least`) and its watches live.
-fn loaded(c: &client::Client, at_least: usize) -> bool {
-    c.app.world.clusters().iter().all(|h| {
-        h.sources.state::<kdeck::k8s::pod::Pod>().is_live()
-            && h.sources.objects::<kdeck::k8s::pod::Pod>().len() >= at_least
-            && h.sources.state::<kdeck::k8s::core::Node>().is_live()
+/// A cluster has data once its pods (at least `at_least`), nodes and namespaces are listed and
+/// their watches live: what the Clusters pane shows.
+fn has_data(h: &kdeck::cluster::ClusterHandle, at_least: usize) -> bool {
+    let s = &h.sources;
+    s.state::<Pod>().is_live()
+        && s.objects::<Pod>().len() >= at_least
+        && s.state::<Node>().is_live()
+        && s.state::<Namespace>().is_live()
+}
+
+struct Figures {
+    first: Duration,
+    all: Duration,
+    rss: f64,
+    cpu_per_min: f64,
+    requests_per_min: f64,
+    worst_requests_per_min: f64,
+    /// Of those, watch requests (re-opened watches).
+    watches_per_min: f64,
+    demo_rss: f64,
+}
+
+fn run(rt: &tokio::runtime::Runtime, clusters: u16, scale: usize, idle: Duration) -> Figures {
+    // Nothing moves in the demo: idle traffic and CPU are kdeck's cost of watching.
+    let demo = DemoServe::start(clusters, scale, 0.0);
+    rt.block_on(async {
+        let started = Instant::now();
+        let mut c = client::Client::connect(&demo.kubeconfig, 160, 60).await;
+        let handles = c.app.world.clusters();
+        let mut done: Vec<Option<Duration>> = vec![None; handles.len()];
+        // The demo's own pods plus the extra ones, per cluster.
+        while done.iter().any(Option::is_none) {
+            for (h, d) in handles.iter().zip(done.iter_mut()) {
+                if d.is_none() && has_data(h, scale) {
+                    *d = Some(started.elapsed());
+                }
+            }
+            let screen = c.frame();
+            assert!(
+                started.elapsed() < Duration::from_secs(600),
+                "no data after 10 min:\n{screen}"
+            );
+            c.wait_change(Duration::from_millis(20)).await;
+        }
+        let first = done.iter().flatten().min().copied().unwrap_or_default();
+        let all = done.iter().flatten().max().copied().unwrap_or_default();
+        // Let the remaining watches, discovery and the first probes settle.
+        settle(&mut c, Duration::from_secs(15)).await;
+        let rss = rss_mib(self_pid());
+        let req0 = demo.requests().await;
+        let cpu0 = cpu_secs(self_pid());
+        settle(&mut c, idle).await;
+        let cpu = cpu_secs(self_pid()) - cpu0;
+        let req1 = demo.requests().await;
+        let minutes = idle.as_secs_f64() / 60.0;
+        let deltas: Vec<f64> = req1
+            .iter()
+            .zip(&req0)
+            .map(|((_, b, _), (_, a, _))| (b - a) as f64 / minutes)
+            .collect();
+        let watches: u64 = req1
+            .iter()
+            .zip(&req0)
+            .map(|((_, _, b), (_, _, a))| b - a)
+            .sum();
+        Figures {
+            first,
+            all,
+            rss,
+            cpu_per_min: cpu / minutes,
+            requests_per_min: deltas.iter().sum::<f64>() / deltas.len() as f64,
+            worst_requests_per_min: deltas.iter().copied().fold(0.0, f64::max),
+            watches_per_min: watches as f64 / minutes / deltas.len() as f64,
+            demo_rss: rss_mib(demo.pid()),
+        }
     })
 }
 
+/// Runs the client as the run loop does for `d`: a frame on every change notice (at most one
+/// per 50 ms) and once a second.
+async fn settle(c: &mut client::Client, d: Duration) {
+    let until = Instant::now() + d;
+    while Instant::now() < until {
+        c.wait_change(Duration::from_secs(1)).await;
+        c.frame();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    println!("kdeck startup benchmark (release build, 2 demo clusters per run)\n");
-    println!(
-        "{:>7}  {:>14}  {:>16}  {:>14}  {:>18}  {:>14}",
-        "scale", "first frame", "client RSS", "demo RSS", "client CPU, 10 s", "frames in 10 s"
+    let config = tempfile::tempdir().unwrap();
+    // SAFETY: set before any thread starts; kdeck reads its (empty) config from there.
+    unsafe { std::env::set_var("KDECK_CONFIG", config.path()) };
+    let idle = Duration::from_secs(
+        std::env::var("KDECK_BENCH_IDLE_SECS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(120),
     );
-    for scale in [1000usize, 10_000] {
-        let demo = DemoServe::start(2, scale, 1.0);
-        let baseline = rss_mib(self_pid());
-        let (first, rss, cpu, frames) = rt.block_on(async {
-            let started = Instant::now();
-            let mut c = client::Client::connect(&demo.kubeconfig, 120, 40).await;
-            // The demo's own pods plus the extra ones, per cluster.
-            let want = scale;
-            loop {
-                let ready = loaded(&c, want);
-                let screen = c.frame();
-                if ready {
-                    // This frame was drawn from the full data.
-                    assert!(screen.contains("● live"), "{screen}");
-                    break;
-                }
-                assert!(
-                    started.elapsed() < Duration::from_secs(600),
-                    "no data frame:\n{screen}"
-                );
-                c.wait_change(Duration::from_millis(100)).await;
-            }
-            let first = started.elapsed();
-            let rss = rss_mib(self_pid()) - baseline;
-            // Idle cost: redraw on change only (as the run loop does), for 10 s.
-            let cpu0 = cpu_secs(self_pid());
-            let until = Instant::now() + Duration::from_secs(10);
-            let mut frames = 0u32;
-            let mut next_tick = Instant::now() + Duration::from_secs(1);
-            while Instant::now() < until {
-                let wait = next_tick.saturating_duration_since(Instant::now());
-                c.wait_change(wait).await;
-                if Instant::now() >= next_tick {
-                    next_tick += Duration::from_secs(1);
-                }
-                c.frame();
-                frames += 1;
-                // The run loop draws at most every 50 ms.
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            let cpu = cpu_secs(self_pid()) - cpu0;
-            (first, rss, cpu, frames)
-        });
+    let runs: Vec<(u16, usize)> = std::env::var("KDECK_BENCH_RUNS")
+        .ok()
+        .map(|s| {
+            s.split(',')
+                .filter_map(|r| {
+                    let (c, n) = r.split_once('x')?;
+                    Some((c.trim().parse().ok()?, n.trim().parse().ok()?))
+                })
+                .collect()
+        })
+        .unwrap_or_else(|| vec![(1, 1000), (10, 1000), (50, 1000), (1, 10_000)]);
+    if let Ok(one) = std::env::var("KDECK_BENCH_ONE") {
+        let (c, n) = one.split_once('x').unwrap();
+        let (clusters, scale): (u16, usize) = (c.parse().unwrap(), n.parse().unwrap());
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let f = run(&rt, clusters, scale, idle);
         println!(
-            "{scale:>7}  {:>11.0} ms  {:>12.1} MiB  {:>10.1} MiB  {:>16.2} s  {:>14}",
-            first.as_secs_f64() * 1000.0,
-            rss,
-            rss_mib(demo.pid()),
-            cpu,
-            frames
+            "{clusters:>8}  {scale:>6}  {:>9.0} ms  {:>9.0} ms  {:>6.1} MiB  {:>11.2} s  {:>6.2} (max {:>4.1}, watches {:>4.2})  {:>6.0} MiB",
+            f.first.as_secs_f64() * 1000.0,
+            f.all.as_secs_f64() * 1000.0,
+            f.rss,
+            f.cpu_per_min,
+            f.requests_per_min,
+            f.worst_requests_per_min,
+            f.watches_per_min,
+            f.demo_rss,
         );
+        return;
     }
     println!(
-        "\nclient RSS: growth of this process from connecting to the first full frame (stores + \
-         views for both clusters).\nclient CPU: watches, model updates and frames over 10 s with \
-         the demo live (controllers moving objects)."
+        "kdeck fleet startup benchmark (release build; demo at --speed 0, idle window {} s)\n",
+        idle.as_secs()
+    );
+    println!(
+        "{:>8}  {:>6}  {:>12}  {:>12}  {:>10}  {:>13}  {:>34}  {:>10}",
+        "clusters",
+        "scale",
+        "first data",
+        "all data",
+        "kdeck RSS",
+        "idle CPU/min",
+        "idle req/min/cluster",
+        "demo RSS"
+    );
+    for (clusters, scale) in runs {
+        let status = std::process::Command::new(std::env::current_exe().unwrap())
+            .env("KDECK_BENCH_ONE", format!("{clusters}x{scale}"))
+            .env("KDECK_BENCH_IDLE_SECS", idle.as_secs().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success(), "run {clusters}x{scale} failed");
+    }
+    println!(
+        "\nfirst/all data: from the start of kdeck's connect code until the first / the last \
+         cluster's pods, nodes and namespaces are listed and live.\nkdeck RSS: the whole \
+         process (kdeck's stores, views and runtime) after startup settled.\nidle: \
+         controllers stopped; CPU of kdeck and API requests per cluster (every request the \
+         demo answered: probes, discovery, watch renewals, Prometheus checks)."
     );
 }

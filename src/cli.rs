@@ -130,7 +130,8 @@ pub struct DemoServeArgs {
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
 
-    /// Speed multiplier of the simulated controllers.
+    /// Speed multiplier of the simulated controllers; 0 stops them, so nothing changes (for
+    /// measuring what an idle cluster costs).
     #[arg(long, default_value_t = 1.0)]
     pub speed: f64,
 }

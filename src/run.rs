@@ -22,6 +22,7 @@ use crate::exec::{ExecOptions, Executor};
 use crate::keymap::Keymap;
 use crate::panes::{Scope, registry};
 use crate::source::Notifier;
+use crate::source::fleet::FleetSource;
 use crate::source::prometheus::{PromClient, PromEndpoint};
 use crate::theme::Theme;
 use crate::world::World;
@@ -110,6 +111,11 @@ pub async fn connect(
     cancel: &CancellationToken,
 ) -> anyhow::Result<Arc<World>> {
     let world = Arc::new(World::new(notifier.clone()));
+    // One endpoint with every cluster's metrics, asked for all of them at once.
+    if let Some(fleet) = FleetSource::new(&prepared.config.fleet, notifier.clone()) {
+        tokio::spawn(fleet.clone().run(cancel.child_token()));
+        world.set_fleet(Some(fleet));
+    }
     // Clients are built concurrently (a credential plugin can take seconds) but bounded, and
     // in kubeconfig order; one context that fails does not keep the others from starting.
     let clients: Vec<_> = futures::stream::iter(&prepared.contexts)

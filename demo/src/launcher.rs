@@ -236,8 +236,11 @@ impl Demo {
                 )
             },
         )?;
-        for c in &clusters {
-            sim::spawn(&c.state, shutdown);
+        // At speed 0 nothing moves: the objects stay as seeded (for measuring idle cost).
+        if config.options.speed > 0.0 {
+            for c in &clusters {
+                sim::spawn(&c.state, shutdown);
+            }
         }
         Ok(Self {
             clusters,

@@ -20,7 +20,7 @@ pub struct ServeOptions {
     pub scale: usize,
     /// Seed of the simulation.
     pub seed: u64,
-    /// Speed multiplier of the simulated controllers (positive).
+    /// Speed multiplier of the simulated controllers; 0 stops them (nothing changes).
     pub speed: f64,
 }
 
@@ -29,8 +29,8 @@ pub struct ServeOptions {
 pub async fn run(args: &ServeOptions) -> anyhow::Result<()> {
     anyhow::ensure!(args.clusters >= 1, "--clusters must be at least 1");
     anyhow::ensure!(
-        args.speed.is_finite() && args.speed > 0.0,
-        "--speed must be a positive number"
+        args.speed.is_finite() && args.speed >= 0.0,
+        "--speed must be a positive number, or 0 to stop the controllers"
     );
     let demo = Demo::start(DemoConfig {
         clusters: args.clusters,

@@ -226,9 +226,21 @@ impl App {
     }
 
     /// Starts and stops sources to match what every pane declares now (kinds are shared
-    /// per cluster; an open view's watches and queries run while it is open).
+    /// per cluster; an open view's watches and queries run while it is open). Prometheus is
+    /// polled for the pane on screen only: the others' columns are not seen, and every poll
+    /// is a request to each cluster (through its API server's service proxy).
     pub fn reconcile_sources(&mut self) {
-        let specs: Vec<SourceSpec> = self.panes.iter().flat_map(|p| p.sources()).collect();
+        let focus = self.focus;
+        let specs: Vec<SourceSpec> = self
+            .panes
+            .iter()
+            .enumerate()
+            .flat_map(|(i, p)| {
+                p.sources()
+                    .into_iter()
+                    .filter(move |s| i == focus || !matches!(s, SourceSpec::Prom { .. }))
+            })
+            .collect();
         self.sources.reconcile(
             self.clusters
                 .iter()
@@ -301,6 +313,7 @@ impl App {
         }
         let focus = self.focus;
         let empty = BTreeMap::new();
+        let fleet = self.world.fleet().map(|f| f.snapshot());
         let mut problems: BTreeMap<String, Vec<Problem>> = BTreeMap::new();
         for (i, pane) in self.panes.iter_mut().enumerate() {
             if pane.uses_problems() {
@@ -314,6 +327,7 @@ impl App {
                     config: &self.config,
                     problems: &empty,
                     addons: &self.addons,
+                    fleet: fleet.as_deref(),
                 };
                 pane.update(&ctx);
             }
@@ -336,6 +350,7 @@ impl App {
                 config: &self.config,
                 problems: &self.problems,
                 addons: &self.addons,
+                fleet: fleet.as_deref(),
             };
             pane.update(&ctx);
         }
@@ -351,6 +366,7 @@ impl App {
         self.dirty = true;
         // The pane gets first say (a detail view closes on "back" before the filter clears).
         let clusters = self.world.clusters();
+        let fleet = self.world.fleet().map(|f| f.snapshot());
         let reply = {
             let ctx = ViewCtx {
                 clusters: &clusters,
@@ -359,6 +375,7 @@ impl App {
                 config: &self.config,
                 problems: &self.problems,
                 addons: &self.addons,
+                fleet: fleet.as_deref(),
             };
             self.panes[self.focus].on_action(action, &ctx)
         };

@@ -6,7 +6,7 @@
 //! connection that went quiet never passes for live data; it backs off while the cluster is
 //! down and notices its return on its own.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -27,9 +27,51 @@ const LATENCY_EVERY: Duration = Duration::from_secs(60);
 const DISCOVERY_EVERY: Duration = Duration::from_secs(600);
 const PROM_EVERY: Duration = Duration::from_secs(120);
 
-/// Lists the resources the cluster serves (`plural.group`), group by group, and the versions
-/// each group serves.
+/// Aggregated discovery (Kubernetes 1.26+): every group's resources in one answer.
+const AGGREGATED: &str =
+    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json";
+
+/// Lists the resources the cluster serves (`plural.group`) and the versions each group
+/// serves: in one request where the server offers aggregated discovery, else group by group.
 pub async fn discover(client: &kube::Client) -> Result<Discovery, kube::Error> {
+    #[derive(serde::Deserialize, Default)]
+    #[serde(default)]
+    struct Aggregated {
+        kind: String,
+        items: Vec<kube::core::discovery::v2::APIGroupDiscovery>,
+    }
+    let req = http::Request::get("/apis")
+        .header(http::header::ACCEPT, AGGREGATED)
+        .body(Vec::new())
+        .map_err(kube::Error::HttpError)?;
+    let answer: Aggregated = client.request(req).await?;
+    if answer.kind != "APIGroupDiscoveryList" {
+        // An older server answered with the plain group list.
+        return discover_by_group(client).await;
+    }
+    let mut resources = BTreeSet::new();
+    let mut versions = BTreeMap::new();
+    for g in answer.items {
+        let group = g.metadata.and_then(|m| m.name).unwrap_or_default();
+        versions.insert(
+            group.clone(),
+            g.versions.iter().filter_map(|v| v.version.clone()).collect(),
+        );
+        // Versions come in order of preference: the first one is the one kdeck reads.
+        for r in g.versions.into_iter().take(1).flat_map(|v| v.resources) {
+            if let Some(plural) = r.resource.filter(|p| !p.contains('/')) {
+                resources.insert(format!("{plural}.{group}"));
+            }
+        }
+    }
+    Ok(Discovery {
+        resources: Some(resources),
+        versions,
+    })
+}
+
+/// Lists the resources the cluster serves, group by group (servers before 1.26).
+async fn discover_by_group(client: &kube::Client) -> Result<Discovery, kube::Error> {
     let groups = client.list_api_groups().await?;
     let versions = groups
         .groups
@@ -138,6 +180,12 @@ pub async fn run(handle: Arc<ClusterHandle>, prom: Option<PromClient>) {
         let now = Utc::now();
         let wait = match probe {
             Ok(Ok(version)) => {
+                if failures > 0 {
+                    // Back after an outage: the watches' connections may be dead without
+                    // knowing it, and objects may have changed; list everything again.
+                    handle.sources.refresh();
+                    refresh.borrow_and_update();
+                }
                 failures = 0;
                 last_ok = Some(now);
                 handle.sources.set_unreachable(None);

@@ -2,6 +2,7 @@
 //! are errors (a typo must not be silently ignored during an incident).
 
 mod breakers;
+pub mod fleet;
 pub mod paths;
 
 use std::collections::BTreeMap;
@@ -10,6 +11,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 pub use breakers::BreakerQueries;
+pub use fleet::FleetConfig;
 pub use paths::Paths;
 
 /// Default PromQL for a canary's (or stable's) success rate: the share of non-5xx requests
@@ -35,6 +37,8 @@ pub struct Config {
     pub backups: BackupsConfig,
     /// Per-context settings, by kubeconfig context name.
     pub contexts: BTreeMap<String, ContextConfig>,
+    /// One metrics endpoint for every cluster (Thanos, Mimir, Cortex).
+    pub fleet: FleetConfig,
 }
 
 impl Default for Config {
@@ -47,6 +51,7 @@ impl Default for Config {
             queries: QueryConfig::default(),
             backups: BackupsConfig::default(),
             contexts: BTreeMap::new(),
+            fleet: FleetConfig::default(),
         }
     }
 }

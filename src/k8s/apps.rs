@@ -27,80 +27,8 @@ pub const REPLICA_SET_KEEP_ANNOTATIONS: &[&str] = &[
     crate::k8s::rollout::SCALE_DOWN_DEADLINE_ANNOTATION,
 ];
 
-/// Field parsers that never fail on an unexpected shape: kdeck would rather show a blank than
-/// lose the whole object (one odd field must not kill a watch).
-pub(crate) mod lenient {
-    use chrono::{DateTime, Utc};
-    use serde::{Deserialize, Deserializer};
-    use serde_json::Value;
-
-    /// A timestamp in RFC 3339; anything else (null, a number, garbage) becomes `None`.
-    pub fn opt_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
-        let v = Value::deserialize(d)?;
-        Ok(match v {
-            Value::String(s) => DateTime::parse_from_rfc3339(&s)
-                .ok()
-                .map(|t| t.with_timezone(&Utc)),
-            _ => None,
-        })
-    }
-
-    /// A string that older objects (or YAML without quotes) may hold as a number, e.g. a pod
-    /// template hash made only of digits.
-    pub fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-        let v = Value::deserialize(d)?;
-        Ok(match v {
-            Value::String(s) => Some(s),
-            Value::Number(n) => Some(n.to_string()),
-            Value::Bool(b) => Some(b.to_string()),
-            _ => None,
-        })
-    }
-
-    /// A boolean; null or anything not a boolean reads as `false`.
-    pub fn bool_or_false<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-        let v = Value::deserialize(d)?;
-        Ok(matches!(v, Value::Bool(true)))
-    }
-
-    /// An integer counter; null, a numeric string or a float are read as well as they can be,
-    /// anything else is 0.
-    pub fn int_or_zero<'de, D: Deserializer<'de>>(d: D) -> Result<i32, D::Error> {
-        Ok(opt_int_value(&Value::deserialize(d)?).unwrap_or(0))
-    }
-
-    /// An optional integer (see [`int_or_zero`]).
-    pub fn opt_int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i32>, D::Error> {
-        Ok(opt_int_value(&Value::deserialize(d)?))
-    }
-
-    fn opt_int_value(v: &Value) -> Option<i32> {
-        match v {
-            Value::Number(n) => n
-                .as_i64()
-                .or_else(|| n.as_f64().map(|f| f as i64))
-                .and_then(|i| i32::try_from(i).ok()),
-            Value::String(s) => s.trim().parse().ok(),
-            _ => None,
-        }
-    }
-
-    /// A list that may be missing, null, or (in hand-written objects) an empty map such as
-    /// `conditions: {}`: anything that is not a list reads as an empty one. The elements
-    /// themselves must still be well formed.
-    pub fn vec_or_empty<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
-    where
-        D: Deserializer<'de>,
-        T: serde::de::DeserializeOwned,
-    {
-        match Value::deserialize(d)? {
-            list @ Value::Array(_) => {
-                serde_json::from_value(list).map_err(serde::de::Error::custom)
-            }
-            _ => Ok(Vec::new()),
-        }
-    }
-}
+/// The lenient field parsers, where the slim kinds have always found them.
+pub(crate) use super::lenient;
 
 /// A status condition (Deployment, ReplicaSet, Rollout and Pod conditions share this shape).
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -141,10 +69,11 @@ pub struct ContainerImage {
     pub image: String,
 }
 
-/// What kdeck keeps of a pod template: the labels (for the hash) and the container images.
+/// What kdeck keeps of a pod template: its template-hash labels (`pod::KEEP_LABELS`; no
+/// other template label is ever shown) and the container images.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TemplateSummary {
-    pub labels: std::collections::BTreeMap<String, String>,
+    pub labels: Box<[(std::sync::Arc<str>, std::sync::Arc<str>)]>,
     pub containers: Vec<ContainerImage>,
 }
 
@@ -169,8 +98,16 @@ impl<'de> Deserialize<'de> for TemplateSummary {
             spec: Option<Spec>,
         }
         let w = Option::<Wire>::deserialize(d)?.unwrap_or_default();
+        let labels = w
+            .metadata
+            .map(|m| m.labels)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(k, _)| crate::k8s::pod::KEEP_LABELS.contains(&k.as_str()))
+            .map(|(k, v)| (crate::k8s::intern::intern(&k), crate::k8s::intern::intern(&v)))
+            .collect();
         Ok(Self {
-            labels: w.metadata.map(|m| m.labels).unwrap_or_default(),
+            labels,
             containers: w.spec.map(|s| s.containers).unwrap_or_default(),
         })
     }
@@ -193,6 +130,15 @@ fn string_map<'de, D: Deserializer<'de>>(
 }
 
 impl TemplateSummary {
+    /// One of the kept template labels' value.
+    #[must_use]
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.labels
+            .iter()
+            .find(|(k, _)| &**k == key)
+            .map(|(_, v)| &**v)
+    }
+
     /// The container images in spec order.
     #[must_use]
     pub fn images(&self) -> Vec<String> {

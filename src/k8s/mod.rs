@@ -13,6 +13,8 @@ pub mod core;
 pub mod crd;
 pub mod flux;
 pub mod istio;
+pub mod intern;
+pub mod lenient;
 pub mod pod;
 pub mod rollout;
 pub mod velero;
@@ -56,13 +58,25 @@ macro_rules! slim_resource {
 }
 
 /// Drops what kdeck never shows from an object's metadata before it is stored: managed
-/// fields, and every annotation except the ones named in `keep`.
+/// fields, the name prefix and self link, and every annotation except the ones named in `keep`.
 pub fn slim_metadata(meta: &mut ObjectMeta, keep: &[&str]) {
     meta.managed_fields = None;
+    meta.generate_name = None;
+    meta.self_link = None;
     if let Some(annotations) = meta.annotations.as_mut() {
         annotations.retain(|k, _| keep.contains(&k.as_str()));
         if annotations.is_empty() {
             meta.annotations = None;
+        }
+    }
+}
+
+/// Drops every label except the ones named in `keep`.
+pub fn slim_labels(meta: &mut ObjectMeta, keep: &[&str]) {
+    if let Some(labels) = meta.labels.as_mut() {
+        labels.retain(|k, _| keep.contains(&k.as_str()));
+        if labels.is_empty() {
+            meta.labels = None;
         }
     }
 }

@@ -141,6 +141,8 @@ pub struct ViewCtx<'a> {
     pub problems: &'a BTreeMap<String, Vec<Problem>>,
     /// Every registered pane's add-on APIs.
     pub addons: &'a [AddonSpec],
+    /// The fleet metrics endpoint's last answer (`[fleet]` in config), if one is configured.
+    pub fleet: Option<&'a crate::source::fleet::FleetSnapshot>,
 }
 
 /// What a pane reports about itself, computed when it updates (never per frame).

@@ -7,7 +7,7 @@ use kube::{Api, Resource};
 use serde::de::DeserializeOwned;
 
 use crate::k8s::core::{Event, Namespace, Node};
-use crate::k8s::slim_metadata;
+use crate::k8s::{slim_labels, slim_metadata};
 
 /// A kind kdeck can watch.
 pub trait Watched:
@@ -17,6 +17,8 @@ pub trait Watched:
     fn api(client: kube::Client, namespace: Option<&str>) -> Api<DeserializeGuard<Self>>;
     /// Annotations the panes read; every other annotation is dropped on arrival.
     const KEEP_ANNOTATIONS: &'static [&'static str] = &[];
+    /// Labels the panes read (`None`: all of them); the others are dropped on arrival.
+    const KEEP_LABELS: Option<&'static [&'static str]> = None;
     /// Newer API versions of the same objects (a type reading an older version, such as
     /// Istio's `v1beta1`): while the cluster serves one of them, this type's watch stands by
     /// (sends no request, reports "not installed"), so objects served at several versions
@@ -26,6 +28,9 @@ pub trait Watched:
     /// Drops what the panes never read, before the object is stored.
     fn slim(&mut self) {
         slim_metadata(self.meta_mut(), Self::KEEP_ANNOTATIONS);
+        if let Some(keep) = Self::KEEP_LABELS {
+            slim_labels(self.meta_mut(), keep);
+        }
     }
 }
 
@@ -77,32 +82,27 @@ impl Watched for Event {
 
 impl Watched for crate::k8s::pod::Pod {
     namespaced_api!();
-    fn slim(&mut self) {
-        slim_metadata(&mut self.metadata, &[]);
-        // Only ownership and the template-hash labels are read.
-        if let Some(labels) = self.metadata.labels.as_mut() {
-            labels.retain(|k, _| {
-                k == crate::k8s::apps::POD_TEMPLATE_HASH_LABEL
-                    || k == crate::k8s::rollout::ROLLOUT_POD_TEMPLATE_HASH_LABEL
-            });
-        }
-    }
+    /// Decoding already kept only what is shown (see `k8s::pod`).
+    fn slim(&mut self) {}
 }
 
 impl Watched for crate::k8s::apps::Deployment {
     namespaced_api!();
     const KEEP_ANNOTATIONS: &'static [&'static str] = crate::k8s::apps::DEPLOYMENT_KEEP_ANNOTATIONS;
+    const KEEP_LABELS: Option<&'static [&'static str]> = Some(&[]);
 }
 
 impl Watched for crate::k8s::apps::ReplicaSet {
     namespaced_api!();
     const KEEP_ANNOTATIONS: &'static [&'static str] =
         crate::k8s::apps::REPLICA_SET_KEEP_ANNOTATIONS;
+    const KEEP_LABELS: Option<&'static [&'static str]> = Some(crate::k8s::pod::KEEP_LABELS);
 }
 
 impl Watched for crate::k8s::rollout::Rollout {
     namespaced_api!();
     const KEEP_ANNOTATIONS: &'static [&'static str] = crate::k8s::rollout::ROLLOUT_KEEP_ANNOTATIONS;
+    const KEEP_LABELS: Option<&'static [&'static str]> = Some(&[]);
 }
 
 impl Watched for crate::k8s::rollout::AnalysisRun {

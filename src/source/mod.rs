@@ -5,6 +5,7 @@
 //! send a coalesced wake-up (notify, then pull): the UI reads the stores when it next updates.
 
 pub mod discovery;
+pub mod fleet;
 pub mod kinds;
 pub mod manager;
 pub mod prom_poll;
@@ -12,7 +13,9 @@ pub mod prometheus;
 pub mod set;
 pub mod spec;
 pub mod state;
+pub mod store;
 pub mod watch;
+pub mod wire;
 
 use std::sync::Arc;
 

@@ -145,6 +145,35 @@ impl PromClient {
         }
     }
 
+    /// The same client, sending `headers` with every request (a Mimir tenant's
+    /// `X-Scope-OrgID`, an `Authorization` header); names or values that are not valid
+    /// header text are skipped with a warning.
+    #[must_use]
+    pub fn with_headers(mut self, headers: &BTreeMap<String, String>) -> Self {
+        if headers.is_empty() {
+            return self;
+        }
+        let mut map = reqwest::header::HeaderMap::new();
+        for (k, v) in headers {
+            match (
+                reqwest::header::HeaderName::from_bytes(k.as_bytes()),
+                reqwest::header::HeaderValue::from_str(v),
+            ) {
+                (Ok(name), Ok(mut value)) => {
+                    value.set_sensitive(true);
+                    map.insert(name, value);
+                }
+                _ => log::warn!("prometheus: header {k:?} is not valid; not sent"),
+            }
+        }
+        self.http = reqwest::Client::builder()
+            .timeout(self.timeout)
+            .default_headers(map)
+            .build()
+            .unwrap_or_default();
+        self
+    }
+
     #[must_use]
     pub fn endpoint(&self) -> &PromEndpoint {
         &self.endpoint

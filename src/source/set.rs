@@ -10,15 +10,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use chrono::{DateTime, Utc};
 
 use kube::core::DeserializeGuard;
-use kube::runtime::reflector;
-use tokio::sync::watch as tokio_watch;
+use tokio::sync::{Semaphore, watch as tokio_watch};
 use tokio_util::sync::CancellationToken;
 
 use super::discovery::Discovery;
 use super::prom_poll::{PromSnapshot, PromSource};
 use super::prometheus::PromClient;
 use super::spec::{PromSpec, ScopedWatch};
-use super::watch::{KindSource, WatchContext, fill_store};
+use super::store::Store;
+use super::watch::{Conn, KindSource, LIST_CONCURRENCY, WatchContext, fill_store};
 use super::{Notifier, SourceCell, SourceState, Watched, short_kind};
 
 /// A started kind watch: the typed store (erased), its label and its state cell.
@@ -81,6 +81,8 @@ pub struct SourceSet {
     kinds: Mutex<HashMap<TypeId, KindEntry>>,
     scoped: Mutex<HashMap<String, ScopedEntry>>,
     prom: Mutex<HashMap<String, PromEntry>>,
+    /// Lists under way on this cluster (its watches' first lists and relists), bounded.
+    lists: Arc<Semaphore>,
 }
 
 impl std::fmt::Debug for SourceSet {
@@ -114,6 +116,7 @@ impl SourceSet {
             kinds: Mutex::new(HashMap::new()),
             scoped: Mutex::new(HashMap::new()),
             prom: Mutex::new(HashMap::new()),
+            lists: Arc::new(Semaphore::new(LIST_CONCURRENCY)),
         }
     }
 
@@ -177,25 +180,24 @@ impl SourceSet {
         cancel: CancellationToken,
     ) -> Option<WatchContext> {
         Some(WatchContext {
-            activity: self.activity.clone(),
-            client: self.client.clone()?,
-            namespace,
-            fields,
+            conn: Conn {
+                activity: self.activity.clone(),
+                client: self.client.clone()?,
+                namespace,
+                fields,
+                lists: self.lists.clone(),
+            },
             discovery: self.discovery.subscribe(),
             refresh: self.refresh.subscribe(),
             cancel,
         })
     }
 
-    fn new_source<K: Watched>(
-        &self,
-    ) -> (
-        Arc<KindSource<K>>,
-        reflector::store::Writer<DeserializeGuard<K>>,
-    ) {
-        let (store, writer) = reflector::store::<DeserializeGuard<K>>();
-        let cell = Arc::new(SourceCell::new(self.notifier.clone()));
-        (Arc::new(KindSource { store, cell }), writer)
+    fn new_source<K: Watched>(&self) -> Arc<KindSource<K>> {
+        Arc::new(KindSource {
+            store: Store::default(),
+            cell: Arc::new(SourceCell::new(self.notifier.clone())),
+        })
     }
 
     // ---- reading (never starts anything) ------------------------------------------------
@@ -325,7 +327,7 @@ impl SourceSet {
         if kinds.contains_key(&TypeId::of::<K>()) {
             return;
         }
-        let (source, writer) = self.new_source::<K>();
+        let source = self.new_source::<K>();
         kinds.insert(
             TypeId::of::<K>(),
             KindEntry {
@@ -338,7 +340,7 @@ impl SourceSet {
         if let Some(ctx) =
             self.watch_context(self.namespace.clone(), None, self.cancel.child_token())
         {
-            spawn(super::watch::run::<K>(ctx, writer, source.cell.clone()));
+            spawn(super::watch::run::<K>(ctx, source));
         }
     }
 
@@ -348,11 +350,11 @@ impl SourceSet {
         if scoped.contains_key(&w.key) {
             return;
         }
-        let (source, writer) = self.new_source::<K>();
+        let source = self.new_source::<K>();
         let cancel = self.cancel.child_token();
         if let Some(ctx) = self.watch_context(w.namespace.clone(), w.fields.clone(), cancel.clone())
         {
-            spawn(super::watch::run::<K>(ctx, writer, source.cell.clone()));
+            spawn(super::watch::run::<K>(ctx, source.clone()));
         }
         scoped.insert(w.key.clone(), ScopedEntry { source, cancel });
     }
@@ -407,8 +409,8 @@ impl SourceSet {
 
     /// Fills kind `K` with `objects` in `state`, as a watch would (no cluster needed).
     pub fn set_test_kind<K: Watched>(&self, objects: Vec<K>, state: SourceState) {
-        let (source, mut writer) = self.new_source::<K>();
-        fill_store(&mut writer, objects);
+        let source = self.new_source::<K>();
+        fill_store(&source.store, objects);
         source.cell.set_state(state);
         lock(&self.kinds).insert(
             TypeId::of::<K>(),
@@ -422,8 +424,8 @@ impl SourceSet {
 
     /// Fills a scoped watch by hand.
     pub fn set_test_scoped<K: Watched>(&self, key: &str, objects: Vec<K>, state: SourceState) {
-        let (source, mut writer) = self.new_source::<K>();
-        fill_store(&mut writer, objects);
+        let source = self.new_source::<K>();
+        fill_store(&source.store, objects);
         source.cell.set_state(state);
         lock(&self.scoped).insert(
             key.to_string(),

@@ -1,30 +1,50 @@
-//! One generic watch loop for every kind: list+watch with kube-runtime's watcher, slimmed
-//! objects (managed fields and unneeded annotations dropped) into a reflector store, the
-//! state reported on every transition, backoff between attempts, and a fresh list after any
-//! failure — so after an outage the store converges to the server and the state says "live"
-//! only once it has.
+//! One generic watch loop for every kind: list (in pages, decoded straight into the slim type,
+//! [`super::wire`]), then watch from the list's version, re-watching where the last one ended
+//! and listing again only after a failure or a 410 Gone — so after an outage the store
+//! converges to the server and the state says "live" only once it has. The state is reported
+//! on every transition, with backoff between failed attempts.
 //!
-//! Objects that fail to parse become `Err` entries (via `DeserializeGuard`) that panes show
-//! as error rows; one malformed object never stops the stream.
+//! Watches are long (15–20 min, the server's bookmarks keep them from looking idle), so an
+//! idle cluster costs a request per kind every quarter of an hour; whether the cluster is
+//! still there is the monitor's business ([`crate::cluster::monitor`]), told by the activity
+//! stamp every received line updates. Startup is bounded twice: a few lists at a time per
+//! cluster (its API server is not flooded), and a few list bodies held at a time overall
+//! (memory) — taken only once the server has answered, so a cluster that does not answer
+//! never holds up the others.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
-use futures::StreamExt;
-use kube::Api;
-use kube::core::DeserializeGuard;
-use kube::runtime::reflector::{Store, store::Writer};
-use kube::runtime::watcher::{self, Event};
-use tokio::sync::watch as tokio_watch;
+use http_body_util::BodyExt;
+use kube::core::params::{ListParams, WatchParams};
+use kube::core::{DeserializeGuard, Request};
+use tokio::sync::{Semaphore, watch as tokio_watch};
 use tokio_util::sync::CancellationToken;
 
 use super::discovery::Discovery;
+use super::store::{Relist, Store};
+use super::wire::{self, WatchEvent};
 use super::{SourceCell, SourceState, Watched};
+
+/// Objects per list page. Measured at 10,000 pods on loopback (`benches/objects.rs`,
+/// `startup`): larger pages save round trips but hold more text and objects at once.
+pub const LIST_PAGE: u32 = 500;
+/// Lists of one cluster under way at once.
+pub const LIST_CONCURRENCY: usize = 4;
+/// List bodies (one page each) being read and decoded at once, across every cluster.
+const BODIES_AT_ONCE: usize = 8;
+static BODIES: Semaphore = Semaphore::const_new(BODIES_AT_ONCE);
+/// A watch asks the server to end it after this long (plus up to a third more, so watches
+/// started together do not end together).
+const WATCH_SECS: u32 = 15 * 60;
+/// A watch that delivered nothing at all (not even a bookmark) for this long is re-opened.
+const WATCH_IDLE: Duration = Duration::from_secs(WATCH_SECS as u64 * 4 / 3 + 60);
 
 /// A kind's store and state on one cluster.
 pub struct KindSource<K: Watched> {
-    pub store: Store<DeserializeGuard<K>>,
+    pub store: Store<K>,
     pub cell: Arc<SourceCell>,
 }
 
@@ -40,18 +60,14 @@ impl<K: Watched> KindSource<K> {
         self.cell.state()
     }
 
-    /// A copy of one readable object.
+    /// A copy of one readable object (`namespace` is ignored for cluster-scoped kinds when
+    /// empty).
     #[must_use]
     pub fn get(&self, namespace: &str, name: &str) -> Option<K> {
-        self.store.state().iter().find_map(|g| match &g.0 {
-            Ok(o)
-                if o.meta().namespace.as_deref() == Some(namespace)
-                    && o.meta().name.as_deref() == Some(name) =>
-            {
-                Some(o.clone())
-            }
-            _ => None,
-        })
+        let ns = (!namespace.is_empty()).then_some(namespace);
+        self.store
+            .get(ns, name)
+            .and_then(|g| g.0.as_ref().ok().cloned())
     }
 
     /// Copies of the readable objects in one namespace (small sets, for one view).
@@ -85,15 +101,29 @@ impl<K: Watched> KindSource<K> {
 
 /// What a watch loop needs from its cluster.
 pub struct WatchContext {
+    pub conn: Conn,
+    pub discovery: tokio_watch::Receiver<Discovery>,
+    pub refresh: tokio_watch::Receiver<u64>,
+    pub cancel: CancellationToken,
+}
+
+/// How a watch reaches its cluster.
+pub struct Conn {
     /// Stamped (unix ms) whenever the stream delivers anything.
-    pub activity: Arc<std::sync::atomic::AtomicI64>,
+    pub activity: Arc<AtomicI64>,
     pub client: kube::Client,
     pub namespace: Option<String>,
     /// A field selector (scoped watches, e.g. the events of one object).
     pub fields: Option<String>,
-    pub discovery: tokio_watch::Receiver<Discovery>,
-    pub refresh: tokio_watch::Receiver<u64>,
-    pub cancel: CancellationToken,
+    /// The cluster's bound on lists under way ([`LIST_CONCURRENCY`]).
+    pub lists: Arc<Semaphore>,
+}
+
+impl Conn {
+    fn stamp(&self) {
+        self.activity
+            .store(Utc::now().timestamp_millis(), Ordering::Relaxed);
+    }
 }
 
 /// Exponential backoff with jitter: 1 s doubling to 30 s.
@@ -102,14 +132,18 @@ struct Backoff {
     attempt: u32,
 }
 
+/// A number in `0..1` that differs between calls (jitter; no need for a real generator).
+fn jitter() -> f64 {
+    f64::from(Utc::now().timestamp_subsec_nanos() % 1000) / 1000.0
+}
+
 impl Backoff {
     fn next(&mut self) -> Duration {
         let base = 1u64 << self.attempt.min(5);
         self.attempt = self.attempt.saturating_add(1);
         let secs = base.min(30) as f64;
         // ±20% so many watches that failed together do not retry together.
-        let jitter = 0.8 + 0.4 * (f64::from(Utc::now().timestamp_subsec_nanos() % 1000) / 1000.0);
-        Duration::from_secs_f64(secs * jitter)
+        Duration::from_secs_f64(secs * (0.8 + 0.4 * jitter()))
     }
 
     fn reset(&mut self) {
@@ -117,25 +151,22 @@ impl Backoff {
     }
 }
 
+/// Why a list or watch stopped.
+#[derive(Debug)]
 enum Failure {
     Forbidden(String),
     NotFound(String),
+    /// The version asked for is too old: list again, at once.
+    Gone,
     Transient(String),
 }
 
-fn classify(e: &watcher::Error) -> Failure {
-    let api = match e {
-        watcher::Error::InitialListFailed(kube::Error::Api(s))
-        | watcher::Error::WatchStartFailed(kube::Error::Api(s))
-        | watcher::Error::WatchFailed(kube::Error::Api(s)) => Some(s.as_ref()),
-        watcher::Error::WatchError(s) => Some(s.as_ref()),
-        _ => None,
-    };
-    match api {
-        Some(s) if s.code == 403 => Failure::Forbidden(s.message.clone()),
-        Some(s) if s.code == 404 => Failure::NotFound(s.message.clone()),
-        Some(s) => Failure::Transient(format!("HTTP {}: {}", s.code, s.message)),
-        None => Failure::Transient(short_error(e)),
+fn from_status(code: u16, message: String) -> Failure {
+    match code {
+        403 => Failure::Forbidden(message),
+        404 => Failure::NotFound(message),
+        410 => Failure::Gone,
+        _ => Failure::Transient(format!("HTTP {code}: {message}")),
     }
 }
 
@@ -182,22 +213,214 @@ fn group_present<K: Watched>(discovery: &Discovery) -> Option<bool> {
 /// How long a custom resource's watch waits for discovery before trying anyway.
 const DISCOVERY_PATIENCE: Duration = Duration::from_secs(10);
 
+/// Sends `req`; an answer other than 2xx becomes a [`Failure`] from its `Status`.
+async fn send(
+    client: &kube::Client,
+    req: http::Request<Vec<u8>>,
+) -> Result<http::Response<kube::client::Body>, Failure> {
+    let resp = client
+        .send(req.map(kube::client::Body::from))
+        .await
+        .map_err(|e| Failure::Transient(short_error(&e)))?;
+    let status = resp.status();
+    if status.is_success() {
+        return Ok(resp);
+    }
+    #[derive(serde::Deserialize, Default)]
+    #[serde(default)]
+    struct Status {
+        message: String,
+    }
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let message = serde_json::from_slice::<Status>(&body)
+        .map(|s| s.message)
+        .ok()
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_string());
+    Err(from_status(status.as_u16(), message))
+}
+
+/// Lists every object, page by page, into a new store content; returns it and the version
+/// to watch from.
+async fn list_all<K: Watched>(
+    ctx: &Conn,
+    req: &Request,
+    page_size: u32,
+) -> Result<(Relist<K>, String), Failure> {
+    let _turn = ctx.lists.acquire().await;
+    let mut relist = Relist::default();
+    let mut params = ListParams::default();
+    if page_size > 0 {
+        params = params.limit(page_size);
+    }
+    if let Some(f) = &ctx.fields {
+        params = params.fields(f);
+    }
+    loop {
+        let http = req
+            .list(&params)
+            .map_err(|e| Failure::Transient(e.to_string()))?;
+        let resp = send(&ctx.client, http).await?;
+        // The server answered: from here on this is memory and CPU, bounded overall.
+        let _body = BODIES.acquire().await;
+        let bytes = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| Failure::Transient(short_error(&e)))?
+            .to_bytes();
+        ctx.stamp();
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|e| Failure::Transient(format!("list is not UTF-8: {e}")))?;
+        let page =
+            wire::decode_list::<K>(text).map_err(|e| Failure::Transient(e.to_string()))?;
+        drop(bytes);
+        relist.reserve(page.items.len());
+        for o in page.items {
+            relist.push(o);
+        }
+        match page.continue_token {
+            Some(c) => params.continue_token = Some(c),
+            None => return Ok((relist, page.resource_version)),
+        }
+    }
+}
+
+/// Lists every object of `K` on the cluster once, `page_size` objects a page (0: one page),
+/// the way a watch's first list does, into `store`; returns how many objects it holds. (For
+/// benchmarks choosing the page size.)
+pub async fn list_into<K: Watched>(
+    client: kube::Client,
+    store: &Store<K>,
+    page_size: u32,
+) -> Result<usize, String> {
+    let conn = Conn {
+        activity: Arc::new(AtomicI64::new(0)),
+        client: client.clone(),
+        namespace: None,
+        fields: None,
+        lists: Arc::new(Semaphore::new(1)),
+    };
+    let api = K::api(client, None);
+    let (relist, _) = list_all::<K>(&conn, &Request::new(api.resource_url()), page_size)
+        .await
+        .map_err(|f| format!("{f:?}"))?;
+    let n = relist.len();
+    store.replace(relist);
+    Ok(n)
+}
+
+/// How a watch request ended.
+enum WatchEnd {
+    /// The server closed it (its timeout) or it went idle: watch again from where it was.
+    Closed,
+    Failed(Failure),
+}
+
+/// Watches from `rv`, applying events to the store, until the stream ends.
+async fn watch_once<K: Watched>(
+    ctx: &Conn,
+    req: &Request,
+    source: &KindSource<K>,
+    rv: &mut String,
+) -> WatchEnd {
+    let timeout = WATCH_SECS + (f64::from(WATCH_SECS / 3) * jitter()) as u32;
+    let mut params = WatchParams::default().timeout(timeout);
+    if let Some(f) = &ctx.fields {
+        params = params.fields(f);
+    }
+    let http = match req.watch(&params, rv) {
+        Ok(h) => h,
+        Err(e) => return WatchEnd::Failed(Failure::Transient(e.to_string())),
+    };
+    let mut body = match send(&ctx.client, http).await {
+        Ok(r) => r.into_body(),
+        Err(f) => return WatchEnd::Failed(f),
+    };
+    let mut buf: Vec<u8> = Vec::new();
+    loop {
+        let frame = match tokio::time::timeout(WATCH_IDLE, body.frame()).await {
+            Err(_) | Ok(None) => return WatchEnd::Closed,
+            Ok(Some(Err(e))) => return WatchEnd::Failed(Failure::Transient(short_error(&e))),
+            Ok(Some(Ok(frame))) => frame,
+        };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        ctx.stamp();
+        buf.extend_from_slice(&data);
+        let mut start = 0;
+        while let Some(end) = buf[start..].iter().position(|b| *b == b'\n') {
+            let line = &buf[start..start + end];
+            start += end + 1;
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            if let Some(f) = apply_line(line, source, rv) {
+                return WatchEnd::Failed(f);
+            }
+        }
+        buf.drain(..start);
+    }
+}
+
+/// Applies one watch event; a `Some` failure ends the watch.
+fn apply_line<K: Watched>(line: &[u8], source: &KindSource<K>, rv: &mut String) -> Option<Failure> {
+    let text = std::str::from_utf8(line).ok()?;
+    let event = match wire::decode_event::<K>(text) {
+        Ok(e) => e,
+        Err(e) => {
+            log::warn!("{}: unreadable watch event: {e}", K::kind(&()));
+            return None;
+        }
+    };
+    let mut seen = |v: Option<&str>| {
+        if let Some(v) = v.filter(|v| !v.is_empty()) {
+            v.clone_into(rv);
+        }
+    };
+    match event {
+        WatchEvent::Applied(obj) => {
+            let meta = match &obj.0 {
+                Ok(o) => o.meta(),
+                Err(e) => &e.metadata,
+            };
+            seen(meta.resource_version.as_deref());
+            source.store.apply(obj);
+            source.cell.bump();
+        }
+        WatchEvent::Deleted {
+            namespace,
+            name,
+            resource_version,
+        } => {
+            seen(resource_version.as_deref());
+            source.store.delete(namespace.as_deref(), &name);
+            source.cell.bump();
+        }
+        WatchEvent::Bookmark { resource_version } => seen(resource_version.as_deref()),
+        WatchEvent::Error { code, message } => return Some(from_status(code, message)),
+    }
+    None
+}
+
 /// Runs until cancelled: watch, report, back off, relist. A panic inside the loop (a bug, or
 /// a library's) becomes an error state on this source, which starts again after a pause; it
 /// never takes the UI down.
-pub async fn run<K: Watched>(
-    mut ctx: WatchContext,
-    mut writer: Writer<DeserializeGuard<K>>,
-    cell: Arc<SourceCell>,
-) {
+pub async fn run<K: Watched>(mut ctx: WatchContext, source: Arc<KindSource<K>>) {
     use futures::FutureExt;
     loop {
-        let attempt = std::panic::AssertUnwindSafe(watch_loop::<K>(&mut ctx, &mut writer, &cell));
+        let attempt = std::panic::AssertUnwindSafe(watch_loop::<K>(&mut ctx, &source));
         if attempt.catch_unwind().await.is_ok() {
             return;
         }
         let retry = Duration::from_secs(5);
-        cell.set_state(SourceState::Error {
+        source.cell.set_state(SourceState::Error {
             reason: "internal error in this watch (see the log); restarting".into(),
             retry_at: Utc::now() + chrono::Duration::from_std(retry).unwrap_or_default(),
         });
@@ -208,11 +431,8 @@ pub async fn run<K: Watched>(
     }
 }
 
-async fn watch_loop<K: Watched>(
-    ctx: &mut WatchContext,
-    writer: &mut Writer<DeserializeGuard<K>>,
-    cell: &Arc<SourceCell>,
-) {
+async fn watch_loop<K: Watched>(ctx: &mut WatchContext, source: &KindSource<K>) {
+    let cell = &source.cell;
     let mut backoff = Backoff::default();
     let mut had_data = false;
     // A type that a newer version may replace starts only once discovery says which one the
@@ -244,57 +464,54 @@ async fn watch_loop<K: Watched>(
             }
             continue;
         }
-        let api: Api<DeserializeGuard<K>> = K::api(ctx.client.clone(), ctx.namespace.as_deref());
-        let mut config = watcher::Config::default();
-        if let Some(f) = &ctx.fields {
-            config = config.fields(f);
+        let api = K::api(ctx.conn.client.clone(), ctx.conn.namespace.as_deref());
+        let req = Request::new(api.resource_url());
+        if !had_data {
+            cell.set_state(SourceState::Syncing);
         }
-        let stream =
-            watcher::watcher(api, config).map(|r| r.map(|ev| ev.modify(slim_guarded::<K>)));
-        let mut stream = std::pin::pin!(stream);
-        let failure = loop {
-            tokio::select! {
-                () = ctx.cancel.cancelled() => return,
-                _ = ctx.refresh.changed() => break None,
-                r = ctx.discovery.changed(), if gated => {
-                    if r.is_err() {
-                        return;
-                    }
-                    if group_present::<K>(&ctx.discovery.borrow_and_update()) == Some(false) {
-                        break None;
+        let listed = tokio::select! {
+            () = ctx.cancel.cancelled() => return,
+            _ = ctx.refresh.changed() => continue,
+            r = list_all::<K>(&ctx.conn, &req, LIST_PAGE) => r,
+        };
+        let failure = match listed {
+            Ok((relist, version)) => {
+                source.store.replace(relist);
+                had_data = true;
+                backoff.reset();
+                cell.set_state(SourceState::Live { since: Utc::now() });
+                cell.bump();
+                let mut rv = version;
+                loop {
+                    let end = tokio::select! {
+                        () = ctx.cancel.cancelled() => return,
+                        _ = ctx.refresh.changed() => break None,
+                        r = ctx.discovery.changed(), if gated => {
+                            if r.is_err() {
+                                return;
+                            }
+                            if group_present::<K>(&ctx.discovery.borrow_and_update()) == Some(false) {
+                                break None;
+                            }
+                            continue;
+                        }
+                        end = watch_once(&ctx.conn, &req, source, &mut rv) => end,
+                    };
+                    match end {
+                        WatchEnd::Closed => {}
+                        WatchEnd::Failed(f) => break Some(f),
                     }
                 }
-                item = stream.next() => match item {
-                    Some(Ok(ev)) => {
-                        ctx.activity.store(
-                            Utc::now().timestamp_millis(),
-                            std::sync::atomic::Ordering::Relaxed,
-                        );
-                        let live_update = matches!(ev, Event::Apply(_) | Event::Delete(_));
-                        let init_done = matches!(ev, Event::InitDone);
-                        if matches!(ev, Event::Init) && !had_data {
-                            cell.set_state(SourceState::Syncing);
-                        }
-                        writer.apply_watcher_event(&ev);
-                        if init_done {
-                            had_data = true;
-                            backoff.reset();
-                            cell.set_state(SourceState::Live { since: Utc::now() });
-                            cell.bump();
-                        } else if live_update {
-                            cell.bump();
-                        }
-                    }
-                    Some(Err(e)) => break Some(classify(&e)),
-                    None => break None,
-                },
             }
+            Err(f) => Some(f),
         };
         let Some(failure) = failure else {
             continue;
         };
         let now = Utc::now();
         let wait = match failure {
+            // History moved past us (or a continue token expired): list again, now.
+            Failure::Gone => continue,
             Failure::Forbidden(reason) => {
                 cell.set_state(SourceState::Forbidden { reason });
                 Duration::from_secs(60)
@@ -334,18 +551,11 @@ async fn watch_loop<K: Watched>(
     }
 }
 
-fn slim_guarded<K: Watched>(obj: &mut DeserializeGuard<K>) {
-    match &mut obj.0 {
-        Ok(o) => o.slim(),
-        Err(invalid) => crate::k8s::slim_metadata(&mut invalid.metadata, &[]),
-    }
-}
-
-/// Fills a store without a cluster (tests, snapshots): the same events a watch would send.
-pub fn fill_store<K: Watched>(writer: &mut Writer<DeserializeGuard<K>>, objects: Vec<K>) {
-    writer.apply_watcher_event(&Event::Init);
+/// Fills a store without a cluster (tests, snapshots): what a first list would store.
+pub fn fill_store<K: Watched>(store: &Store<K>, objects: Vec<K>) {
+    let mut relist = Relist::default();
     for o in objects {
-        writer.apply_watcher_event(&Event::InitApply(DeserializeGuard(Ok(o))));
+        relist.push(DeserializeGuard(Ok(o)));
     }
-    writer.apply_watcher_event(&Event::InitDone);
+    store.replace(relist);
 }

@@ -383,6 +383,7 @@ fn history_survives_a_namespace_filter_and_goes_with_the_hpa() {
             config: &config,
             problems: &problems,
             addons: &[],
+            fleet: None,
         });
         pane.model.history_len()
     };

@@ -21,6 +21,8 @@ mod e2e_rollouts;
 mod e2e_shell;
 mod e2e_trust;
 mod exec_actions;
+mod fleet_metrics;
+mod fleet_startup;
 mod fuzz_corpus;
 mod helpers;
 mod hpa_actions;

@@ -40,7 +40,8 @@ const MAX_BODY: usize = 16 << 20;
 /// Tunables of the API server.
 #[derive(Debug, Clone)]
 pub struct ServerOptions {
-    /// How often a watch that allows bookmarks gets one.
+    /// How often a watch that allows bookmarks gets one: once a minute, as kube-apiserver's
+    /// watch cache does (`bookmarkFrequency`), so clients see what a real cluster sends.
     pub bookmark_interval: Duration,
     /// How long a watch without `timeoutSeconds` lasts.
     pub default_watch_timeout: Duration,
@@ -49,7 +50,7 @@ pub struct ServerOptions {
 impl Default for ServerOptions {
     fn default() -> Self {
         Self {
-            bookmark_interval: Duration::from_secs(5),
+            bookmark_interval: Duration::from_secs(60),
             default_watch_timeout: Duration::from_secs(30 * 60),
         }
     }

@@ -11,7 +11,8 @@
 //!   API servers do, so clients re-list).
 //! - `sendInitialEvents=true`: ADDED for every current object, then a BOOKMARK annotated
 //!   `k8s.io/initial-events-end: "true"`, then live events (streaming lists).
-//! - `allowWatchBookmarks`: a BOOKMARK with the current resourceVersion every few seconds.
+//! - `allowWatchBookmarks`: a BOOKMARK with the current resourceVersion every minute (as
+//!   kube-apiserver sends them; [`super::handler::ServerOptions`]).
 //! - selectors: an object that stops matching is sent as DELETED, one that starts matching
 //!   as ADDED.
 //! - `timeoutSeconds` ends the stream; so do the drop-watches fault, a 403/404 fault on the

@@ -166,6 +166,7 @@ impl ClustersPane {
             other_problems: ctx.problems.get(&c.context).cloned().unwrap_or_default(),
             sources: s.states(),
             insecure: c.insecure(),
+            fleet: ctx.fleet.and_then(|f| f.clusters.get(&c.context).cloned()),
         }
     }
 }
@@ -203,6 +204,7 @@ impl Pane for ClustersPane {
             fingerprint.push(ctx.problems.get(&c.context).map_or(0, Vec::len) as u64);
         }
         fingerprint.push(ctx.scope.focus.as_ref().map_or(0, |f| f.len() as u64 + 1));
+        fingerprint.push(ctx.fleet.and_then(|f| f.at).map_or(0, |t| t.timestamp_millis() as u64));
         // Retry countdowns and latencies are shown: refresh at most once a second anyway.
         let second = ctx.clock.now().timestamp();
         if fingerprint == self.fingerprint && second == self.last_second {
@@ -211,7 +213,12 @@ impl Pane for ClustersPane {
         self.fingerprint = fingerprint;
         self.last_second = second;
         let inputs: Vec<ClusterInput> = ctx.clusters.iter().map(|c| self.input(c, ctx)).collect();
-        let rows = build_rows(&inputs, ctx.scope.focus.as_deref(), ctx.clock, ctx.addons);
+        let mut rows = build_rows(&inputs, ctx.scope.focus.as_deref(), ctx.clock, ctx.addons);
+        if let Some(fleet) = ctx.fleet {
+            let watched: Vec<&str> = ctx.clusters.iter().map(|c| c.context.as_str()).collect();
+            rows.extend(model::metrics_only_rows(fleet, &watched, ctx.clock));
+            rows.sort_by(|a, b| a.rank().cmp(&b.rank()));
+        }
         let health = PaneHealth {
             clusters: ctx
                 .clusters
@@ -220,7 +227,13 @@ impl Pane for ClustersPane {
                 .map(|(c, i)| (c.context.clone(), cluster_state(c, i.nodes.is_some())))
                 .collect(),
         };
-        let bad = rows.iter().filter(|r| r.status_role != Role::Ok).count();
+        let bad = rows
+            .iter()
+            .filter(|r| match r.metrics_only {
+                None => r.status_role != Role::Ok,
+                Some(_) => !r.problems.is_empty(),
+            })
+            .count();
         self.summary = Summary {
             badge: (bad > 0).then(|| format!("{bad}!")),
             problems: Vec::new(),
@@ -231,6 +244,16 @@ impl Pane for ClustersPane {
             (format!("({}) ", rows.len()), Role::Muted),
         ];
         title.extend(health.title(ctx.clock));
+        if let Some(fleet) = ctx.fleet.filter(|f| !f.state.is_live()) {
+            title.push((
+                format!(
+                    "fleet metrics {} {} ",
+                    fleet.state.symbol(),
+                    fleet.state.label(ctx.clock)
+                ),
+                fleet.state.role(),
+            ));
+        }
         if !self.list.filter().is_empty() {
             title.push((format!("/{} ", self.list.filter()), Role::Accent));
         }
@@ -284,8 +307,13 @@ impl Pane for ClustersPane {
             return Reply::Handled;
         }
         match action.name.as_str() {
-            "focus-cluster" => match self.list.selected_key() {
-                Some(ctx) => Reply::FocusCluster(ctx.to_string()),
+            "focus-cluster" => match self.list.selected() {
+                Some(row) if row.metrics_only.is_some() => Reply::Info(format!(
+                    "{} is known from the fleet metrics only: kdeck does not watch it (start \
+                     kdeck with --context {} to)",
+                    row.context, row.context
+                )),
+                Some(row) => Reply::FocusCluster(row.context.clone()),
                 None => Reply::Info("no cluster selected".into()),
             },
             _ => Reply::Unhandled,

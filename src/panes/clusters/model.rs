@@ -9,6 +9,7 @@ use crate::clock::{Clock, short_duration};
 use crate::cluster::{ClusterInfo, Discovery, PromReach, Reach};
 use crate::panes::{AddonSpec, Problem};
 use crate::source::SourceState;
+use crate::source::fleet::{FleetCluster, FleetSnapshot};
 use crate::theme::Role;
 
 /// Pod health, counted once per update.
@@ -37,6 +38,8 @@ pub struct ClusterInput {
     pub sources: Vec<(String, SourceState)>,
     /// TLS verification is off for it.
     pub insecure: bool,
+    /// What the fleet metrics endpoint says about it (its firing alerts are problems).
+    pub fleet: Option<FleetCluster>,
 }
 
 /// An add-on API and whether the cluster serves it.
@@ -65,6 +68,18 @@ pub struct ClusterRow {
     /// For the details below the table.
     pub info: ClusterInfo,
     pub sources: Vec<(String, SourceState)>,
+    /// Known only from the fleet metrics endpoint: kdeck does not watch this context.
+    pub metrics_only: Option<MetricsOnly>,
+}
+
+/// Where a metrics-only row's numbers come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsOnly {
+    pub endpoint: String,
+    /// The cluster label's value.
+    pub label: String,
+    pub state: SourceState,
+    pub at: Option<DateTime<Utc>>,
 }
 
 impl ClusterRow {
@@ -88,6 +103,33 @@ impl ClusterRow {
             1 => self.problems[0].text.clone(),
             n => format!("{n}: {}", self.problems[0].text),
         }
+    }
+
+    /// Where the row sorts, worst first: clusters that cannot be reached (or whose watches
+    /// fail), then critical problems, then stale data, then warnings, then clusters still
+    /// connecting, then healthy ones; within a class, more problems first, then by name.
+    #[must_use]
+    pub fn rank(&self) -> (u8, std::cmp::Reverse<usize>, &str) {
+        let worst_problem = self.problems.iter().map(|p| p.severity).max().unwrap_or(0);
+        let unreachable = matches!(
+            self.info.reach,
+            Reach::Unreachable { .. } | Reach::Failed { .. }
+        );
+        let class = match (self.status_role, worst_problem) {
+            _ if unreachable => 0,
+            (Role::Crit, _) => 0,
+            (_, 2..) => 1,
+            (Role::Warn, _) => 2,
+            (_, 1) => 3,
+            (Role::Ok, _) => 5,
+            _ if self.metrics_only.is_some() => 5,
+            _ => 4,
+        };
+        (
+            class,
+            std::cmp::Reverse(self.problems.len()),
+            self.context.as_str(),
+        )
     }
 
     #[must_use]
@@ -167,8 +209,8 @@ pub fn latency_text(d: std::time::Duration) -> String {
     }
 }
 
-/// Builds the rows, in input (kubeconfig) order; `addons` are the registered panes' add-on
-/// APIs (Prometheus is added as the last one).
+/// Builds the rows, worst first ([`ClusterRow::rank`]); `addons` are the registered panes'
+/// add-on APIs (Prometheus is added as the last one).
 #[must_use]
 pub fn build_rows(
     inputs: &[ClusterInput],
@@ -176,7 +218,7 @@ pub fn build_rows(
     clock: Clock,
     addons: &[AddonSpec],
 ) -> Vec<ClusterRow> {
-    inputs
+    let mut rows: Vec<ClusterRow> = inputs
         .iter()
         .map(|input| {
             let (status, status_role) = status(input, clock);
@@ -240,6 +282,9 @@ pub fn build_rows(
                 None => (placeholder(&input.pods_state), Role::Muted),
             };
             problems.extend(input.other_problems.iter().cloned());
+            if let Some(f) = &input.fleet {
+                problems.extend(alert_problems(f));
+            }
             // Worst first, then as reported.
             problems.sort_by_key(|p| std::cmp::Reverse(p.severity));
             let serves = |plural: &str, group: &str| input.discovery.serves(plural, group);
@@ -277,6 +322,112 @@ pub fn build_rows(
                 problems,
                 info: input.info.clone(),
                 sources: input.sources.clone(),
+                metrics_only: None,
+            }
+        })
+        .collect();
+    rows.sort_by(|a, b| a.rank().cmp(&b.rank()));
+    rows
+}
+
+/// The firing alerts of a cluster as problems (`alert KubeNodeNotReady ×2 (critical)`).
+fn alert_problems(f: &FleetCluster) -> Vec<Problem> {
+    f.alerts
+        .iter()
+        .map(|a| Problem {
+            cluster: f.context.clone(),
+            severity: a.severity_rank(),
+            text: format!(
+                "alert {}{}{}",
+                a.name,
+                if a.count > 1 {
+                    format!(" ×{}", a.count)
+                } else {
+                    String::new()
+                },
+                if a.severity.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", a.severity)
+                }
+            ),
+        })
+        .collect()
+}
+
+/// Rows for the clusters the fleet endpoint reports that no watched context stands for: their
+/// nodes, pods and firing alerts, marked "metrics only".
+#[must_use]
+pub fn metrics_only_rows(
+    fleet: &FleetSnapshot,
+    watched: &[&str],
+    clock: Clock,
+) -> Vec<ClusterRow> {
+    let (status, status_role) = match &fleet.state {
+        SourceState::Live { .. } => ("◇ metrics only".to_string(), Role::Muted),
+        other => (
+            format!("◇ metrics only · {} {}", other.symbol(), other.label(clock)),
+            Role::Warn,
+        ),
+    };
+    fleet
+        .clusters
+        .values()
+        .filter(|c| !watched.contains(&c.context.as_str()))
+        .map(|c| {
+            let mut problems = Vec::new();
+            let (nodes, nodes_role) = match (c.nodes_ready, c.nodes) {
+                (Some(ready), Some(total)) => {
+                    if ready < total {
+                        problems.push(Problem {
+                            cluster: c.context.clone(),
+                            severity: 2,
+                            text: format!("{} of {total} nodes not ready", total - ready),
+                        });
+                    }
+                    let role = if ready >= total { Role::Ok } else { Role::Crit };
+                    (format!("{ready}/{total}"), role)
+                }
+                (_, Some(total)) => (format!("?/{total}"), Role::Muted),
+                _ => ("?".into(), Role::Muted),
+            };
+            let (pods_not_ready, pods_role) = match (c.pods_not_ready, c.pods) {
+                (Some(bad), Some(total)) => (
+                    format!("{bad}/{total}"),
+                    if bad == 0 { Role::Ok } else { Role::Warn },
+                ),
+                _ => ("?".into(), Role::Muted),
+            };
+            problems.extend(alert_problems(c));
+            problems.sort_by_key(|p| std::cmp::Reverse(p.severity));
+            ClusterRow {
+                context: c.context.clone(),
+                focused: false,
+                status: status.clone(),
+                status_role,
+                version: "?".into(),
+                nodes,
+                nodes_role,
+                pods_not_ready,
+                pods_role,
+                namespaces: "?".into(),
+                addons: Vec::new(),
+                problems,
+                info: ClusterInfo {
+                    server: String::new(),
+                    user: String::new(),
+                    version: None,
+                    reach: Reach::Connecting,
+                    prometheus: PromReach::Unknown,
+                    readonly: true,
+                },
+                sources: Vec::new(),
+                metrics_only: Some(MetricsOnly {
+                    endpoint: fleet.endpoint.clone(),
+                    label: c.label.clone(),
+                    state: fleet.state.clone(),
+                    at: fleet.at,
+                }),
             }
         })
         .collect()
@@ -362,6 +513,7 @@ mod tests {
             }],
             sources: Vec::new(),
             insecure: false,
+            fleet: None,
         }
     }
 
@@ -431,5 +583,151 @@ mod tests {
                 .text
                 .starts_with("API unreachable for 6s")
         );
+    }
+
+    fn reachable() -> Reach {
+        Reach::Reachable {
+            latency: Duration::from_millis(3),
+            since: t("2026-11-22T12:00:00Z"),
+        }
+    }
+
+    fn healthy(name: &str) -> ClusterInput {
+        let mut i = input(reachable());
+        i.context = name.into();
+        i.nodes = Some((3, 3, Vec::new()));
+        i.pods = Some(PodCounts {
+            total: 10,
+            ..PodCounts::default()
+        });
+        i.other_problems = Vec::new();
+        i
+    }
+
+    #[test]
+    fn rows_sort_worst_first_then_by_problem_count_then_name() {
+        let clock = Clock::Fixed(t("2026-11-22T12:03:10Z"));
+        let mut down = healthy("d-down");
+        down.info.reach = Reach::Unreachable {
+            since: t("2026-11-22T12:03:04Z"),
+            retry_at: t("2026-11-22T12:03:14Z"),
+            reason: "Connection refused".into(),
+        };
+        let mut node_down = healthy("c-node");
+        node_down.nodes = Some((2, 3, vec!["node n3 NotReady (KubeletNotReady)".into()]));
+        let mut one_warning = healthy("b-warn");
+        one_warning.other_problems = vec![Problem {
+            cluster: "b-warn".into(),
+            severity: 1,
+            text: "rollout shop/web paused".into(),
+        }];
+        let mut two_warnings = healthy("e-warn2");
+        two_warnings.other_problems = vec![one_warning.other_problems[0].clone(); 2];
+        let mut connecting = healthy("f-new");
+        connecting.info.reach = Reach::Connecting;
+        let rows = build_rows(
+            &[
+                healthy("a-fine"),
+                one_warning,
+                node_down,
+                down,
+                two_warnings,
+                connecting,
+            ],
+            None,
+            clock,
+            ADDONS,
+        );
+        let order: Vec<&str> = rows.iter().map(|r| r.context.as_str()).collect();
+        assert_eq!(
+            order,
+            ["d-down", "c-node", "e-warn2", "b-warn", "f-new", "a-fine"]
+        );
+    }
+
+    fn fleet(state: SourceState) -> FleetSnapshot {
+        let cluster = |label: &str, context: &str| FleetCluster {
+            label: label.into(),
+            context: context.into(),
+            nodes_ready: Some(4),
+            nodes: Some(5),
+            pods_not_ready: Some(2),
+            pods: Some(40),
+            alerts: vec![
+                crate::source::fleet::FiringAlert {
+                    name: "KubeNodeNotReady".into(),
+                    severity: "critical".into(),
+                    count: 1,
+                },
+                crate::source::fleet::FiringAlert {
+                    name: "KubePodCrashLooping".into(),
+                    severity: "warning".into(),
+                    count: 2,
+                },
+            ],
+        };
+        FleetSnapshot {
+            endpoint: "http://thanos:9090".into(),
+            clusters: [
+                ("prod".to_string(), cluster("prod", "prod")),
+                ("gke_edge_1".to_string(), cluster("edge-1", "gke_edge_1")),
+            ]
+            .into(),
+            state,
+            at: Some(t("2026-11-22T12:03:00Z")),
+        }
+    }
+
+    #[test]
+    fn clusters_only_the_fleet_endpoint_knows_get_metrics_only_rows() {
+        let clock = Clock::Fixed(t("2026-11-22T12:03:10Z"));
+        let snapshot = fleet(SourceState::Live {
+            since: t("2026-11-22T12:03:00Z"),
+        });
+        let rows = metrics_only_rows(&snapshot, &["prod"], clock);
+        assert_eq!(rows.len(), 1, "the watched context gets no second row");
+        let r = &rows[0];
+        assert_eq!(r.context, "gke_edge_1");
+        assert_eq!(r.status, "◇ metrics only");
+        assert_eq!((r.nodes.as_str(), r.nodes_role), ("4/5", Role::Crit));
+        assert_eq!(r.pods_not_ready, "2/40");
+        let texts: Vec<&str> = r.problems.iter().map(|p| p.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            [
+                "1 of 5 nodes not ready",
+                "alert KubeNodeNotReady (critical)",
+                "alert KubePodCrashLooping ×2 (warning)"
+            ]
+        );
+        assert_eq!(r.metrics_only.as_ref().unwrap().label, "edge-1");
+        // Critical problems sort it among the worst.
+        assert_eq!(r.rank().0, 1);
+        let stale = fleet(SourceState::Stale {
+            since: t("2026-11-22T12:03:00Z"),
+            retry_at: t("2026-11-22T12:03:20Z"),
+            reason: "timed out".into(),
+        });
+        let rows = metrics_only_rows(&stale, &["prod"], clock);
+        assert_eq!(
+            rows[0].status,
+            "◇ metrics only · ◐ stale since 12:03:00 (retrying in 10s)"
+        );
+    }
+
+    #[test]
+    fn a_watched_cluster_shows_its_firing_alerts_as_problems() {
+        let clock = Clock::Fixed(t("2026-11-22T12:03:10Z"));
+        let snapshot = fleet(SourceState::Live {
+            since: t("2026-11-22T12:03:00Z"),
+        });
+        let mut i = healthy("prod");
+        i.fleet = snapshot.clusters.get("prod").cloned();
+        let rows = build_rows(&[i], None, clock, ADDONS);
+        assert_eq!(
+            rows[0].problems_text(),
+            "2: alert KubeNodeNotReady (critical)"
+        );
+        assert_eq!(rows[0].problems_role(), Role::Crit);
     }
 }

@@ -19,7 +19,8 @@ pub fn not_ready_reason(pod: &Pod) -> Option<String> {
     let waiting = status.and_then(|s| {
         s.container_statuses
             .iter()
-            .filter_map(|c| c.state.waiting.as_ref().and_then(|w| w.reason.clone()))
+            .filter_map(|c| c.state.waiting.as_ref().and_then(|w| w.reason.as_deref()))
+            .map(str::to_owned)
             .next()
     });
     Some(waiting.unwrap_or_else(|| phase.to_string()))

@@ -7,7 +7,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
-use super::model::ClusterRow;
+use super::model::{ClusterRow, MetricsOnly};
 use crate::clock::Clock;
 use crate::cluster::{PromReach, Reach};
 use crate::theme::{Role, Theme};
@@ -23,6 +23,10 @@ pub fn render_details(
     clock: Clock,
 ) {
     let label = |s: &str| Span::styled(format!("{s:<LABEL_WIDTH$}"), theme.style(Role::Muted));
+    if let Some(m) = &row.metrics_only {
+        render_metrics_only(frame, area, row, m, theme, clock);
+        return;
+    }
     let info = &row.info;
     let mut lines = vec![Line::from(vec![
         label("server"),
@@ -109,6 +113,57 @@ pub fn render_details(
         used += width;
     }
     lines.push(Line::from(watches));
+    problem_lines(&mut lines, row, theme);
+    render_block(frame, area, row, lines, theme);
+}
+
+/// The details of a cluster known only from the fleet metrics endpoint.
+fn render_metrics_only(
+    frame: &mut Frame,
+    area: Rect,
+    row: &ClusterRow,
+    m: &MetricsOnly,
+    theme: &Theme,
+    clock: Clock,
+) {
+    let label = |s: &str| Span::styled(format!("{s:<LABEL_WIDTH$}"), theme.style(Role::Muted));
+    let mut lines = vec![
+        Line::from(vec![
+            label("watched"),
+            Span::styled(
+                "no: not among the contexts kdeck watches; numbers from the fleet metrics only",
+                theme.style(Role::Muted),
+            ),
+        ]),
+        Line::from(vec![
+            label("metrics"),
+            Span::raw(format!("{} (cluster label {:?})", m.endpoint, m.label)),
+        ]),
+        Line::from(vec![
+            label("as of"),
+            Span::styled(
+                format!(
+                    "{} {}{}",
+                    m.state.symbol(),
+                    m.state.label(clock),
+                    m.at.map(|t| format!(", fetched {}", clock.time_of_day(t)))
+                        .unwrap_or_default()
+                ),
+                theme.style(m.state.role()),
+            ),
+        ]),
+        Line::from(vec![
+            label("nodes"),
+            Span::raw(format!("{} ready", row.nodes)),
+            Span::styled("   pods not ready ", theme.style(Role::Muted)),
+            Span::raw(row.pods_not_ready.clone()),
+        ]),
+    ];
+    problem_lines(&mut lines, row, theme);
+    render_block(frame, area, row, lines, theme);
+}
+
+fn problem_lines(lines: &mut Vec<Line<'static>>, row: &ClusterRow, theme: &Theme) {
     lines.push(Line::from(Span::styled(
         format!("problems ({})", row.problems.len()),
         theme.style(Role::Header),
@@ -127,6 +182,15 @@ pub fn render_details(
             theme.style(role),
         )));
     }
+}
+
+fn render_block(
+    frame: &mut Frame,
+    area: Rect,
+    row: &ClusterRow,
+    lines: Vec<Line<'static>>,
+    theme: &Theme,
+) {
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(theme.style(Role::Border))

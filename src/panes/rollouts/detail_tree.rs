@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::k8s::apps::{ReplicaSet, annotation, created_at, find_condition, is_owned_by};
+use crate::k8s::apps::{ReplicaSet, annotation, created_at, find_condition};
 use crate::k8s::pod::Pod;
 use crate::k8s::rollout::{CanaryStep, IntOrText, Rollout, SCALE_DOWN_DEADLINE_ANNOTATION};
 use crate::panes::rollouts::model::current_canary_step;
@@ -288,7 +288,7 @@ pub fn pod_line(pod: &Pod, now: DateTime<Utc>) -> PodLine {
         ready_containers: ready,
         total_containers: pod.spec.containers.len(),
         restarts,
-        node: pod.spec.node_name.clone(),
+        node: pod.spec.node_name.as_deref().map(str::to_owned),
         age: created_at(&pod.metadata).map(|c| (now - c).max(chrono::Duration::zero())),
     }
 }
@@ -297,7 +297,7 @@ pub(crate) fn pods_of(rs: &ReplicaSet, pods: &[Pod], now: DateTime<Utc>) -> Vec<
     let uid = rs.metadata.uid.as_deref().unwrap_or("");
     let mut mine: Vec<&Pod> = pods
         .iter()
-        .filter(|p| !uid.is_empty() && is_owned_by(&p.metadata, uid))
+        .filter(|p| !uid.is_empty() && p.is_owned_by(uid))
         .collect();
     mine.sort_by(|a, b| {
         created_at(&a.metadata)
