@@ -7,14 +7,14 @@ use std::path::Path;
 use std::time::Duration;
 
 use kdeck::app::{App, AppSettings, known_actions};
-use kdeck::clock::Clock;
 use kdeck::cli::RunArgs;
+use kdeck::clock::Clock;
 use kdeck::config::Config;
 use kdeck::keymap::Keymap;
 use kdeck::panes::{Scope, registry};
+use kdeck::run;
 use kdeck::source::Notifier;
 use kdeck::theme::Theme;
-use kdeck::run;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use tokio_util::sync::CancellationToken;

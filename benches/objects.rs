@@ -126,7 +126,11 @@ fn main() {
             let store = kdeck::source::store::Store::<pod::Pod>::default();
             let started = std::time::Instant::now();
             let n = rt
-                .block_on(kdeck::source::watch::list_into(client.clone(), &store, page))
+                .block_on(kdeck::source::watch::list_into(
+                    client.clone(),
+                    &store,
+                    page,
+                ))
                 .unwrap();
             times.push(started.elapsed());
             assert!(n >= 10_000);
@@ -134,7 +138,11 @@ fn main() {
             peak = peak.max((PEAK.load(Ordering::Relaxed) - before) as f64 / 1048576.0);
         }
         let (median, _, _) = common::summary(times);
-        let label = if page == 0 { "all".to_string() } else { page.to_string() };
+        let label = if page == 0 {
+            "all".to_string()
+        } else {
+            page.to_string()
+        };
         println!("{label:>9}  {median:>6.0} ms  {peak:>7.1} MiB");
     }
 }

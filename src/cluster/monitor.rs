@@ -55,7 +55,10 @@ pub async fn discover(client: &kube::Client) -> Result<Discovery, kube::Error> {
         let group = g.metadata.and_then(|m| m.name).unwrap_or_default();
         versions.insert(
             group.clone(),
-            g.versions.iter().filter_map(|v| v.version.clone()).collect(),
+            g.versions
+                .iter()
+                .filter_map(|v| v.version.clone())
+                .collect(),
         );
         // Versions come in order of preference: the first one is the one kdeck reads.
         for r in g.versions.into_iter().take(1).flat_map(|v| v.resources) {

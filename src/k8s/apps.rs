@@ -104,7 +104,12 @@ impl<'de> Deserialize<'de> for TemplateSummary {
             .unwrap_or_default()
             .into_iter()
             .filter(|(k, _)| crate::k8s::pod::KEEP_LABELS.contains(&k.as_str()))
-            .map(|(k, v)| (crate::k8s::intern::intern(&k), crate::k8s::intern::intern(&v)))
+            .map(|(k, v)| {
+                (
+                    crate::k8s::intern::intern(&k),
+                    crate::k8s::intern::intern(&v),
+                )
+            })
             .collect();
         Ok(Self {
             labels,

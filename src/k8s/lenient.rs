@@ -226,7 +226,9 @@ mod tests {
 
     #[test]
     fn numbers_and_strings_cross_over() {
-        let f = read(json!({"s": 1234, "i": "42", "b": true, "v": [1, 2], "t": "2024-01-01T00:00:00Z"}));
+        let f = read(
+            json!({"s": 1234, "i": "42", "b": true, "v": [1, 2], "t": "2024-01-01T00:00:00Z"}),
+        );
         assert_eq!(f.s.as_deref(), Some("1234"));
         assert_eq!(f.i, Some(42));
         assert!(f.b);

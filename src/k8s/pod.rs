@@ -367,16 +367,24 @@ mod tests {
         let st = a.status.as_ref().unwrap();
         assert_eq!(st.container_statuses[0].restart_count, 3);
         assert_eq!(
-            st.container_statuses[1].state.waiting.as_ref().unwrap().reason.as_deref(),
+            st.container_statuses[1]
+                .state
+                .waiting
+                .as_ref()
+                .unwrap()
+                .reason
+                .as_deref(),
             Some("CrashLoopBackOff")
         );
     }
 
     #[test]
     fn missing_or_odd_parts_read_as_blanks() {
-        let p = pod(json!({"metadata": {"name": "p", "labels": null, "ownerReferences": {}},
+        let p = pod(
+            json!({"metadata": {"name": "p", "labels": null, "ownerReferences": {}},
                            "spec": {"containers": "x"},
-                           "status": {"conditions": {}, "containerStatuses": null}}));
+                           "status": {"conditions": {}, "containerStatuses": null}}),
+        );
         assert!(p.owners.is_empty() && p.labels.is_empty());
         assert_eq!(p.spec.containers.len(), 0);
         assert!(!p.is_ready());

@@ -29,7 +29,10 @@ pub fn key_of<K: Watched>(obj: &DeserializeGuard<K>) -> Box<str> {
         Ok(o) => o.meta(),
         Err(e) => &e.metadata,
     };
-    key(meta.namespace.as_deref(), meta.name.as_deref().unwrap_or(""))
+    key(
+        meta.namespace.as_deref(),
+        meta.name.as_deref().unwrap_or(""),
+    )
 }
 
 /// One kind's objects on one cluster.

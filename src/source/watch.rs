@@ -277,8 +277,7 @@ async fn list_all<K: Watched>(
         ctx.stamp();
         let text = std::str::from_utf8(&bytes)
             .map_err(|e| Failure::Transient(format!("list is not UTF-8: {e}")))?;
-        let page =
-            wire::decode_list::<K>(text).map_err(|e| Failure::Transient(e.to_string()))?;
+        let page = wire::decode_list::<K>(text).map_err(|e| Failure::Transient(e.to_string()))?;
         drop(bytes);
         relist.reserve(page.items.len());
         for o in page.items {

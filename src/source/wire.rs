@@ -152,9 +152,8 @@ pub fn decode_event<K: Watched>(line: &str) -> Result<WatchEvent<K>, WireError> 
 /// Decodes a whole list and makes it the store's content; returns how many objects it held.
 /// (What a watch does with its first list, in one step: for benchmarks and tests.)
 pub fn store_list<K: Watched>(store: &Store<K>, body: &[u8]) -> Result<usize, WireError> {
-    let text = std::str::from_utf8(body).map_err(|e| {
-        WireError::Json(serde::de::Error::custom(format!("not UTF-8: {e}")))
-    })?;
+    let text = std::str::from_utf8(body)
+        .map_err(|e| WireError::Json(serde::de::Error::custom(format!("not UTF-8: {e}"))))?;
     let page = decode_list::<K>(text)?;
     let mut relist = super::store::Relist::default();
     relist.reserve(page.items.len());
@@ -184,7 +183,8 @@ mod tests {
         assert!(page.items[0].0.is_ok());
         let bad = page.items[1].0.as_ref().unwrap_err();
         assert_eq!(bad.metadata.name, None, "its metadata is unreadable too");
-        let page = decode_list::<Namespace>(r#"{"metadata":{"continue":""},"items":null}"#).unwrap();
+        let page =
+            decode_list::<Namespace>(r#"{"metadata":{"continue":""},"items":null}"#).unwrap();
         assert!(page.items.is_empty() && page.continue_token.is_none());
     }
 

@@ -56,6 +56,8 @@ fn filtering(s: &str) -> bool {
 /// (seen under tmux; reported to the lead). Sending again is harmless: each key used here
 /// does nothing in the state it leads to.
 fn press_until(t: &Tmux, key: &str, what: &str, pred: impl Fn(&str) -> bool) -> String {
+    // Every status line seen meanwhile: a short-lived message says why a key did nothing.
+    let mut status_lines = std::collections::BTreeSet::new();
     for _ in 0..4 {
         t.send(&[key]);
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -64,10 +66,16 @@ fn press_until(t: &Tmux, key: &str, what: &str, pred: impl Fn(&str) -> bool) -> 
             if pred(&s) {
                 return s;
             }
+            if let Some(last) = s.lines().rev().find(|l| !l.trim().is_empty()) {
+                status_lines.insert(last.trim().to_string());
+            }
             std::thread::sleep(Duration::from_millis(100));
         }
     }
-    panic!("{key} never led to {what}:\n{}", t.screen());
+    panic!(
+        "{key} never led to {what}; status lines seen: {status_lines:#?}\n{}",
+        t.screen()
+    );
 }
 
 /// Sets the row filter, one step at a time (each step seen on screen before the next key).

@@ -335,10 +335,13 @@ fn exec_plugin_stderr_never_reaches_the_screen() {
     let ca = dir.path().join("ca.pem");
     std::fs::write(&ca, &written.ca_pem).unwrap();
     let plugin = dir.path().join("get-token");
+    // The plugin counts its runs: the check below is only worth something once it has written.
+    let runs = dir.path().join("plugin-runs");
     std::fs::write(
         &plugin,
         format!(
-            "#!/bin/sh\necho 'SMEAR-FROM-PLUGIN please log in' >&2\necho '{{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"{}\"}}}}'\n",
+            "#!/bin/sh\necho 'SMEAR-FROM-PLUGIN please log in' >&2\necho run >> '{}'\necho '{{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"{}\"}}}}'\n",
+            runs.display(),
             written.token
         ),
     )
@@ -368,7 +371,10 @@ fn exec_plugin_stderr_never_reaches_the_screen() {
     t.wait_for("cluster live through the exec plugin", WAIT, |s| {
         row(s, " x ").is_some_and(|l| l.contains("● live"))
     });
-    std::thread::sleep(Duration::from_secs(2));
+    // The plugin wrote its stderr before it printed the token the live cluster needed, so
+    // anything it smeared is on the screen by now.
+    let ran = std::fs::read_to_string(&runs).unwrap_or_default();
+    assert!(ran.lines().count() >= 1, "the plugin never ran");
     let screen = t.screen();
     assert!(
         !screen.contains("SMEAR"),

@@ -98,7 +98,21 @@ fn failing_and_hanging_credential_plugins_do_not_stop_the_others_or_leak() {
             && row(s, " stuck ").is_some_and(|l| l.contains("did not finish"))
     });
     assert!(!screen.contains("TOPSECRET"), "{screen}");
-    t.send(&["j"]);
+    // Select `bad` wherever the sort put it (failing contexts lead): down until its card shows.
+    let card = |s: &str| {
+        s.lines()
+            .find(|l| l.starts_with("┌ ") && !l.starts_with("┌ Clusters"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .map(str::to_string)
+    };
+    for _ in 0..3 {
+        let before = card(&t.screen());
+        if before.as_deref() == Some("bad") {
+            break;
+        }
+        t.send(&["j"]);
+        t.wait_for("the selection to move", WAIT, |s| card(s) != before);
+    }
     let details = t.wait_for("the bad context's details", WAIT, |s| {
         s.contains("┌ bad ") && s.contains("SSO session expired")
     });

@@ -824,3 +824,65 @@ fn deployment_rollback_pause_resume_restart_reach_the_controller() {
         ["rollback ok", "pause ok", "resume ok", "restart ok"]
     );
 }
+
+/// The rest of a Rollout's keys, each sent by the executor and acted on by the simulated
+/// controller: pause holds the canary, resume lets it go on, restart has the controller
+/// replace the pods (and record when), promote-full skips the remaining steps.
+#[test]
+fn rollout_pause_resume_restart_promote_full_reach_the_controller() {
+    let f = Fixture::start();
+    let c = Client::connect(&f);
+    let audit = f.dir.path().join("audit.log");
+    let (exec, mut rx) = c.executor(ExecOptions::default(), &audit);
+
+    let o = run(&f, &exec, &mut rx, c.plan(&f, "pause", &[]).unwrap());
+    assert_eq!(o.kind, OutcomeKind::Ok, "{o:?}");
+    wait_kubectl(&f, "spec.paused", |r| {
+        r.pointer("/spec/paused") == Some(&json!(true))
+    });
+
+    let o = run(&f, &exec, &mut rx, c.plan(&f, "resume", &[]).unwrap());
+    assert_eq!(o.kind, OutcomeKind::Ok, "{o:?}");
+    wait_kubectl(&f, "spec.paused cleared", |r| {
+        r.pointer("/spec/paused") != Some(&json!(true))
+    });
+
+    let before = chrono::Utc::now() - chrono::Duration::seconds(1);
+    let p = c.plan(&f, "restart", &[]).unwrap();
+    assert!(
+        p.request_lines()[0].contains("restartAt"),
+        "{:?}",
+        p.request_lines()
+    );
+    let o = run(&f, &exec, &mut rx, p);
+    assert_eq!(o.kind, OutcomeKind::Ok, "{o:?}");
+    let r = wait_kubectl(&f, "the controller's restartedAt", |r| {
+        r.pointer("/status/restartedAt")
+            .and_then(Value::as_str)
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .is_some_and(|t| t >= before)
+    });
+    assert!(r.pointer("/spec/restartAt").is_some(), "{r:#}");
+
+    // Still at the first pause (step 1 of 4): promote-full goes straight to Healthy on the
+    // new template, with no step in between.
+    assert_eq!(step(&kubectl_rollout(&f)), Some(1));
+    let o = run(&f, &exec, &mut rx, c.plan(&f, "promote-full", &[]).unwrap());
+    assert_eq!(o.kind, OutcomeKind::Ok, "{o:?}");
+    let r = wait_kubectl(&f, "fully promoted", |r| {
+        r.pointer("/status/phase") == Some(&json!("Healthy"))
+    });
+    assert_eq!(step(&r), Some(4));
+    assert_eq!(
+        r.pointer("/status/stableRS"),
+        r.pointer("/status/currentPodHash")
+    );
+    assert_eq!(image(&r), "registry.example.com/web:1.1.0");
+
+    let actions: Vec<String> = crate::helpers::audit_outcomes(&audit)
+        .into_iter()
+        .filter(|v| v["outcome"] == "ok")
+        .map(|v| v["action"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(actions, ["pause", "resume", "restart", "promote-full"]);
+}

@@ -34,7 +34,9 @@ fn gauge(pairs: &[(&str, &str)], value: f64, end_ms: i64) -> SeriesData {
         .map(|(k, v)| ((*k).into(), (*v).into()))
         .collect();
     labels.sort();
-    let samples = (0..40).map(|i| (end_ms - (39 - i) * 15_000, value)).collect();
+    let samples = (0..40)
+        .map(|i| (end_ms - (39 - i) * 15_000, value))
+        .collect();
     (labels, samples)
 }
 
@@ -48,7 +50,11 @@ fn cluster(
     let mut s = Vec::new();
     for (node, ready) in nodes {
         s.push(gauge(
-            &[("__name__", "kube_node_info"), ("cluster", name), ("node", node)],
+            &[
+                ("__name__", "kube_node_info"),
+                ("cluster", name),
+                ("node", node),
+            ],
             1.0,
             end,
         ));
@@ -185,9 +191,10 @@ fn watched(name: &str) -> Arc<ClusterHandle> {
         "status": {"conditions": [{"type": "Ready", "status": "True"}]}}))
     .unwrap();
     h.sources.set_test_kind(vec![node], live.clone());
-    let pod: Pod = serde_json::from_value(json!({"metadata": {"name": "cart-1", "namespace": "shop"},
+    let pod: Pod =
+        serde_json::from_value(json!({"metadata": {"name": "cart-1", "namespace": "shop"},
         "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}}))
-    .unwrap();
+        .unwrap();
     h.sources.set_test_kind(vec![pod], live.clone());
     let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": "shop"}})).unwrap();
     h.sources.set_test_kind(vec![ns], live);
@@ -256,7 +263,11 @@ fn one_fleet_endpoint_gives_every_cluster_its_metrics_and_alerts() {
     let clusters = loop {
         let got = rt.block_on(fleet.fetch()).unwrap();
         let firing = got.get("edge-7").map_or(0, |c| c.alerts.len());
-        if firing == 2 && got.get("prod-us-east").is_some_and(|c| !c.alerts.is_empty()) {
+        if firing == 2
+            && got
+                .get("prod-us-east")
+                .is_some_and(|c| !c.alerts.is_empty())
+        {
             break got;
         }
         assert!(Instant::now() < deadline, "alerts never fired: {got:?}");
@@ -271,7 +282,10 @@ fn one_fleet_endpoint_gives_every_cluster_its_metrics_and_alerts() {
         ["edge-7", "gke_acme_prod-eu", "prod-us-east", "staging"]
     );
     assert_eq!(clusters["gke_acme_prod-eu"].label, "prod-eu");
-    assert_eq!(numbers("gke_acme_prod-eu"), (Some(3), Some(3), Some(0), Some(4)));
+    assert_eq!(
+        numbers("gke_acme_prod-eu"),
+        (Some(3), Some(3), Some(0), Some(4))
+    );
     assert_eq!(numbers("edge-7"), (Some(1), Some(2), Some(1), Some(3)));
     assert_eq!(numbers("staging"), (Some(1), Some(1), Some(1), Some(2)));
     let alerts: Vec<(&str, &str, u64)> = clusters["edge-7"]
@@ -281,7 +295,10 @@ fn one_fleet_endpoint_gives_every_cluster_its_metrics_and_alerts() {
         .collect();
     assert_eq!(
         alerts,
-        [("NodeNotReady", "critical", 1), ("PodNotReady", "warning", 1)]
+        [
+            ("NodeNotReady", "critical", 1),
+            ("PodNotReady", "warning", 1)
+        ]
     );
 
     // What the Clusters pane shows, with kdeck polling the endpoint as it does when running.
@@ -297,7 +314,10 @@ fn one_fleet_endpoint_gives_every_cluster_its_metrics_and_alerts() {
         if screen.contains("alert PodNotReady (warning)") && screen.contains("edge-7") {
             break screen;
         }
-        assert!(Instant::now() < deadline, "fleet rows never shown:\n{screen}");
+        assert!(
+            Instant::now() < deadline,
+            "fleet rows never shown:\n{screen}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     };
     cancel.cancel();
@@ -308,9 +328,15 @@ fn one_fleet_endpoint_gives_every_cluster_its_metrics_and_alerts() {
     assert!(edge.contains("3: 1 of 2 nodes not ready"), "{edge}");
     let (prod_eu_at, prod_eu) = line(&screen, "gke_acme_prod-eu");
     assert!(prod_eu.contains("◇ metrics only"), "{prod_eu}");
-    assert!(prod_eu.contains(" 3/3 ") && prod_eu.contains(" 0/4 "), "{prod_eu}");
+    assert!(
+        prod_eu.contains(" 3/3 ") && prod_eu.contains(" 0/4 "),
+        "{prod_eu}"
+    );
     let (staging_at, staging) = line(&screen, "staging");
-    assert!(staging.contains(" 1/1 ") && staging.contains(" 1/2 "), "{staging}");
+    assert!(
+        staging.contains(" 1/1 ") && staging.contains(" 1/2 "),
+        "{staging}"
+    );
     let (watched_at, watched) = line(&screen, "prod-us-east");
     assert!(watched.contains("● live"), "{watched}");
     assert!(watched.contains("alert PodNotReady (warning)"), "{watched}");

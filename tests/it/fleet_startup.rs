@@ -35,9 +35,7 @@ async fn a_frozen_or_slow_cluster_does_not_hold_up_the_others() {
     // Cluster 1 accepts connections and never answers; cluster 2 answers every request 1.5 s
     // late.
     t.cluster(1).faults.set_frozen(true);
-    t.cluster(2)
-        .faults
-        .set_latency(Duration::from_millis(1500));
+    t.cluster(2).faults.set_latency(Duration::from_millis(1500));
     let dir = tempfile::tempdir().unwrap();
     let kc = kubeconfig::load(Some(&t.kubeconfig())).unwrap();
     let args = RunArgs {

@@ -17,6 +17,7 @@ mod e2e_backups;
 mod e2e_breakers;
 mod e2e_drift;
 mod e2e_hpa;
+mod e2e_readme;
 mod e2e_rollouts;
 mod e2e_shell;
 mod e2e_trust;

@@ -344,9 +344,19 @@ async fn metrics_stay_marked_stale_while_prometheus_is_away() {
     let kept = stable(&away);
     assert!(!kept.points.is_empty(), "last good points kept: {kept:?}");
     assert!(kept.stale_since.unwrap() >= fetched, "{kept:?}");
-    // Stale stays anchored at the last good fetch, however many polls fail.
-    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    // Stale stays anchored at the last good fetch, however many polls fail: wait for three
+    // more failed polls (each one publishes), then look again.
+    let polls = poller.revision();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while poller.revision() < polls + 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the poller stopped polling while Prometheus was away"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let later = stable(&snapshot().unwrap());
+    assert!(later.stale_since.is_some(), "{later:?}");
     assert_eq!(later.stale_since, kept.stale_since);
 
     t.cluster(0).faults.up().await.unwrap();

@@ -324,6 +324,12 @@ pub fn kubectl_at_least(minor: u32, feature: &str) -> bool {
         .and_then(|m| m.parse().ok())
         .unwrap_or(u32::MAX);
     if have < minor {
+        // CI sets this: there the check must run, not quietly shrink to what an old client has.
+        assert!(
+            std::env::var_os("KDECK_REQUIRE_KUBECTL").is_none(),
+            "kubectl 1.{have} has no {feature} (1.{minor}+), and KDECK_REQUIRE_KUBECTL is set: \
+             install a current kubectl"
+        );
         eprintln!("kubectl 1.{have} has no {feature} (1.{minor}+): that part is not checked here");
     }
     have >= minor

@@ -204,7 +204,11 @@ impl Pane for ClustersPane {
             fingerprint.push(ctx.problems.get(&c.context).map_or(0, Vec::len) as u64);
         }
         fingerprint.push(ctx.scope.focus.as_ref().map_or(0, |f| f.len() as u64 + 1));
-        fingerprint.push(ctx.fleet.and_then(|f| f.at).map_or(0, |t| t.timestamp_millis() as u64));
+        fingerprint.push(
+            ctx.fleet
+                .and_then(|f| f.at)
+                .map_or(0, |t| t.timestamp_millis() as u64),
+        );
         // Retry countdowns and latencies are shown: refresh at most once a second anyway.
         let second = ctx.clock.now().timestamp();
         if fingerprint == self.fingerprint && second == self.last_second {

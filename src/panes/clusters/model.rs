@@ -358,11 +358,7 @@ fn alert_problems(f: &FleetCluster) -> Vec<Problem> {
 /// Rows for the clusters the fleet endpoint reports that no watched context stands for: their
 /// nodes, pods and firing alerts, marked "metrics only".
 #[must_use]
-pub fn metrics_only_rows(
-    fleet: &FleetSnapshot,
-    watched: &[&str],
-    clock: Clock,
-) -> Vec<ClusterRow> {
+pub fn metrics_only_rows(fleet: &FleetSnapshot, watched: &[&str], clock: Clock) -> Vec<ClusterRow> {
     let (status, status_role) = match &fleet.state {
         SourceState::Live { .. } => ("◇ metrics only".to_string(), Role::Muted),
         other => (
