@@ -18,7 +18,7 @@
 //! control API (`{"action": "fail-kind", "group": "apps", "resource": "deployments", "code": 403}`).
 //!
 //! This file holds the settings the request path reads and the handle that changes them;
-//! [`control`] the JSON form of faults and how one is applied.
+//! `control` the JSON form of faults and how one is applied.
 
 mod control;
 

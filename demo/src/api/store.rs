@@ -7,9 +7,9 @@
 //! enforces the API server's rules (resourceVersion preconditions, generation on spec change,
 //! status-subresource separation, owner garbage collection) in one place.
 //!
-//! This file holds the stored form and the reads; [`write`] the write path and its rules,
-//! [`watch`] the resourceVersion counter, history and watch fan-out, [`errors`] the
-//! `Status` errors, [`strategic`] strategic merge patch and [`ids`] generated identities.
+//! This file holds the stored form and the reads; `write` the write path and its rules,
+//! `watch` the resourceVersion counter, history and watch fan-out, `errors` the
+//! `Status` errors, `strategic` strategic merge patch and `ids` generated identities.
 
 mod errors;
 mod ids;

@@ -13,9 +13,9 @@
 //! pointers) and label rewrites are memoised per node and input, so a range query neither
 //! rebuilds nor rehashes label sets at every step.
 //!
-//! This file holds the values, the evaluator and its dispatch; [`support`] parses and rejects
-//! what is not implemented, [`select`] fetches and slices selector series, [`binary`] and
-//! [`aggregate`] apply operators, and `functions` (a sibling module) the function calls.
+//! This file holds the values, the evaluator and its dispatch; `support` parses and rejects
+//! what is not implemented, `select` fetches and slices selector series, `binary` and
+//! `aggregate` apply operators, and `functions` (a sibling module) the function calls.
 
 mod aggregate;
 mod binary;

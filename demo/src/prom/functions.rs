@@ -2,8 +2,8 @@
 //! extrapolation and counter resets, `histogram_quantile`'s interpolation over classic `le`
 //! buckets, the `*_over_time` family, and the simple per-sample functions.
 //!
-//! This file dispatches calls and holds the per-sample helpers; [`range`] the range-vector
-//! functions, [`labels`] the label-rewriting ones and [`quantile`] the quantile arithmetic.
+//! This file dispatches calls and holds the per-sample helpers; `range` the range-vector
+//! functions, `labels` the label-rewriting ones and `quantile` the quantile arithmetic.
 
 mod labels;
 mod quantile;

@@ -7,7 +7,7 @@
 //! `crate::prom::eval::instant`, so a measurement is exactly the number kdeck charts.
 //! An evaluator error becomes an Error measurement, never a made-up value.
 //!
-//! This file holds the queries, the measurement loop and the run's bookkeeping; [`assess`]
+//! This file holds the queries, the measurement loop and the run's bookkeeping; `assess`
 //! turns the measurements into metric and run phases.
 
 mod assess;

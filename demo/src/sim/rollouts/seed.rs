@@ -13,8 +13,8 @@
 //! step, pause conditions, conditions); the controller then fills in the rest exactly as it
 //! will keep doing, so the seeded status is the controller's own.
 //!
-//! This file holds the building blocks every scenario shares and the entry points; [`istio`]
-//! and [`basic`] write the two scenario groups.
+//! This file holds the building blocks every scenario shares and the entry points; `istio`
+//! and `basic` write the two scenario groups.
 
 mod basic;
 mod istio;

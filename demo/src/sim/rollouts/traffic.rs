@@ -12,9 +12,9 @@
 //! The scraper runs every 5 s (faster only when `--speed` makes simulated time race) and an
 //! hour of history is written at seed time.
 //!
-//! This file holds the service models and the scraper that writes the series; [`releases`]
-//! decides how each release behaves, [`breaker`] when the circuit breaker trips, and
-//! [`destinations`] reads the live routing into per-version shares.
+//! This file holds the service models and the scraper that writes the series; `releases`
+//! decides how each release behaves, `breaker` when the circuit breaker trips, and
+//! `destinations` reads the live routing into per-version shares.
 
 mod breaker;
 mod destinations;
