@@ -11,23 +11,32 @@
 //! Counters are exact integrals of the rates over each scrape interval, so they only grow.
 //! The scraper runs every 5 s (faster only when `--speed` makes simulated time race) and an
 //! hour of history is written at seed time.
+//!
+//! This file holds the service models and the scraper that writes the series; `releases`
+//! decides how each release behaves, `breaker` when the circuit breaker trips, and
+//! `destinations` reads the live routing into per-version shares.
+
+mod breaker;
+mod destinations;
+mod releases;
 
 use std::collections::HashMap;
 use std::f64::consts::PI;
 use std::sync::Arc;
 
 use chrono::Utc;
-use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use super::model::Rs;
-use super::util::{self, HASH_LABEL, Kinds};
+use super::util::{self, Kinds};
 use crate::ClusterState;
 use crate::api::store::mix64;
 use crate::prom::format::go_f;
 use crate::prom::tsdb::{Labels, Tsdb, labels};
-use crate::sim::{Pace, SimRng};
-use crate::sim::{clock, fields};
+use crate::sim::Pace;
+pub use breaker::{Breaker, breaker_at};
+use destinations::destinations;
+pub(crate) use releases::cdf;
+pub use releases::{Quality, quality, release_is_bad};
 
 /// Istio's default buckets for `istio_request_duration_milliseconds`.
 pub const BUCKETS: [f64; 19] = [
@@ -95,153 +104,6 @@ pub const SERVICES: &[ServiceModel] = &[
         breaker: true,
     },
 ];
-
-/// How a release behaves.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Quality {
-    pub bad: bool,
-    /// Share of requests answered 500.
-    pub error_share: f64,
-    /// Median latency (ms) and log-normal spread.
-    pub median_ms: f64,
-    pub sigma: f64,
-}
-
-/// Images the scenario relies on, good or bad regardless of the seed.
-const KNOWN_RELEASES: &[(&str, bool)] = &[
-    ("checkout:1.8.0", false),
-    ("checkout:1.8.1", false),
-    ("checkout:1.8.2", false),
-    ("checkout:1.7.9", false),
-    ("search-api:2.13.3", false),
-    ("search-api:2.13.4", false),
-    ("search-api:2.14.0", true),
-    ("payments-api:3.1.9", false),
-    ("payments-api:3.2.0", false),
-    ("payments-api:3.3.0", false),
-    ("recommendations:0.9.4", false),
-    ("recommendations:0.9.5", false),
-];
-
-/// Whether a release (image) is bad: the scenario's own releases are fixed, tags that say
-/// `bad`/`broken` are bad (handy with `kubectl argo rollouts set image`), and the rest are
-/// bad about one time in four, decided by the seed.
-#[must_use]
-pub fn release_is_bad(seed: u64, image: &str) -> bool {
-    let short = image.rsplit('/').next().unwrap_or(image);
-    if let Some((_, bad)) = KNOWN_RELEASES.iter().find(|(i, _)| *i == short) {
-        return *bad;
-    }
-    let tag = short.rsplit(':').next().unwrap_or_default();
-    if tag.contains("bad") || tag.contains("broken") {
-        return true;
-    }
-    SimRng::new(
-        seed ^ u64::from(util::fnv32a(short.as_bytes())),
-        0,
-        "release",
-    )
-    .chance(0.25)
-}
-
-#[must_use]
-pub fn quality(seed: u64, image: &str) -> Quality {
-    let mut rng = SimRng::new(
-        seed ^ u64::from(util::fnv32a(image.as_bytes())),
-        0,
-        "quality",
-    );
-    if release_is_bad(seed, image) {
-        Quality {
-            bad: true,
-            error_share: 0.22 + rng.f64() * 0.1,
-            median_ms: 180.0 + rng.f64() * 60.0,
-            sigma: 0.9,
-        }
-    } else {
-        Quality {
-            bad: false,
-            error_share: 0.002 + rng.f64() * 0.006,
-            median_ms: 32.0 + rng.f64() * 20.0,
-            sigma: 0.55,
-        }
-    }
-}
-
-/// Share of a log-normal latency distribution at or below `le` ms.
-pub(crate) fn cdf(le: f64, median: f64, sigma: f64) -> f64 {
-    if le <= 0.0 {
-        return 0.0;
-    }
-    let z = (le.ln() - median.ln()) / (sigma * std::f64::consts::SQRT_2);
-    0.5 * (1.0 + erf(z))
-}
-
-/// Abramowitz–Stegun 7.1.26; plenty for bucket shares.
-fn erf(x: f64) -> f64 {
-    let sign = if x < 0.0 { -1.0 } else { 1.0 };
-    let x = x.abs();
-    let t = 1.0 / (1.0 + 0.327_591_1 * x);
-    let y = 1.0
-        - (((((1.061_405_429 * t - 1.453_152_027) * t) + 1.421_413_741) * t - 0.284_496_736) * t
-            + 0.254_829_592)
-            * t
-            * (-x * x).exp();
-    sign * y
-}
-
-/// The circuit breaker on payments-api at a simulated time.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct Breaker {
-    /// Share of requests refused by the pending-queue limit (503 UO).
-    pub overflow: f64,
-    /// Share refused because every host is ejected (503 UH).
-    pub no_healthy: f64,
-    /// Hosts ejected by outlier detection.
-    pub ejected: i64,
-    /// Requests waiting in the pending queue.
-    pub pending: f64,
-}
-
-const BREAKER_CYCLE_SECS: f64 = 360.0;
-
-/// The breaker's state at simulated second `t`: every cycle of six simulated minutes it trips
-/// once, for 45–110 s, at a seeded moment; hosts stay ejected for the 30 s base ejection
-/// time after it closes.
-#[must_use]
-pub fn breaker_at(seed: u64, cluster: usize, t: f64) -> Breaker {
-    let cycle = (t / BREAKER_CYCLE_SECS).floor();
-    let mut rng = SimRng::new(seed ^ (cycle as i64 as u64), cluster, "breaker");
-    let start = cycle * BREAKER_CYCLE_SECS + 60.0 + rng.f64() * 150.0;
-    let dur = 45.0 + rng.f64() * 65.0;
-    let peak = 0.15 + rng.f64() * 0.2;
-    let rel = t - start;
-    let mut b = Breaker {
-        pending: 1.0 + (t * 0.7).sin().abs() * 2.0,
-        ..Breaker::default()
-    };
-    if (-20.0..0.0).contains(&rel) {
-        // Leading indicator: the queue fills before it overflows.
-        b.pending = 4.0 + (rel + 20.0) * 3.0;
-    } else if (0.0..dur).contains(&rel) {
-        let x = rel / dur;
-        let envelope = (x * PI).sin().max(0.2);
-        b.pending = 64.0;
-        // A short stretch in the middle where every host is ejected.
-        if (0.45..0.6).contains(&x) {
-            b.ejected = 3;
-            b.no_healthy = 0.55;
-            b.overflow = peak * 0.3;
-        } else {
-            b.ejected = if x < 0.3 { 1 } else { 2 };
-            b.overflow = peak * envelope;
-        }
-    } else if (dur..dur + 30.0).contains(&rel) {
-        b.ejected = 1;
-        b.pending = 6.0;
-    }
-    b
-}
 
 /// One destination of a service's traffic at an instant.
 #[derive(Debug, Clone)]
@@ -569,92 +431,6 @@ impl Model {
     }
 }
 
-/// The destinations of every scenario service, read from the live objects: VirtualService
-/// weights and Service selectors pick the ReplicaSets, whose images decide the quality.
-fn destinations(state: &ClusterState, kinds: Kinds) -> Vec<(ServiceModel, Vec<Dest>)> {
-    let seed = state.options.seed;
-    let mut out = Vec::new();
-    for svc in SERVICES {
-        let Some(ro) = state.store.get_value(kinds.rollouts, svc.ns, svc.rollout) else {
-            continue;
-        };
-        let (rs_objs, _) = state.store.list(kinds.replica_sets, Some(svc.ns));
-        let uid = fields::uid(&ro);
-        let rss: Vec<Rs> = rs_objs
-            .iter()
-            .filter(|o| o.owner_uids.first().map(String::as_str) == Some(uid))
-            .map(|o| Rs::parse(&o.value()))
-            .collect();
-        let selected = |service: &str| -> Option<Rs> {
-            let v = state.store.get_value(kinds.services, svc.ns, service)?;
-            let hash = v.pointer("/spec/selector")?.get(HASH_LABEL)?.as_str()?;
-            rss.iter().find(|r| r.hash == hash).cloned()
-        };
-        let dest = |name: &str, rs: &Rs, share: f64, fixed: Option<f64>| Dest {
-            service_name: name.to_string(),
-            revision: rs.hash.clone(),
-            quality: quality(seed, rs.image()),
-            share,
-            ready: rs.ready > 0,
-            fixed_rps: fixed,
-            created_ms: clock::parse(&rs.created).map_or(0, |t| t.timestamp_millis()),
-        };
-        let mut dests = Vec::new();
-        if let Some(c) = ro.pointer("/spec/strategy/canary") {
-            let canary = fields::str_at(c, "/canaryService");
-            let stable = fields::str_at(c, "/stableService");
-            let weight = vs_weight(state, kinds, svc.ns, svc.rollout, canary).unwrap_or(0);
-            if let Some(rs) = selected(stable) {
-                dests.push(dest(
-                    stable,
-                    &rs,
-                    f64::from(100 - weight.clamp(0, 100) as i32),
-                    None,
-                ));
-            }
-            if weight > 0
-                && let Some(rs) = selected(canary)
-            {
-                dests.push(dest(canary, &rs, weight as f64, None));
-            }
-        } else if let Some(b) = ro.pointer("/spec/strategy/blueGreen") {
-            let active = fields::str_at(b, "/activeService");
-            let preview = fields::str_at(b, "/previewService");
-            let active_rs = selected(active);
-            if let Some(rs) = &active_rs {
-                dests.push(dest(active, rs, 100.0, None));
-            }
-            if let Some(rs) = selected(preview)
-                && active_rs.as_ref().is_none_or(|a| a.hash != rs.hash)
-            {
-                // Smoke tests exercise the preview at a small fixed rate.
-                dests.push(dest(preview, &rs, 0.0, Some(2.5)));
-            }
-        }
-        out.push((svc.clone(), dests));
-    }
-    out
-}
-
-/// The canary weight on the rollout's VirtualService route (`host` = canary service).
-fn vs_weight(state: &ClusterState, kinds: Kinds, ns: &str, vs: &str, canary: &str) -> Option<i64> {
-    let v = state.store.get_value(kinds.virtual_services?, ns, vs)?;
-    v.pointer("/spec/http")?
-        .as_array()?
-        .iter()
-        .flat_map(|r| {
-            r.get("route")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-        })
-        .find(|d| {
-            fields::get_str(d, "/destination/host")
-                .is_some_and(|h| h.split('.').next() == Some(canary))
-        })
-        .and_then(|d| d.get("weight").and_then(Value::as_i64))
-}
-
 /// Writes the hour before `now_ms` from the seeded objects (every 5 s for the last quarter
 /// hour, every 15 s before that, to keep start-up quick); the canary and preview series
 /// start when their ReplicaSets were created.
@@ -702,75 +478,6 @@ pub async fn run(state: Arc<ClusterState>, kinds: Kinds, shutdown: CancellationT
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn bucket_shares_are_cumulative() {
-        let mut prev = 0.0;
-        for le in BUCKETS {
-            let c = cdf(le, 40.0, 0.55);
-            assert!(c >= prev && c <= 1.0);
-            prev = c;
-        }
-        assert!(cdf(40.0, 40.0, 0.55) > 0.49 && cdf(40.0, 40.0, 0.55) < 0.51);
-        assert!(prev > 0.999);
-    }
-
-    #[test]
-    fn scenario_releases_have_fixed_quality() {
-        for seed in [1, 2, 3, 99] {
-            assert!(release_is_bad(
-                seed,
-                "demo.registry.local/search-api:2.14.0"
-            ));
-            assert!(!release_is_bad(seed, "demo.registry.local/checkout:1.8.2"));
-            assert!(release_is_bad(seed, "x/checkout:1.9.0-bad"));
-        }
-        let bad = quality(1, "x/search-api:2.14.0");
-        let good = quality(1, "x/checkout:1.8.2");
-        assert!(bad.error_share > 0.2 && good.error_share < 0.01);
-        // About a quarter of unknown releases are bad.
-        let n = (0..400)
-            .filter(|i| release_is_bad(7, &format!("x/app:1.{i}.0")))
-            .count();
-        assert!((60..140).contains(&n), "{n}");
-    }
-
-    #[test]
-    fn breaker_trips_and_recovers_every_cycle() {
-        for cycle in 0..5 {
-            let base = f64::from(cycle) * BREAKER_CYCLE_SECS;
-            let states: Vec<Breaker> = (0..360)
-                .map(|s| breaker_at(4, 0, base + f64::from(s)))
-                .collect();
-            assert!(
-                states.iter().any(|b| b.overflow > 0.1),
-                "trips in cycle {cycle}"
-            );
-            assert!(states.iter().any(|b| b.ejected == 3 && b.no_healthy > 0.0));
-            assert!(
-                states
-                    .iter()
-                    .filter(|b| *b
-                        == &Breaker {
-                            pending: b.pending,
-                            ..Breaker::default()
-                        })
-                    .count()
-                    > 150,
-                "mostly closed"
-            );
-            assert_eq!(states.last().map(|b| b.ejected), Some(0));
-        }
-        // Deterministic by seed, different across seeds.
-        assert_eq!(breaker_at(4, 0, 100.0), breaker_at(4, 0, 100.0));
-        let a: Vec<i64> = (0..720)
-            .map(|s| breaker_at(4, 0, f64::from(s)).ejected)
-            .collect();
-        let b: Vec<i64> = (0..720)
-            .map(|s| breaker_at(5, 0, f64::from(s)).ejected)
-            .collect();
-        assert_ne!(a, b);
-    }
 
     #[test]
     fn counters_integrate_rates_and_canary_share_follows_weight() {
