@@ -5,7 +5,7 @@
 //!
 //! Run: `cargo bench --bench backups`
 
-#[path = "common.rs"]
+#[path = "support/common.rs"]
 mod common;
 
 use std::sync::Arc;

@@ -5,32 +5,23 @@
 //!
 //! Run: `cargo bench --bench breakers`
 
-#[path = "common.rs"]
+#[path = "support/common.rs"]
 mod common;
+#[path = "support/frames.rs"]
+mod frames;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use kdeck::app::{App, AppSettings, known_actions};
-use kdeck::clock::Clock;
-use kdeck::cluster::{ClusterHandle, ClusterInfo, Discovery, PromReach, Reach};
 use kdeck::config::Config;
 use kdeck::k8s::istio::{DestinationRule, VirtualService};
-use kdeck::keymap::Keymap;
 use kdeck::panes::breakers::hosts::ServiceRef;
 use kdeck::panes::breakers::pane::list_spec;
-use kdeck::panes::{Scope, registry};
 use kdeck::source::prometheus::{PromClient, PromEndpoint, PromSeries};
-use kdeck::source::{Notifier, PromSnapshot, PromSpec, QueryResult, SourceState};
-use kdeck::theme::Theme;
-use kdeck::world::World;
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
+use kdeck::source::{PromSnapshot, PromSpec, QueryResult, SourceState};
 use serde_json::json;
-use tokio_util::sync::CancellationToken;
 
-use common::summary;
+use frames::Frames;
 
 const RULES: usize = 500;
 
@@ -92,25 +83,7 @@ fn answer(round: usize) -> PromSnapshot {
 }
 
 fn frame_times() {
-    let handle = ClusterHandle::new(
-        "bench",
-        ClusterInfo {
-            server: String::new(),
-            user: "bench".into(),
-            version: Some("v1.32.4".into()),
-            reach: Reach::Reachable {
-                latency: Duration::from_millis(3),
-                since: Utc::now(),
-            },
-            prometheus: PromReach::Unknown,
-            readonly: false,
-        },
-        None,
-        None,
-        Notifier::new(),
-        CancellationToken::new(),
-    );
-    handle.set_discovery(Discovery::default());
+    let handle = frames::test_cluster("");
     handle.sources.set_prometheus(Some(PromClient::new(
         PromEndpoint::Url("http://127.0.0.1:9".into()),
         None,
@@ -118,85 +91,45 @@ fn frame_times() {
     )));
     let live = SourceState::Live { since: Utc::now() };
     let rules: Vec<DestinationRule> = (0..RULES).map(|i| rule(i, "1")).collect();
-    handle.sources.set_test_kind(rules.clone(), live.clone());
+    handle.sources.set_test_kind(rules, live.clone());
     handle
         .sources
         .set_test_kind(Vec::<VirtualService>::new(), live.clone());
-    let world = Arc::new(World::new(Notifier::new()));
-    world.add(handle.clone());
-    let panes = registry();
-    let keymap = Keymap::from_texts(
-        "default",
-        kdeck::keymap::BUILTIN[0].1,
-        None,
-        &known_actions(&panes),
-    );
-    let mut app = App::new(
-        world,
-        panes,
-        keymap,
-        Theme::builtin("default").unwrap(),
-        Config::default(),
-        Clock::Fixed(Utc::now()),
-        None,
-        AppSettings::default(),
-        Scope {
-            all_clusters: true,
-            ..Scope::default()
-        },
-    );
-    app.focus_pane("breakers");
-    let mut term = Terminal::new(TestBackend::new(120, 40)).unwrap();
-    app.update_models();
-    term.draw(|f| app.render(f)).unwrap();
+    let mut f = Frames::new(handle.clone(), "breakers");
     let spec = list_spec(&Config::default());
     handle
         .sources
         .set_test_prom(spec.clone(), answer(0), live.clone());
-    let (mut all, mut one, mut prom, mut idle) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for round in 0..120 {
-        // Every rule changed: every row rebuilt.
-        let set: Vec<DestinationRule> = (0..RULES).map(|i| rule(i, &format!("r{round}"))).collect();
-        handle.sources.set_test_kind(set.clone(), live.clone());
-        let t = Instant::now();
-        app.update_models();
-        term.draw(|f| app.render(f)).unwrap();
-        all.push(t.elapsed());
-        // One rule changed.
-        let mut set = set;
-        set[RULES / 2].metadata.resource_version = Some(format!("one-{round}"));
+    let set_rules = |round: usize, one: bool| {
+        let mut set: Vec<DestinationRule> =
+            (0..RULES).map(|i| rule(i, &format!("r{round}"))).collect();
+        if one {
+            set[RULES / 2].metadata.resource_version = Some(format!("one-{round}"));
+        }
         handle.sources.set_test_kind(set, live.clone());
-        let t = Instant::now();
-        app.update_models();
-        term.draw(|f| app.render(f)).unwrap();
-        one.push(t.elapsed());
-        // A Prometheus refresh that moved every service's numbers.
-        handle
-            .sources
-            .set_test_prom(spec.clone(), answer(round + 1), live.clone());
-        let t = Instant::now();
-        app.update_models();
-        term.draw(|f| app.render(f)).unwrap();
-        prom.push(t.elapsed());
-        // Nothing changed.
-        let t = Instant::now();
-        app.update_models();
-        term.draw(|f| app.render(f)).unwrap();
-        idle.push(t.elapsed());
-    }
-    let screen = term.backend().to_string();
-    assert!(screen.contains(&format!("({RULES} ·")), "{screen}");
-    for (label, samples) in [
-        ("every rule changed      ", all),
-        ("one rule changed        ", one),
-        ("prometheus refresh, all ", prom),
-        ("nothing changed, redraw ", idle),
-    ] {
-        let (m, p95, max) = summary(samples);
-        println!(
-            "frame, {RULES} rules, {label}: median {m:.2} ms, p95 {p95:.2} ms, max {max:.2} ms"
-        );
-    }
+    };
+    f.time(
+        &format!("frame, {RULES} rules"),
+        120,
+        &format!("({RULES} ·"),
+        vec![
+            (
+                "every rule changed",
+                frames::step(|_, i| set_rules(i, false)),
+            ),
+            ("one rule changed", frames::step(|_, i| set_rules(i, true))),
+            // A Prometheus refresh that moved every service's numbers.
+            (
+                "prometheus refresh, all",
+                frames::step(|_, i| {
+                    handle
+                        .sources
+                        .set_test_prom(spec.clone(), answer(i + 1), live.clone());
+                }),
+            ),
+            ("nothing changed, redraw", Frames::nothing()),
+        ],
+    );
 }
 
 /// (queries, bytes of the answers, wall time) of running `spec` once against `prom_url`.

@@ -4,7 +4,7 @@
 //!
 //! Run: `cargo bench --bench demo_api`
 
-#[path = "common.rs"]
+#[path = "support/common.rs"]
 mod common;
 
 use std::time::{Duration, Instant};

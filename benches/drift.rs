@@ -4,29 +4,17 @@
 //!
 //! Run: `cargo bench --bench drift`
 
-#[path = "common.rs"]
+#[path = "support/common.rs"]
 mod common;
-
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+#[path = "support/frames.rs"]
+mod frames;
 
 use chrono::Utc;
-use kdeck::app::{App, AppSettings, known_actions};
-use kdeck::clock::Clock;
-use kdeck::cluster::{ClusterHandle, ClusterInfo, Discovery, PromReach, Reach};
-use kdeck::config::Config;
 use kdeck::k8s::argocd::{AppProject, Application};
-use kdeck::keymap::Keymap;
-use kdeck::panes::{Scope, registry};
-use kdeck::source::{Notifier, SourceState};
-use kdeck::theme::Theme;
-use kdeck::world::World;
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
+use kdeck::source::SourceState;
 use serde_json::json;
-use tokio_util::sync::CancellationToken;
 
-use common::summary;
+use frames::Frames;
 
 const ROWS: usize = 2000;
 
@@ -64,25 +52,7 @@ fn synthetic(i: usize, rv: &str) -> Application {
 }
 
 fn main() {
-    let handle = ClusterHandle::new(
-        "bench",
-        ClusterInfo {
-            server: "https://10.0.0.1:6443".into(),
-            user: "bench".into(),
-            version: Some("v1.32.4".into()),
-            reach: Reach::Reachable {
-                latency: Duration::from_millis(3),
-                since: Utc::now(),
-            },
-            prometheus: PromReach::Unknown,
-            readonly: false,
-        },
-        None,
-        None,
-        Notifier::new(),
-        CancellationToken::new(),
-    );
-    handle.set_discovery(Discovery::default());
+    let handle = frames::test_cluster("https://10.0.0.1:6443");
     let apps: Vec<Application> = (0..ROWS).map(|i| synthetic(i, "a")).collect();
     let projects: Vec<AppProject> = vec![serde_json::from_value(json!({
         "metadata": {"name": "platform", "namespace": "argocd", "resourceVersion": "1"},
@@ -92,79 +62,31 @@ fn main() {
     let live = SourceState::Live { since: Utc::now() };
     handle.sources.set_test_kind(apps.clone(), live.clone());
     handle.sources.set_test_kind(projects, live.clone());
-    let with_rv = |round: usize| -> Vec<Application> {
+    let mut f = Frames::new(handle.clone(), "drift");
+    // Fresh versions every round, so no round hits the cache of an earlier one.
+    let with_rv = |round: usize, one: bool| {
         let mut set = apps.clone();
         for a in &mut set {
             let rv = a.metadata.resource_version.take().unwrap_or_default();
             a.metadata.resource_version = Some(format!("{rv}-{round}"));
         }
-        set
+        if one {
+            set[ROWS / 2].metadata.resource_version = Some(format!("changed-{round}"));
+        }
+        handle.sources.set_test_kind(set, live.clone());
     };
-    let world = Arc::new(World::new(Notifier::new()));
-    world.add(handle.clone());
-    let panes = registry();
-    let keymap = Keymap::from_texts(
-        "default",
-        kdeck::keymap::BUILTIN[0].1,
-        None,
-        &known_actions(&panes),
+    f.time(
+        &format!("drift frame, {ROWS} apps"),
+        60,
+        &format!("({ROWS} ·"),
+        vec![
+            (
+                "all objects changed",
+                frames::step(|_, i| with_rv(i, false)),
+            ),
+            ("one object changed", frames::step(|_, i| with_rv(i, true))),
+            ("a second later, ages", Frames::a_second_later(f.start)),
+            ("nothing changed, redraw", Frames::nothing()),
+        ],
     );
-    let start = Utc::now();
-    let mut app = App::new(
-        world,
-        panes,
-        keymap,
-        Theme::builtin("default").unwrap(),
-        Config::default(),
-        Clock::Fixed(start),
-        None,
-        AppSettings::default(),
-        Scope {
-            all_clusters: true,
-            ..Scope::default()
-        },
-    );
-    assert!(app.focus_pane("drift"));
-    let mut term = Terminal::new(TestBackend::new(120, 40)).unwrap();
-    app.update_models();
-    term.draw(|f| app.render(f)).unwrap();
-    let (mut full, mut one, mut ages, mut redraw) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for i in 0..60 {
-        let all_new = with_rv(i);
-        handle.sources.set_test_kind(all_new.clone(), live.clone());
-        let t = Instant::now();
-        app.update_models();
-        term.draw(|f| app.render(f)).unwrap();
-        full.push(t.elapsed());
-        let mut one_new = all_new;
-        one_new[ROWS / 2].metadata.resource_version = Some(format!("changed-{i}"));
-        handle.sources.set_test_kind(one_new, live.clone());
-        let t = Instant::now();
-        app.update_models();
-        term.draw(|f| app.render(f)).unwrap();
-        one.push(t.elapsed());
-        app.clock = Clock::Fixed(start + chrono::Duration::seconds(i as i64 + 1));
-        let t = Instant::now();
-        app.update_models();
-        term.draw(|f| app.render(f)).unwrap();
-        ages.push(t.elapsed());
-        let t = Instant::now();
-        app.update_models();
-        term.draw(|f| app.render(f)).unwrap();
-        redraw.push(t.elapsed());
-    }
-    let screen = term.backend().to_string();
-    assert!(screen.contains(&format!("({ROWS} ·")), "{screen}");
-    for (label, samples) in [
-        ("all objects changed     ", full),
-        ("one object changed      ", one),
-        ("a second later, ages    ", ages),
-        ("nothing changed, redraw ", redraw),
-    ] {
-        let (m, p95, max) = summary(samples);
-        println!(
-            "drift frame, {ROWS} apps, {label}: median {m:.2} ms, p95 {p95:.2} ms, max {max:.2} ms"
-        );
-    }
 }

@@ -5,32 +5,24 @@
 //!
 //! Run: `cargo bench --bench hpa`
 
-#[path = "client.rs"]
+#[path = "support/client.rs"]
 mod client;
-#[path = "common.rs"]
+#[path = "support/common.rs"]
 mod common;
+#[path = "support/frames.rs"]
+mod frames;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use kdeck::app::{App, AppSettings, known_actions};
-use kdeck::clock::Clock;
-use kdeck::cluster::{ClusterHandle, ClusterInfo, Discovery, PromReach, Reach};
-use kdeck::config::Config;
 use kdeck::k8s::apps::Deployment;
 use kdeck::k8s::autoscaling::HorizontalPodAutoscaler;
-use kdeck::keymap::Keymap;
-use kdeck::panes::{Scope, registry};
-use kdeck::source::{Notifier, SourceState};
-use kdeck::theme::Theme;
-use kdeck::world::World;
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
+use kdeck::panes::registry;
+use kdeck::source::SourceState;
 use serde_json::json;
-use tokio_util::sync::CancellationToken;
 
-use common::{DemoServe, rss_mib, self_pid, summary};
+use common::{DemoServe, rss_mib, self_pid};
+use frames::Frames;
 
 const ROWS: usize = 2000;
 
@@ -70,105 +62,38 @@ fn synthetic(i: usize) -> (HorizontalPodAutoscaler, Deployment) {
 }
 
 fn frame_times() {
-    let handle = ClusterHandle::new(
-        "bench",
-        ClusterInfo {
-            server: String::new(),
-            user: "bench".into(),
-            version: Some("v1.32.4".into()),
-            reach: Reach::Reachable {
-                latency: Duration::from_millis(3),
-                since: Utc::now(),
-            },
-            prometheus: PromReach::Unknown,
-            readonly: false,
-        },
-        None,
-        None,
-        Notifier::new(),
-        CancellationToken::new(),
-    );
-    handle.set_discovery(Discovery::default());
+    let handle = frames::test_cluster("");
     let (hpas, deployments): (Vec<_>, Vec<_>) = (0..ROWS).map(synthetic).unzip();
     let live = SourceState::Live { since: Utc::now() };
     handle.sources.set_test_kind(hpas.clone(), live.clone());
     handle.sources.set_test_kind(deployments, live.clone());
-    let world = Arc::new(World::new(Notifier::new()));
-    world.add(handle.clone());
-    let panes = registry();
-    let keymap = Keymap::from_texts(
-        "default",
-        kdeck::keymap::BUILTIN[0].1,
-        None,
-        &known_actions(&panes),
-    );
-    let start = Utc::now();
-    let mut app = App::new(
-        world,
-        panes,
-        keymap,
-        Theme::builtin("default").unwrap(),
-        Config::default(),
-        Clock::Fixed(start),
-        None,
-        AppSettings::default(),
-        Scope {
-            all_clusters: true,
-            ..Scope::default()
-        },
-    );
-    app.focus_pane("hpa");
-    let mut term = Terminal::new(TestBackend::new(120, 40)).unwrap();
-    app.update_models();
-    term.draw(|f| app.render(f)).unwrap();
-    let with_rv = |round: usize| -> Vec<HorizontalPodAutoscaler> {
+    let mut f = Frames::new(handle.clone(), "hpa");
+    // Fresh versions every round, so no round hits the cache of an earlier one.
+    let with_rv = |round: usize, one: bool| {
         let mut set = hpas.clone();
         for h in &mut set {
             let rv = h.metadata.resource_version.take().unwrap_or_default();
             h.metadata.resource_version = Some(format!("{rv}-{round}"));
         }
-        set
+        if one {
+            set[ROWS / 2].metadata.resource_version = Some(format!("changed-{round}"));
+        }
+        handle.sources.set_test_kind(set, live.clone());
     };
-    let (mut full, mut one, mut ages, mut redraw) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for i in 0..120 {
-        // Every HPA changed (a relist): every row is rebuilt.
-        let all_new = with_rv(i);
-        handle.sources.set_test_kind(all_new.clone(), live.clone());
-        let t = Instant::now();
-        app.update_models();
-        term.draw(|f| app.render(f)).unwrap();
-        full.push(t.elapsed());
-        // One HPA's status written (the common case).
-        let mut one_new = all_new;
-        one_new[ROWS / 2].metadata.resource_version = Some(format!("changed-{i}"));
-        handle.sources.set_test_kind(one_new, live.clone());
-        let t = Instant::now();
-        app.update_models();
-        term.draw(|f| app.render(f)).unwrap();
-        one.push(t.elapsed());
-        // A second later: only the SCALED column (drawn for the visible rows) moves.
-        app.clock = Clock::Fixed(start + chrono::Duration::seconds(i as i64 + 1));
-        let t = Instant::now();
-        app.update_models();
-        term.draw(|f| app.render(f)).unwrap();
-        ages.push(t.elapsed());
-        let t = Instant::now();
-        app.update_models();
-        term.draw(|f| app.render(f)).unwrap();
-        redraw.push(t.elapsed());
-    }
-    let screen = term.backend().to_string();
-    assert!(screen.contains(&format!("HPA ({ROWS} ·")), "{screen}");
-    for (label, samples) in [
-        ("every HPA changed      ", full),
-        ("one HPA changed        ", one),
-        ("a second later, SCALED ", ages),
-        ("nothing changed, redraw", redraw),
-    ] {
-        let (m, p95, max) = summary(samples);
-        println!("frame, {ROWS} HPAs, {label}: median {m:.2} ms, p95 {p95:.2} ms, max {max:.2} ms");
-    }
+    f.time(
+        &format!("frame, {ROWS} HPAs"),
+        120,
+        &format!("HPA ({ROWS} ·"),
+        vec![
+            // Every HPA changed (a relist): every row is rebuilt.
+            ("every HPA changed", frames::step(|_, i| with_rv(i, false))),
+            // One HPA's status written (the common case).
+            ("one HPA changed", frames::step(|_, i| with_rv(i, true))),
+            // Only the SCALED column (drawn for the visible rows) moves.
+            ("a second later, SCALED", Frames::a_second_later(f.start)),
+            ("nothing changed, redraw", Frames::nothing()),
+        ],
+    );
 }
 
 /// Every cluster's pods and HPAs listed, their watches live.

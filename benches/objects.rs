@@ -6,7 +6,7 @@
 //! Run: `cargo bench --bench objects`. Adding a kind is one line in `main` (its list path and
 //! its slim type).
 
-#[path = "common.rs"]
+#[path = "support/common.rs"]
 mod common;
 
 use std::alloc::{GlobalAlloc, Layout, System};

@@ -4,32 +4,23 @@
 //!
 //! Run: `cargo bench --bench rollouts`
 
-#[path = "client.rs"]
+#[path = "support/client.rs"]
 mod client;
-#[path = "common.rs"]
+#[path = "support/common.rs"]
 mod common;
+#[path = "support/frames.rs"]
+mod frames;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use kdeck::app::{App, AppSettings, known_actions};
-use kdeck::clock::Clock;
-use kdeck::cluster::{ClusterHandle, ClusterInfo, Discovery, PromReach, Reach};
-use kdeck::config::Config;
 use kdeck::k8s::apps::ReplicaSet;
 use kdeck::k8s::rollout::Rollout;
-use kdeck::keymap::Keymap;
-use kdeck::panes::{Scope, registry};
-use kdeck::source::{Notifier, SourceState};
-use kdeck::theme::Theme;
-use kdeck::world::World;
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
+use kdeck::source::SourceState;
 use serde_json::json;
-use tokio_util::sync::CancellationToken;
 
 use common::summary;
+use frames::Frames;
 
 const ROWS: usize = 2000;
 
@@ -68,114 +59,45 @@ fn synthetic(i: usize, rv: &str) -> (Rollout, Vec<ReplicaSet>) {
 }
 
 fn frame_times() {
-    let handle = ClusterHandle::new(
-        "bench",
-        ClusterInfo {
-            server: String::new(),
-            user: "bench".into(),
-            version: Some("v1.32.4".into()),
-            reach: Reach::Reachable {
-                latency: Duration::from_millis(3),
-                since: Utc::now(),
-            },
-            prometheus: PromReach::Unknown,
-            readonly: false,
-        },
-        None,
-        None,
-        Notifier::new(),
-        CancellationToken::new(),
-    );
-    handle.set_discovery(Discovery::default());
+    let handle = frames::test_cluster("");
     let (rollouts, rss): (Vec<_>, Vec<_>) = (0..ROWS).map(|i| synthetic(i, "a")).unzip();
-    // Each round: every object at a new resourceVersion (everything changed), then the same
-    // set with one object changed. Fresh versions every round, so no round hits the cache of
-    // an earlier one.
-    let with_rv = |set: &[Rollout], round: usize| -> Vec<Rollout> {
-        let mut set = set.to_vec();
-        for r in &mut set {
-            let rv = r.metadata.resource_version.take().unwrap_or_default();
-            r.metadata.resource_version = Some(format!("{rv}-{round}"));
-        }
-        set
-    };
     let live = SourceState::Live { since: Utc::now() };
     handle.sources.set_test_kind(rollouts.clone(), live.clone());
     handle.sources.set_test_kind(
         rss.into_iter().flatten().collect::<Vec<ReplicaSet>>(),
         live.clone(),
     );
-    let world = Arc::new(World::new(Notifier::new()));
-    world.add(handle.clone());
-    let panes = registry();
-    let keymap = Keymap::from_texts(
-        "default",
-        kdeck::keymap::BUILTIN[0].1,
-        None,
-        &known_actions(&panes),
+    let mut f = Frames::new(handle.clone(), "rollouts");
+    // Every object at a new resourceVersion (everything changed), or that set with one object
+    // changed. Fresh versions every round, so no round hits the cache of an earlier one.
+    let with_rv = |round: usize, one: bool| {
+        let mut set = rollouts.clone();
+        for r in &mut set {
+            let rv = r.metadata.resource_version.take().unwrap_or_default();
+            r.metadata.resource_version = Some(format!("{rv}-{round}"));
+        }
+        if one {
+            set[ROWS / 2].metadata.resource_version = Some(format!("changed-{round}"));
+        }
+        handle.sources.set_test_kind(set, live.clone());
+    };
+    f.time(
+        &format!("frame, {ROWS} rows"),
+        120,
+        &format!("({ROWS} ·"),
+        vec![
+            // Every row is recomputed.
+            (
+                "all objects changed",
+                frames::step(|_, i| with_rv(i, false)),
+            ),
+            // The common case: one row recomputed, the rest from cache.
+            ("one object changed", frames::step(|_, i| with_rv(i, true))),
+            // A new second, same data: only the step ages move.
+            ("a second later, ages", Frames::a_second_later(f.start)),
+            ("nothing changed, redraw", Frames::nothing()),
+        ],
     );
-    let start = Utc::now();
-    let mut app = App::new(
-        world,
-        panes,
-        keymap,
-        Theme::builtin("default").unwrap(),
-        Config::default(),
-        Clock::Fixed(start),
-        None,
-        AppSettings::default(),
-        Scope {
-            all_clusters: true,
-            ..Scope::default()
-        },
-    );
-    app.focus_pane("rollouts");
-    let mut term = Terminal::new(TestBackend::new(120, 40)).unwrap();
-    app.update_models();
-    term.draw(|f| app.render(f)).unwrap();
-    let mut full = Vec::new();
-    let mut one = Vec::new();
-    let mut ages = Vec::new();
-    let mut redraw = Vec::new();
-    for i in 0..120 {
-        // Every object changed: every row is recomputed.
-        let all_new = with_rv(&rollouts, i);
-        handle.sources.set_test_kind(all_new.clone(), live.clone());
-        let t = Instant::now();
-        app.update_models();
-        term.draw(|f| app.render(f)).unwrap();
-        full.push(t.elapsed());
-        // One object changed (the common case): one row recomputed, the rest from cache.
-        let mut one_new = all_new;
-        one_new[ROWS / 2].metadata.resource_version = Some(format!("changed-{i}"));
-        handle.sources.set_test_kind(one_new, live.clone());
-        let t = Instant::now();
-        app.update_models();
-        term.draw(|f| app.render(f)).unwrap();
-        one.push(t.elapsed());
-        // A new second, same data: only the step ages move.
-        app.clock = Clock::Fixed(start + chrono::Duration::seconds(i as i64 + 1));
-        let t = Instant::now();
-        app.update_models();
-        term.draw(|f| app.render(f)).unwrap();
-        ages.push(t.elapsed());
-        // Nothing changed: the cost of a frame that recomputes nothing.
-        let t = Instant::now();
-        app.update_models();
-        term.draw(|f| app.render(f)).unwrap();
-        redraw.push(t.elapsed());
-    }
-    let screen = term.backend().to_string();
-    assert!(screen.contains(&format!("({ROWS} ·")), "{screen}");
-    for (label, samples) in [
-        ("all objects changed     ", full),
-        ("one object changed      ", one),
-        ("a second later, ages    ", ages),
-        ("nothing changed, redraw  ", redraw),
-    ] {
-        let (m, p95, max) = summary(samples);
-        println!("frame, {ROWS} rows, {label}: median {m:.2} ms, p95 {p95:.2} ms, max {max:.2} ms");
-    }
 }
 
 fn event_to_screen() {

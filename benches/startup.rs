@@ -11,9 +11,9 @@
 //! Run: `cargo bench --bench startup` (`KDECK_BENCH_IDLE_SECS` sets the idle window, default
 //! 120 s; `KDECK_BENCH_RUNS` picks runs, e.g. `1x1000,50x1000`).
 
-#[path = "client.rs"]
+#[path = "support/client.rs"]
 mod client;
-#[path = "common.rs"]
+#[path = "support/common.rs"]
 mod common;
 
 use std::time::{Duration, Instant};

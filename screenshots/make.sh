@@ -61,13 +61,26 @@ shot confirm
 t send-keys -t k n Escape
 sleep 0.5
 t send-keys -t k Escape  # clears the filter
-
-t resize-window -t k -x 80 -y 24
-sleep 1
 t send-keys -t k :
 t send-keys -t k -l "ctx all"
 t send-keys -t k Enter
+wait_for "clusters all"
+
+# The other panes, each once its table is there.
+for pane in "3 hpa HPA" "4 breakers Breakers" "5 drift Drift" "6 backups Backups"; do
+  read -r key name title <<<"$pane"
+  t send-keys -t k "$key"
+  wait_for "┌ $title ("
+  sleep 1
+  shot "$name"
+done
+
+t resize-window -t k -x 80 -y 24
+t send-keys -t k 2
 sleep 1
 shot rollouts-80x24
+t send-keys -t k 1
+sleep 1
+shot clusters-80x24
 
 t send-keys -t k q

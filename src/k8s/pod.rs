@@ -22,6 +22,9 @@ use crate::slim_resource;
 /// The pod labels kdeck keeps: which ReplicaSet template a pod was made from.
 pub const KEEP_LABELS: &[&str] = &[POD_TEMPLATE_HASH_LABEL, ROLLOUT_POD_TEMPLATE_HASH_LABEL];
 
+/// Labels kept of an object: interned key/value pairs, only those a pane reads.
+pub type Labels = Box<[(Arc<str>, Arc<str>)]>;
+
 /// `v1` Pod, slim.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(from = "PodWire")]
@@ -31,7 +34,7 @@ pub struct Pod {
     /// The owner references (usually the one ReplicaSet), shared with its other pods.
     pub owners: Box<[Arc<Owner>]>,
     /// The labels in [`KEEP_LABELS`] the pod carries, as shared copies.
-    pub labels: Box<[(Arc<str>, Arc<str>)]>,
+    pub labels: Labels,
     pub spec: PodSpec,
     pub status: Option<PodStatus>,
 }
@@ -221,13 +224,13 @@ struct MetaWire {
     creation_timestamp: Option<Time>,
     deletion_timestamp: Option<Time>,
     #[serde(deserialize_with = "kept_labels")]
-    labels: Box<[(Arc<str>, Arc<str>)]>,
+    labels: Labels,
     #[serde(deserialize_with = "owner_references")]
     owner_references: Box<[Arc<Owner>]>,
 }
 
 /// Reads a label map keeping only [`KEEP_LABELS`], as shared copies.
-fn kept_labels<'de, D: Deserializer<'de>>(d: D) -> Result<Box<[(Arc<str>, Arc<str>)]>, D::Error> {
+fn kept_labels<'de, D: Deserializer<'de>>(d: D) -> Result<Labels, D::Error> {
     let all: Option<BTreeMap<String, Option<String>>> = Option::deserialize(d)?;
     Ok(all
         .into_iter()

@@ -86,6 +86,9 @@ pub fn decode_list<K: Watched>(body: &str) -> Result<ListPage<K>, WireError> {
 }
 
 /// A watch event, read.
+// Events pass one at a time, straight into the store: boxing the object would only add an
+// allocation per event.
+#[allow(clippy::large_enum_variant)]
 pub enum WatchEvent<K> {
     Applied(DeserializeGuard<K>),
     /// The key of the deleted object and its last resourceVersion.

@@ -66,7 +66,8 @@ fn dry_run_flag_sends_a_server_side_dry_run_and_keeps_nothing() {
     t.send(&["p"]);
     t.wait_text("enter/y  promote", WAIT);
     t.send(&["y"]);
-    let screen = t.wait_text("dry run", WAIT);
+    // (The dialog itself says "server-side dry run": wait for the outcome's words.)
+    let screen = t.wait_text("dry run accepted", WAIT);
     assert!(!screen.contains("Confirm:"), "{screen}");
     wait_until("the outcome in the audit log", || !f.audit().is_empty());
     // The server received the write and kept nothing.
