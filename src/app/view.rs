@@ -89,11 +89,28 @@ impl App {
     fn render_tabs(&self, frame: &mut Frame, area: Rect) {
         let t = &self.theme;
         let mut spans = vec![Span::styled(" kdeck ", t.style(Role::Title))];
-        for (i, p) in self.panes.iter().enumerate() {
-            let label = match &p.summary().badge {
-                Some(b) => format!(" {} {} {b} ", i + 1, p.title()),
-                None => format!(" {} {} ", i + 1, p.title()),
+        let label = |i: usize, p: &Box<dyn crate::panes::Pane>, named: bool| {
+            let name = if named {
+                format!(" {}", p.title())
+            } else {
+                String::new()
             };
+            match &p.summary().badge {
+                Some(b) => format!(" {}{name} {b} ", i + 1),
+                None => format!(" {}{name} ", i + 1),
+            }
+        };
+        // On a narrow terminal only the active tab keeps its name (the others keep their
+        // number and badge), so every tab and the scope still fit.
+        let named_width: usize = self
+            .panes
+            .iter()
+            .enumerate()
+            .map(|(i, p)| crate::widgets::text::width(&label(i, p, true)) + 1)
+            .sum();
+        let compact = 7 + named_width + 28 > area.width as usize;
+        for (i, p) in self.panes.iter().enumerate() {
+            let label = label(i, p, !compact || i == self.focus);
             let style = if i == self.focus {
                 t.style(Role::TabActive)
             } else {
@@ -114,24 +131,43 @@ impl App {
             .namespace
             .as_deref()
             .map_or_else(|| "ns all".to_string(), |n| format!("ns {n}"));
-        let mut right = vec![Span::styled(
+        let scope = vec![Span::styled(
             format!("{scope} · {ns}"),
             t.style(Role::Muted),
         )];
-        if let Some(b) = &self.settings.banner {
-            right.push(Span::styled(format!(" · {b}"), t.style(Role::Accent)));
-        }
+        let banner: Vec<Span> = self
+            .settings
+            .banner
+            .iter()
+            .map(|b| Span::styled(format!(" · {b}"), t.style(Role::Accent)))
+            .collect();
+        let mut modes = Vec::new();
         if self.settings.readonly {
-            right.push(Span::raw(" "));
-            right.push(Span::styled(" READ-ONLY ", t.style(Role::Danger)));
+            modes.push(Span::raw(" "));
+            modes.push(Span::styled(" READ-ONLY ", t.style(Role::Danger)));
         }
         if self.settings.dry_run {
-            right.push(Span::raw(" "));
-            right.push(Span::styled(" DRY-RUN ", t.style(Role::Warn)));
+            modes.push(Span::raw(" "));
+            modes.push(Span::styled(" DRY-RUN ", t.style(Role::Warn)));
         }
+        // When the line is short, what goes first is the banner, then the scope; the modes
+        // (read-only, dry run) stay as long as anything does.
+        let room = (area.width as usize).saturating_sub(left + 1);
+        let len = |parts: &[&Vec<Span>]| -> usize {
+            parts.iter().flat_map(|p| p.iter()).map(width).sum()
+        };
+        let right: Vec<Span> = if len(&[&scope, &banner, &modes]) <= room {
+            [scope, banner, modes].concat()
+        } else if len(&[&scope, &modes]) <= room {
+            [scope, modes].concat()
+        } else if len(&[&modes]) <= room {
+            modes
+        } else {
+            Vec::new()
+        };
         let right_len: usize = right.iter().map(width).sum();
         let pad = (area.width as usize).saturating_sub(left + right_len + 1);
-        if pad > 0 {
+        if !right.is_empty() {
             spans.push(Span::raw(" ".repeat(pad)));
             spans.extend(right);
         }
