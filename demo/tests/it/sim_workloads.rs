@@ -388,7 +388,22 @@ async fn paused_deployment_holds_its_rollout_until_resumed() {
         .len()
     };
     let paused_count = rs_count();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A spec change made after the template change (it bumps the generation and changes
+    // nothing else): once the controller has observed it, it has synced the paused
+    // Deployment with the new template again, and must still not have rolled.
+    let marked = merge(
+        &c.state,
+        k.deployment,
+        "shop",
+        "cart",
+        json!({"spec": {"revisionHistoryLimit": 11}}),
+    );
+    let marker_generation = i(&marked, "/metadata/generation");
+    eventually(LONG, "the controller observed the later change", || {
+        let d = get(&c.state, k.deployment, "shop", "cart")?;
+        (i(&d, "/status/observedGeneration") >= marker_generation).then_some(())
+    })
+    .await;
     assert_eq!(
         rs_count(),
         paused_count,
