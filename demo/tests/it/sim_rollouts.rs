@@ -10,7 +10,8 @@ use kdeck_demo::api::registry;
 use kdeck_demo::api::store::{Patch, Subresource};
 use kdeck_demo::prom::tsdb::Tsdb;
 use kdeck_demo::sim::rollouts::{self, SimConfig, analysis, seed as ro_seed, traffic};
-use kdeck_demo::sim::{clock, namespaces, workloads};
+use kdeck_demo::sim::workloads::{self, replicasets::owned_pods};
+use kdeck_demo::sim::{clock, namespaces};
 use kdeck_demo::{ClusterProfile, ClusterState, SimOptions};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -94,11 +95,10 @@ impl Sim {
                 .filter(|rs| {
                     let v = rs.value();
                     let want = v["spec"]["replicas"].as_i64().unwrap_or(0);
-                    let ready = workloads::replicasets::owned_pods(&self.state, &rs.key.ns, &rs.uid)
-                        .iter()
-                        .filter(|p| p.ready())
-                        .count() as i64;
-                    ready != want || v["status"]["availableReplicas"].as_i64().unwrap_or(0) != want
+                    let pods = owned_pods(&self.state, &rs.key.ns, &rs.uid);
+                    let ready = pods.iter().filter(|p| p.ready()).count() as i64;
+                    let available = v["status"]["availableReplicas"].as_i64().unwrap_or(0);
+                    ready != want || available != want
                 })
                 .map(|rs| rs.key.name.clone())
                 .collect();
