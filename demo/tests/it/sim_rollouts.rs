@@ -1,17 +1,17 @@
 //! The simulated Argo Rollouts, AnalysisRun controller and Istio traffic model, driven
 //! in-process at high `--speed` through the object store exactly as kubectl-argo-rollouts
-//! sends its requests. Until the workloads controllers merge, a small fake ReplicaSet
-//! controller here keeps pods and ReplicaSet status in step with `spec.replicas`.
+//! sends its requests, next to the simulator's own workloads controllers (ReplicaSets,
+//! scheduler and kubelet) and with analysis queries answered by its PromQL engine.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kdeck_demo::api::registry;
 use kdeck_demo::api::store::{Patch, Subresource};
-use kdeck_demo::prom::eval::{QueryError, QueryValue};
 use kdeck_demo::prom::tsdb::Tsdb;
-use kdeck_demo::sim::namespaces;
 use kdeck_demo::sim::rollouts::{self, SimConfig, analysis, seed as ro_seed, traffic};
+use kdeck_demo::sim::workloads::{self, replicasets::owned_pods};
+use kdeck_demo::sim::{clock, namespaces};
 use kdeck_demo::{ClusterProfile, ClusterState, SimOptions};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -50,156 +50,11 @@ fn cluster(index: usize, seed: u64, speed: f64) -> Arc<ClusterState> {
     Arc::new(state)
 }
 
-/// Reads `destination_service_name=~"NAME"` out of a query.
-fn service_of(query: &str) -> String {
-    let key = "destination_service_name=~\"";
-    query
-        .find(key)
-        .map(|i| {
-            let rest = &query[i + key.len()..];
-            rest[..rest.find('"').unwrap_or(0)].to_string()
-        })
-        .unwrap_or_default()
-}
-
-/// A stand-in for the PromQL engine that answers the two AnalysisTemplate queries from the
-/// TSDB the traffic model writes (the increase over the last two samples of each series in
-/// the last minute, as `irate(...[1m])`), so
-/// the controllers can be tested while `eval::instant` is being written.
-fn tsdb_engine(tsdb: &Tsdb, query: &str, at_ms: i64) -> Result<QueryValue, QueryError> {
-    let svc = service_of(query);
-    let latency = query.contains("histogram_quantile");
-    let (mut ok, mut all) = (0.0, 0.0);
-    let mut buckets: Vec<(f64, f64)> = Vec::new();
-    tsdb.for_each_series(|s| {
-        let get = |k: &str| {
-            s.labels
-                .iter()
-                .find(|(n, _)| n == k)
-                .map(|(_, v)| v.as_str())
-        };
-        if get("reporter") != Some("source")
-            || get("destination_service_name") != Some(svc.as_str())
-        {
-            return;
-        }
-        let n = s.samples.len();
-        // Like irate over [1m]: the last two samples, both inside the window.
-        if n < 2 || s.samples[n - 2].0 < at_ms - 60_000 {
-            return;
-        }
-        let inc = s.samples[n - 1].1 - s.samples[n - 2].1;
-        match get("__name__") {
-            Some("istio_requests_total") if !latency => {
-                all += inc;
-                if !get("response_code").unwrap_or_default().starts_with('5') {
-                    ok += inc;
-                }
-            }
-            Some("istio_request_duration_milliseconds_bucket") if latency => {
-                let le = get("le").unwrap_or("+Inf");
-                let le = if le == "+Inf" {
-                    f64::INFINITY
-                } else {
-                    le.parse().unwrap_or(0.0)
-                };
-                match buckets.iter_mut().find(|(l, _)| *l == le) {
-                    Some((_, c)) => *c += inc,
-                    None => buckets.push((le, inc)),
-                }
-            }
-            _ => {}
-        }
-    });
-    if latency {
-        buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let total = buckets.last().map_or(0.0, |b| b.1);
-        if total <= 0.0 {
-            return Ok(QueryValue::Vector(Vec::new()));
-        }
-        let rank = 0.99 * total;
-        let mut prev = (0.0, 0.0);
-        for (le, c) in &buckets {
-            if *c >= rank {
-                let v = if le.is_infinite() {
-                    prev.0
-                } else {
-                    prev.0 + (le - prev.0) * (rank - prev.1) / (c - prev.1)
-                };
-                return Ok(QueryValue::Vector(vec![(Vec::new(), v)]));
-            }
-            prev = (*le, *c);
-        }
-        return Ok(QueryValue::Vector(Vec::new()));
-    }
-    if all <= 0.0 {
-        return Ok(QueryValue::Vector(Vec::new()));
-    }
-    Ok(QueryValue::Vector(vec![(Vec::new(), ok / all)]))
-}
-
 fn test_config() -> SimConfig {
     SimConfig {
-        engine: Arc::new(tsdb_engine),
+        engine: Arc::new(rollouts::PromqlEngine),
         ci: false,
         traffic: true,
-    }
-}
-
-/// Keeps pods and ReplicaSet status in step with `spec.replicas`, as the workloads
-/// engineer's ReplicaSet controller will.
-async fn fake_replicaset_controller(state: Arc<ClusterState>, shutdown: CancellationToken) {
-    let mut rx = state.store.subscribe();
-    let pods_t = t("", "pods");
-    let mut counter = 0u64;
-    loop {
-        let (sets, _) = state.store.list(rs_t(), None);
-        for rs in sets {
-            let v = rs.value();
-            let want = v["spec"]["replicas"].as_i64().unwrap_or(0);
-            let (pods, _) = state.store.list(pods_t, Some(&rs.key.ns));
-            let mine: Vec<String> = pods
-                .iter()
-                .filter(|p| p.owner_uids.first() == Some(&rs.uid))
-                .map(|p| p.key.name.clone())
-                .collect();
-            let have = mine.len() as i64;
-            for name in mine.iter().skip(want.max(0) as usize) {
-                let _ = state.store.delete(pods_t, &rs.key.ns, name, false);
-            }
-            for _ in have..want {
-                counter += 1;
-                let pod = json!({
-                    "metadata": {
-                        "name": format!("{}-p{counter:05}", rs.key.name),
-                        "namespace": rs.key.ns,
-                        "labels": v["spec"]["template"]["metadata"]["labels"].clone(),
-                        "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
-                            "name": rs.key.name, "uid": rs.uid, "controller": true}],
-                    },
-                    "spec": v["spec"]["template"]["spec"].clone(),
-                    "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]},
-                });
-                let _ = state.store.insert(pods_t, pod);
-            }
-            let n = want.max(0);
-            state.store.modify(rs_t(), &rs.key.ns, &rs.key.name, |v| {
-                v["status"] = json!({"replicas": n, "fullyLabeledReplicas": n, "readyReplicas": n,
-                    "availableReplicas": n, "observedGeneration": v["metadata"]["generation"].clone()});
-            });
-        }
-        // Wait for the next ReplicaSet or pod change.
-        loop {
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                ev = rx.recv() => match ev {
-                    Ok(e) if e.type_id == rs_t() || e.type_id == pods_t => break,
-                    Ok(_) => {}
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => break,
-                    Err(_) => return,
-                }
-            }
-        }
     }
 }
 
@@ -214,14 +69,50 @@ impl Drop for Sim {
     }
 }
 
-fn start(state: Arc<ClusterState>, config: SimConfig) -> Sim {
+async fn start(state: Arc<ClusterState>, config: SimConfig) -> Sim {
     let shutdown = CancellationToken::new();
-    tokio::spawn(fake_replicaset_controller(state.clone(), shutdown.clone()));
+    // Nodes for the scheduler to bind the ReplicaSets' pods to; then the controllers the
+    // simulator runs (ReplicaSets, kubelet, ...) next to the Rollouts controller.
+    workloads::nodes::seed(&state, clock::now());
+    workloads::spawn(&state, &shutdown);
     rollouts::spawn_with(&state, &shutdown, config);
-    Sim { state, shutdown }
+    let sim = Sim { state, shutdown };
+    sim.pods_running().await;
+    sim
 }
 
 impl Sim {
+    /// The seeded ReplicaSets come without pods: the ReplicaSet controller creates them at
+    /// start, and until they are Ready the Rollouts are briefly unavailable. Waits until
+    /// every ReplicaSet has its pods Ready and says so, so each test starts from the
+    /// scenario as seeded.
+    async fn pods_running(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let (sets, _) = self.state.store.list(rs_t(), None);
+            let pending: Vec<String> = sets
+                .iter()
+                .filter(|rs| {
+                    let v = rs.value();
+                    let want = v["spec"]["replicas"].as_i64().unwrap_or(0);
+                    let pods = owned_pods(&self.state, &rs.key.ns, &rs.uid);
+                    let ready = pods.iter().filter(|p| p.ready()).count() as i64;
+                    let available = v["status"]["availableReplicas"].as_i64().unwrap_or(0);
+                    ready != want || available != want
+                })
+                .map(|rs| rs.key.name.clone())
+                .collect();
+            if pending.is_empty() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "pods never came up for {pending:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     fn get(&self, ns: &str, name: &str) -> Value {
         self.state
             .store
@@ -311,7 +202,7 @@ fn healthy(ro: &Value) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn canary_advances_to_indefinite_pause_then_promote_and_hpa_scaling() {
-    let sim = start(cluster(0, 11, 60.0), test_config());
+    let sim = start(cluster(0, 11, 60.0), test_config()).await;
 
     // Advances on its own through setWeight 40 and the analysis step, then waits at pause {}.
     let ro = sim
@@ -405,7 +296,13 @@ async fn canary_advances_to_indefinite_pause_then_promote_and_hpa_scaling() {
     assert_eq!(step(&ro), 8);
     assert_eq!(ro["status"]["stableRS"], hash.as_str());
     assert_eq!(cond(&ro, "Completed")["status"], "True");
-    assert_eq!(sim.vs_canary_weight("shop", "checkout"), 0);
+    // Traffic leaves the canary on the pass after the stable switch, as upstream (traffic
+    // routing is reconciled before the new stable is recorded).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while sim.vs_canary_weight("shop", "checkout") != 0 {
+        assert!(Instant::now() < deadline, "canary weight never back to 0");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     // The previous stable goes away after scaleDownDelaySeconds.
     let deadline = Instant::now() + Duration::from_secs(60);
     while sim.rs("shop", &stable)["spec"]["replicas"] != 0 {
@@ -424,7 +321,7 @@ async fn canary_advances_to_indefinite_pause_then_promote_and_hpa_scaling() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn abort_retry_and_promote_full() {
-    let sim = start(cluster(0, 12, 60.0), test_config());
+    let sim = start(cluster(0, 12, 60.0), test_config()).await;
     sim.wait("shop", "checkout", "paused at pause {}", |r| {
         step(r) == 5 && phase(r).0 == "Paused"
     })
@@ -506,9 +403,9 @@ async fn abort_retry_and_promote_full() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn skip_step_pause_resume_restart_and_undo() {
     // demo-eu-west: replica-based canaries, no Istio.
-    let sim = start(cluster(1, 13, 60.0), test_config());
-    let ro = sim.get("shop", "recommendations");
-    assert!(healthy(&ro), "{:#}", ro["status"]);
+    let sim = start(cluster(1, 13, 60.0), test_config()).await;
+    sim.wait("shop", "recommendations", "healthy as seeded", healthy)
+        .await;
 
     // pause / resume: spec.paused.
     sim.patch(
@@ -655,7 +552,7 @@ async fn skip_step_pause_resume_restart_and_undo() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blue_green_promote_switches_active_service() {
-    let sim = start(cluster(0, 14, 60.0), test_config());
+    let sim = start(cluster(0, 14, 60.0), test_config()).await;
     let ro = sim.get("payments", "payments-api");
     assert_eq!(phase(&ro), ("Paused", "BlueGreenPause"));
     let preview = ro["status"]["currentPodHash"].as_str().unwrap().to_string();
@@ -730,7 +627,7 @@ async fn blue_green_promote_switches_active_service() {
 async fn bad_release_fails_analysis_and_aborts() {
     // Slower than the others: the canary's series need a couple of scrapes before the first
     // measurement, as they would have at speed 1.
-    let sim = start(cluster(0, 15, 20.0), test_config());
+    let sim = start(cluster(0, 15, 20.0), test_config()).await;
     let ro = sim
         .wait("search", "search-api", "aborted", |r| {
             // Traffic leaves the canary on the pass after the abort, as upstream (traffic
@@ -802,31 +699,131 @@ async fn bad_release_fails_analysis_and_aborts() {
     assert_eq!(run["status"]["runSummary"]["count"], 2);
 }
 
-/// The production path: measurements are exactly what `eval::instant` returns over the TSDB.
-#[tokio::test]
-async fn analysis_measurement_equals_promql_over_tsdb() {
-    let state = cluster(0, 16, 1.0);
-    let templates = ro_seed::analysis_templates("search");
-    let mut metric = templates[0]["spec"]["metrics"][0].clone();
+/// A template metric of the seeded AnalysisTemplates (`success-rate` or `latency-p99`) with
+/// its service argument filled in, as the AnalysisRun controller resolves it.
+fn resolved_metric(template: usize, service: &str) -> Value {
+    let templates = ro_seed::analysis_templates("shop");
+    let mut metric = templates[template]["spec"]["metrics"][0].clone();
     let query = metric["provider"]["prometheus"]["query"]
         .as_str()
         .unwrap()
-        .replace("{{args.service-name}}", "search-api-canary");
+        .replace("{{args.service-name}}", service);
     metric["provider"]["prometheus"]["query"] = json!(query);
-    let at = chrono::Utc::now().timestamp_millis();
-    let measured = analysis::measure(&rollouts::PromqlEngine, &state.prom.tsdb, &metric, at);
-    let QueryValue::Vector(v) =
-        kdeck_demo::prom::eval::instant(&state.prom.tsdb, &query, at).expect("query evaluates")
-    else {
-        panic!("vector expected");
+    metric
+}
+
+/// A measurement's single value, `[v]`.
+fn measured_value(m: &analysis::Measured) -> f64 {
+    m.value
+        .trim_matches(['[', ']'])
+        .parse()
+        .unwrap_or_else(|e| panic!("{:?}: {e}", m.value))
+}
+
+/// The production path (the PromQL engine over the TSDB) against series written here, with
+/// the expected numbers worked out by hand.
+#[test]
+fn analysis_measures_hand_written_series() {
+    let tsdb = Tsdb::new(Duration::from_secs(3600));
+    let t0 = 1_700_000_000_000_i64;
+    let requests = |svc: &str, reporter: &str, code: &str| {
+        kdeck_demo::prom::tsdb::labels(
+            "istio_requests_total",
+            &[
+                ("reporter", reporter),
+                ("destination_service_name", svc),
+                ("response_code", code),
+            ],
+        )
     };
-    assert_eq!(v.len(), 1);
-    assert_eq!(measured.value, format!("[{}]", v[0].1));
-    assert_eq!(
-        measured.phase,
-        Ok("Failed"),
-        "the seeded search-api canary is bad"
+    // Samples 15 s apart. irate takes the last two in the [1m] window: the first sample of
+    // the 200s (0) must not count.
+    let canary = "checkout-canary";
+    for (code, samples) in [
+        ("200", [0.0, 1000.0, 1270.0]), // (1270 - 1000) / 15 s = 18/s
+        ("404", [0.0, 0.0, 15.0]),      // 1/s, a success: only 5xx fail
+        ("503", [0.0, 0.0, 15.0]),      // 1/s
+    ] {
+        for (i, v) in samples.into_iter().enumerate() {
+            tsdb.append(requests(canary, "source", code), t0 + 15_000 * i as i64, v);
+        }
+    }
+    // Errors the query must not see: another service, and the destination's own report.
+    for (i, v) in [0.0, 500.0, 1000.0].into_iter().enumerate() {
+        let at = t0 + 15_000 * i as i64;
+        tsdb.append(requests("checkout-stable", "source", "500"), at, v);
+        tsdb.append(requests(canary, "destination", "500"), at, v);
+    }
+    let at = t0 + 30_000;
+    let success = resolved_metric(0, canary);
+    // (18 + 1) / (18 + 1 + 1) = 0.95: exactly the `result[0] >= 0.95` threshold.
+    let m = analysis::measure(&rollouts::PromqlEngine, &tsdb, &success, at);
+    assert_eq!(m.value, "[0.95]");
+    assert_eq!(m.phase, Ok("Successful"));
+
+    // 15 s later: 200s +150 (10/s), 503s +150 (10/s): 10 / 20 = 0.5, a failure.
+    let at = t0 + 45_000;
+    tsdb.append(requests(canary, "source", "200"), at, 1420.0);
+    tsdb.append(requests(canary, "source", "404"), at, 15.0);
+    tsdb.append(requests(canary, "source", "503"), at, 165.0);
+    let m = analysis::measure(&rollouts::PromqlEngine, &tsdb, &success, at);
+    assert_eq!(m.value, "[0.5]");
+    assert_eq!(m.phase, Ok("Failed"));
+    // A service with no traffic: an empty vector, and `result[0]` is an Error.
+    let m = analysis::measure(
+        &rollouts::PromqlEngine,
+        &tsdb,
+        &resolved_metric(0, "idle-canary"),
+        at,
     );
+    assert_eq!(m.value, "[]");
+    assert!(m.phase.is_err(), "{:?}", m.phase);
+
+    // Latency: cumulative buckets over 15 s, as rates 10/s (le 50), 19/s (le 100),
+    // 20/s (le 500 and +Inf). The 0.99 rank is 0.99 * 20 = 19.8, inside (100, 500]:
+    // 100 + (500 - 100) * (19.8 - 19) / (20 - 19) = 420 ms, under the 500 ms limit.
+    for (le, count) in [
+        ("50", 150.0),
+        ("100", 285.0),
+        ("500", 300.0),
+        ("+Inf", 300.0),
+    ] {
+        let labels = kdeck_demo::prom::tsdb::labels(
+            "istio_request_duration_milliseconds_bucket",
+            &[
+                ("reporter", "source"),
+                ("destination_service_name", canary),
+                ("le", le),
+            ],
+        );
+        tsdb.append(labels.clone(), t0 + 30_000, 0.0);
+        tsdb.append(labels, t0 + 45_000, count);
+    }
+    let m = analysis::measure(
+        &rollouts::PromqlEngine,
+        &tsdb,
+        &resolved_metric(1, canary),
+        t0 + 45_000,
+    );
+    let p99 = measured_value(&m);
+    assert!((p99 - 420.0).abs() < 1e-9, "{p99}");
+    assert_eq!(m.phase, Ok("Successful"));
+}
+
+/// The seeded `search-api` canary is a bad release: its success rate is well under 0.95.
+#[test]
+fn seeded_bad_canary_measures_as_failed() {
+    let state = cluster(0, 16, 1.0);
+    let at = chrono::Utc::now().timestamp_millis();
+    let m = analysis::measure(
+        &rollouts::PromqlEngine,
+        &state.prom.tsdb,
+        &resolved_metric(0, "search-api-canary"),
+        at,
+    );
+    let v = measured_value(&m);
+    assert!(v > 0.5 && v < 0.9, "bad release success rate {v}");
+    assert_eq!(m.phase, Ok("Failed"));
 }
 
 #[test]
@@ -1093,9 +1090,10 @@ async fn simulated_ci_ships_the_next_release() {
         ci: true,
         ..test_config()
     };
-    let sim = start(cluster(1, 19, 60.0), config);
-    let before = sim.get("shop", "recommendations");
-    assert!(healthy(&before));
+    let sim = start(cluster(1, 19, 60.0), config).await;
+    let before = sim
+        .wait("shop", "recommendations", "healthy as seeded", healthy)
+        .await;
     let image = |r: &Value| {
         r["spec"]["template"]["spec"]["containers"][0]["image"]
             .as_str()

@@ -358,6 +358,14 @@ async fn template_change_rolls_out_a_new_replicaset() {
 async fn paused_deployment_holds_its_rollout_until_resumed() {
     let c = running(0, 50.0);
     let k = kinds();
+    let uid = s(
+        &get(&c.state, k.deployment, "shop", "cart").unwrap(),
+        "/metadata/uid",
+    )
+    .to_string();
+    let rs_count = || owned_by(&list(&c.state, k.replicaset, Some("shop")), &uid).len();
+    // Counted before the pause: a roll at any point after it shows.
+    let before = rs_count();
     merge(
         &c.state,
         k.deployment,
@@ -380,20 +388,23 @@ async fn paused_deployment_holds_its_rollout_until_resumed() {
     })
     .await;
     assert_eq!(condition(&d, "Progressing").unwrap()["status"], "Unknown");
-    let rs_count = || {
-        owned_by(
-            &list(&c.state, k.replicaset, Some("shop")),
-            s(&d, "/metadata/uid"),
-        )
-        .len()
-    };
-    let paused_count = rs_count();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(
-        rs_count(),
-        paused_count,
-        "a paused Deployment must not roll"
+    // A spec change made after the template change (it bumps the generation and changes
+    // nothing else): once the controller has observed it, it has synced the paused
+    // Deployment, already marked paused, with the new template again.
+    let marked = merge(
+        &c.state,
+        k.deployment,
+        "shop",
+        "cart",
+        json!({"spec": {"revisionHistoryLimit": 11}}),
     );
+    let marker_generation = i(&marked, "/metadata/generation");
+    eventually(LONG, "the controller observed the later change", || {
+        let d = get(&c.state, k.deployment, "shop", "cart")?;
+        (i(&d, "/status/observedGeneration") >= marker_generation).then_some(())
+    })
+    .await;
+    assert_eq!(rs_count(), before, "a paused Deployment must not roll");
     merge(
         &c.state,
         k.deployment,
@@ -403,7 +414,7 @@ async fn paused_deployment_holds_its_rollout_until_resumed() {
     );
     eventually(LONG, "resumed rollout completes", || {
         let d = get(&c.state, k.deployment, "shop", "cart")?;
-        (rs_count() == paused_count + 1
+        (rs_count() == before + 1
             && condition(&d, "Progressing")?["reason"] == "NewReplicaSetAvailable"
             && i(&d, "/status/updatedReplicas") == 2
             && i(&d, "/status/availableReplicas") == 2)

@@ -525,16 +525,32 @@ mod tests {
     }
 
     #[test]
-    fn curves_are_deterministic_and_bounded() {
+    fn curves_give_hand_worked_replica_counts() {
+        // frontend: 165 + 120 × sin(2π t / 600) ± 8 pod-percent, 60% target, min 2, max 10.
         let c = curve_for("shop", "frontend", "cpu", 60.0, 2, 10);
         for i in 0..200 {
-            let t = f64::from(i) * 7.0;
-            let v = c.at(t, 42);
-            assert_eq!(v, c.at(t, 42));
+            let v = c.at(f64::from(i) * 7.0, 42);
             assert!((30.0..=300.0).contains(&v), "{v}");
         }
+        let on_3 = |t: f64| propose(MetricKind::Utilization, c.at(t, 42), 60.0, 3, 3).replicas;
+        // t = 0: 165 ± 8 over 3 pods is 52–57%; ratio 0.87–0.95: ceil(3 × 0.87) = 3, or
+        // within tolerance: 3 either way.
+        assert_eq!(on_3(0.0), 3);
+        // t = 150, the crest: 285 ± 8 is 92–97% a pod; ratio 1.53–1.62; ceil(4.6–4.85) = 5.
+        assert_eq!(on_3(150.0), 5);
+        // t = 450, the trough: 45 ± 8 is 12–17%; ratio 0.2–0.28; ceil(0.6–0.85) = 1.
+        assert_eq!(on_3(450.0), 1);
+        // Clamped: the crest's 5 to max 4, and the trough's 1 to min 2 (once the 300 s
+        // scale-down window no longer holds the 3 recorded at t = 0).
+        let d = Autoscaler::default().step(&limits(2, 4), 3, on_3(150.0), 150.0);
+        assert_eq!((d.desired, d.limited_reason), (4, "TooManyReplicas"));
+        let mut a = Autoscaler::default();
+        assert_eq!(a.step(&limits(2, 10), 3, on_3(0.0), 0.0).desired, 3);
+        let d = a.step(&limits(2, 10), 3, on_3(450.0), 450.0);
+        assert_eq!((d.desired, d.limited_reason), (2, "TooFewReplicas"));
         let flat = curve_for("load-00", "svc-000", "cpu", 70.0, 20, 30);
-        assert_eq!(flat.at(0.0, 1), flat.at(1234.0, 9));
+        // Flat at 70% × 20 pods, whatever the time and noise key.
+        assert_eq!((flat.at(0.0, 1), flat.at(1234.0, 9)), (1400.0, 1400.0));
         // The repo-server burst: high right after it, back to base ten minutes later.
         let b = curve_for("argocd", "argocd-repo-server", "cpu", 75.0, 1, 5);
         assert!(b.at(1200.0, 1) > 400.0);
