@@ -484,25 +484,29 @@ mod tests {
         let tsdb = Tsdb::new(std::time::Duration::from_secs(3600));
         let mut m = Model::new(1, 0, 1.0, 0);
         let q = quality(1, "x/checkout:1.8.2");
-        let dest = |name: &str, share: f64| Dest {
+        let dest = |name: &str, share: f64, fixed_rps: Option<f64>| Dest {
             service_name: name.to_string(),
             revision: name.to_string(),
             quality: q,
             share,
             ready: true,
-            fixed_rps: None,
+            fixed_rps,
             created_ms: 0,
         };
+        // checkout: 42 rps before its swell and noise; a mirror fixed at 3 rps beside it.
         let svc = SERVICES[0].clone();
+        assert_eq!(svc.base_rps, 42.0);
         let services = vec![(
             svc.clone(),
-            vec![dest("checkout-stable", 80.0), dest("checkout-canary", 20.0)],
+            vec![
+                dest("checkout-stable", 80.0, None),
+                dest("checkout-canary", 20.0, None),
+                dest("checkout-mirror", 0.0, Some(3.0)),
+            ],
         )];
-        let mut total_expected = 0.0;
+        // 120 scrapes, 5 s apart: 600 s of traffic.
         for i in 1..=120 {
-            let t = i * 5000;
-            total_expected += m.rate(&svc, t) * 5.0;
-            m.scrape(&tsdb, t, 5.0, &services);
+            m.scrape(&tsdb, i * 5000, 5.0, &services);
         }
         let mut sums: HashMap<String, f64> = HashMap::new();
         let mut monotonic = true;
@@ -527,9 +531,14 @@ mod tests {
             }
         });
         assert!(monotonic);
+        // A fixed rate integrates exactly: 3 rps × 600 s.
+        assert!((sums["checkout-mirror"] - 1800.0).abs() < 1e-6, "{sums:?}");
+        // The weighted ones share 42 rps × (1 ± 0.25 swell) × (1 ± 0.04 noise) over 600 s:
+        // between 42 × 0.72 × 600 = 18,144 and 42 × 1.30 × 600 = 32,760 requests.
         let canary = sums["checkout-canary"];
         let stable = sums["checkout-stable"];
-        assert!(((canary + stable) - total_expected).abs() < 1e-6 * total_expected);
+        assert!((18_144.0..=32_760.0).contains(&(canary + stable)), "{sums:?}");
+        // Weights 80/20: the canary's share is 0.2 at every scrape, so of the total too.
         let share = canary / (canary + stable);
         assert!((share - 0.2).abs() < 1e-9, "{share}");
     }

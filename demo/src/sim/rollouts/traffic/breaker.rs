@@ -88,8 +88,7 @@ mod tests {
             );
             assert_eq!(states.last().map(|b| b.ejected), Some(0));
         }
-        // Deterministic by seed, different across seeds.
-        assert_eq!(breaker_at(4, 0, 100.0), breaker_at(4, 0, 100.0));
+        // Different across seeds (each cluster's breaker trips at its own moments).
         let a: Vec<i64> = (0..720)
             .map(|s| breaker_at(4, 0, f64::from(s)).ejected)
             .collect();
