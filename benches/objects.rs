@@ -93,14 +93,20 @@ fn main() {
         "{:<14} {:>7}  {:>11}  {:>13}  {:>13}",
         "kind", "objects", "stored/obj", "JSON/obj", "peak decoding"
     );
-    use kdeck::k8s::{apps, pod, rollout, velero};
+    use kdeck::k8s::{apps, argocd, autoscaling, pod, rollout, velero};
     measure::<pod::Pod>("pods", &get("/api/v1/pods"));
     measure::<apps::ReplicaSet>("replicasets", &get("/apis/apps/v1/replicasets"));
     measure::<apps::Deployment>("deployments", &get("/apis/apps/v1/deployments"));
     measure::<rollout::Rollout>("rollouts", &get("/apis/argoproj.io/v1alpha1/rollouts"));
     measure::<velero::Backup>("backups", &get("/apis/velero.io/v1/backups"));
-    // HPAs (autoscaling/v2 horizontalpodautoscalers) and Argo CD Applications
-    // (argoproj.io/v1alpha1 applications) join here once their slim types exist.
+    measure::<autoscaling::HorizontalPodAutoscaler>(
+        "hpas",
+        &get("/apis/autoscaling/v2/horizontalpodautoscalers"),
+    );
+    measure::<argocd::Application>(
+        "applications",
+        &get("/apis/argoproj.io/v1alpha1/applications"),
+    );
     println!(
         "\nstored/obj: heap that stays allocated per object (the object, its strings and the \
          store's index), counted as malloc chunks.\nJSON/obj: what the server sent per object. \

@@ -89,7 +89,7 @@ impl App {
     fn render_tabs(&self, frame: &mut Frame, area: Rect) {
         let t = &self.theme;
         let mut spans = vec![Span::styled(" kdeck ", t.style(Role::Title))];
-        let label = |i: usize, p: &Box<dyn crate::panes::Pane>, named: bool| {
+        let label = |i: usize, p: &dyn crate::panes::Pane, named: bool| {
             let name = if named {
                 format!(" {}", p.title())
             } else {
@@ -106,11 +106,11 @@ impl App {
             .panes
             .iter()
             .enumerate()
-            .map(|(i, p)| crate::widgets::text::width(&label(i, p, true)) + 1)
+            .map(|(i, p)| crate::widgets::text::width(&label(i, p.as_ref(), true)) + 1)
             .sum();
         let compact = 7 + named_width + 28 > area.width as usize;
         for (i, p) in self.panes.iter().enumerate() {
-            let label = label(i, p, !compact || i == self.focus);
+            let label = label(i, p.as_ref(), !compact || i == self.focus);
             let style = if i == self.focus {
                 t.style(Role::TabActive)
             } else {

@@ -537,7 +537,10 @@ mod tests {
         // between 42 × 0.72 × 600 = 18,144 and 42 × 1.30 × 600 = 32,760 requests.
         let canary = sums["checkout-canary"];
         let stable = sums["checkout-stable"];
-        assert!((18_144.0..=32_760.0).contains(&(canary + stable)), "{sums:?}");
+        assert!(
+            (18_144.0..=32_760.0).contains(&(canary + stable)),
+            "{sums:?}"
+        );
         // Weights 80/20: the canary's share is 0.2 at every scrape, so of the total too.
         let share = canary / (canary + stable);
         assert!((share - 0.2).abs() < 1e-9, "{share}");
