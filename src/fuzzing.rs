@@ -111,13 +111,14 @@ pub fn config_files(data: &[u8]) {
         return;
     };
     let _ = Config::parse(text, "fuzz");
-    let panes = registry();
-    let _ = Keymap::from_texts(
-        "fuzz",
-        crate::keymap::BUILTIN[0].1,
-        Some((text, "fuzz".into())),
-        &known_actions(&panes),
-    );
+    KNOWN.with(|known| {
+        let _ = Keymap::from_texts(
+            "fuzz",
+            crate::keymap::BUILTIN[0].1,
+            Some((text, "fuzz".into())),
+            known,
+        );
+    });
     let _ = Theme::parse_over(None, text, "fuzz");
 }
 
@@ -147,6 +148,8 @@ fn new_app() -> App {
 thread_local! {
     // Building the app costs more than one input: keep one per thread.
     static APP: RefCell<Option<App>> = const { RefCell::new(None) };
+    // The actions every pane offers do not depend on the input: gathered once.
+    static KNOWN: crate::keymap::KnownActions = known_actions(&registry());
 }
 
 fn terminal(width: u16, height: u16) -> Terminal<TestBackend> {
