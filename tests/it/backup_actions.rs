@@ -205,19 +205,7 @@ impl Bench {
         rx: &mut tokio::sync::mpsc::Receiver<ExecEvent>,
         plan: ActionPlan,
     ) -> Outcome {
-        self.rt.block_on(async {
-            exec.execute(1, plan);
-            loop {
-                match tokio::time::timeout(WAIT, rx.recv())
-                    .await
-                    .unwrap()
-                    .unwrap()
-                {
-                    ExecEvent::Finished { outcome, .. } => return outcome,
-                    ExecEvent::Rbac { .. } => {}
-                }
-            }
-        })
+        crate::helpers::execute(&self.rt, exec, rx, plan)
     }
 
     fn wait_backup(&self, name: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {

@@ -294,17 +294,5 @@ pub fn run(
     rx: &mut Receiver<ExecEvent>,
     plan: ActionPlan,
 ) -> Outcome {
-    d.rt.block_on(async {
-        exec.execute(1, plan);
-        loop {
-            match tokio::time::timeout(WAIT, rx.recv())
-                .await
-                .unwrap()
-                .unwrap()
-            {
-                ExecEvent::Finished { outcome, .. } => return outcome,
-                ExecEvent::Rbac { .. } => {}
-            }
-        }
-    })
+    crate::helpers::execute(&d.rt, exec, rx, plan)
 }

@@ -150,19 +150,7 @@ fn run(
     rx: &mut Receiver<ExecEvent>,
     plan: ActionPlan,
 ) -> Outcome {
-    f.rt.block_on(async {
-        exec.execute(1, plan);
-        loop {
-            match tokio::time::timeout(WAIT, rx.recv())
-                .await
-                .unwrap()
-                .unwrap()
-            {
-                ExecEvent::Finished { outcome, .. } => return outcome,
-                ExecEvent::Rbac { .. } => {}
-            }
-        }
-    })
+    crate::helpers::execute(&f.rt, exec, rx, plan)
 }
 
 /// `kubectl` against the fixture's demo; panics with its stderr on failure.

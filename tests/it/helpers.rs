@@ -30,3 +30,27 @@ pub fn audit_outcomes(path: &std::path::Path) -> Vec<serde_json::Value> {
         .filter(|v| v["phase"] == "outcome")
         .collect()
 }
+
+/// Runs a plan through the executor on `rt` and waits (at most a minute) for its outcome,
+/// past the RBAC verdict that comes first.
+pub fn execute(
+    rt: &tokio::runtime::Runtime,
+    exec: &std::sync::Arc<kdeck::exec::Executor>,
+    rx: &mut tokio::sync::mpsc::Receiver<kdeck::exec::ExecEvent>,
+    plan: kdeck::exec::ActionPlan,
+) -> kdeck::exec::Outcome {
+    use kdeck::exec::ExecEvent;
+    rt.block_on(async {
+        exec.execute(1, plan);
+        loop {
+            match tokio::time::timeout(std::time::Duration::from_secs(60), rx.recv())
+                .await
+                .expect("no outcome within a minute")
+                .expect("the executor's channel closed")
+            {
+                ExecEvent::Finished { outcome, .. } => return outcome,
+                ExecEvent::Rbac { .. } => {}
+            }
+        }
+    })
+}

@@ -222,19 +222,7 @@ impl Fixture {
     }
 
     fn run(&self, exec: &Arc<Executor>, rx: &mut Receiver<ExecEvent>, plan: ActionPlan) -> Outcome {
-        self.rt.block_on(async {
-            exec.execute(1, plan);
-            loop {
-                match tokio::time::timeout(WAIT, rx.recv())
-                    .await
-                    .unwrap()
-                    .unwrap()
-                {
-                    ExecEvent::Finished { outcome, .. } => return outcome,
-                    ExecEvent::Rbac { .. } => {}
-                }
-            }
-        })
+        crate::helpers::execute(&self.rt, exec, rx, plan)
     }
 
     /// The audit log's outcome lines.
