@@ -7,7 +7,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kdeck::cluster::{ClusterHandle, ClusterInfo, PromReach, Reach, kubeconfig, monitor};
+use kdeck::cluster::ClusterHandle;
 use kdeck::exec::audit::AuditLog;
 use kdeck::exec::{ActionPlan, ExecEvent, ExecOptions, Executor, Outcome, OutcomeKind};
 use kdeck::k8s::velero::{Backup, Schedule};
@@ -17,7 +17,6 @@ use kdeck::panes::backups::actions::plan;
 use kdeck::panes::backups::model::{Objects, RowInputs, build_rows};
 use kdeck::panes::backups::prom::PromAnswer;
 use kdeck::panes::kit::RowCache;
-use kdeck::source::Notifier;
 use kdeck::world::World;
 use kdeck_demo::{Demo, DemoConfig, SimOptions};
 use serde_json::{Value, json};
@@ -59,30 +58,9 @@ impl Bench {
             .unwrap();
         let kc_path = dir.path().join("kubeconfig");
         let (handle, world, cancel) = rt.block_on(async {
-            let kc = kubeconfig::load(Some(&kc_path)).unwrap();
-            let client = kubeconfig::client(&kc, CTX).await.unwrap();
-            let cancel = CancellationToken::new();
-            let notifier = Notifier::new();
-            let handle = ClusterHandle::new(
-                CTX,
-                ClusterInfo {
-                    server: String::new(),
-                    user: "demo-admin".into(),
-                    version: None,
-                    reach: Reach::Connecting,
-                    prometheus: PromReach::Unknown,
-                    readonly: false,
-                },
-                Some(client),
-                None,
-                notifier.clone(),
-                cancel.clone(),
-            );
-            tokio::spawn(monitor::run(handle.clone(), None));
+            let (handle, world, cancel) = crate::helpers::demo_handle(&kc_path, CTX, "").await;
             handle.sources.start_kind::<Schedule>();
             handle.sources.start_kind::<Backup>();
-            let world = Arc::new(World::new(notifier));
-            world.add(handle.clone());
             (handle, world, cancel)
         });
         Self {

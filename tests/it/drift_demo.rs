@@ -8,7 +8,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kdeck::cluster::{ClusterHandle, ClusterInfo, PromReach, Reach, kubeconfig};
+use kdeck::cluster::ClusterHandle;
 use kdeck::exec::audit::AuditLog;
 use kdeck::exec::{ActionPlan, ExecEvent, ExecOptions, Executor, Outcome};
 use kdeck::k8s::argocd::{AppProject, Application};
@@ -18,7 +18,6 @@ use kdeck::panes::drift::model::DriftRow;
 use kdeck::panes::drift::plan::plan_action;
 use kdeck::panes::drift::rows::{Objects, Place, build_rows};
 use kdeck::panes::kit::{RowCache, WatchedContext};
-use kdeck::source::Notifier;
 use kdeck::world::World;
 use kdeck_demo::{Demo, DemoConfig, SimOptions};
 use serde_json::Value;
@@ -159,31 +158,14 @@ impl Kdeck {
     pub fn connect(d: &DriftDemo) -> Self {
         let _ = rustls::crypto::ring::default_provider().install_default();
         d.rt.block_on(async {
-            let kc = kubeconfig::load(Some(std::path::Path::new(&d.kubeconfig()))).unwrap();
-            let client = kubeconfig::client(&kc, CONTEXT).await.unwrap();
-            let cancel = CancellationToken::new();
-            let notifier = Notifier::new();
-            let handle = ClusterHandle::new(
+            let (handle, world, cancel) = crate::helpers::demo_handle(
+                std::path::Path::new(&d.kubeconfig()),
                 CONTEXT,
-                ClusterInfo {
-                    server: d.cluster().api_url(),
-                    user: USER.into(),
-                    version: None,
-                    reach: Reach::Connecting,
-                    prometheus: PromReach::Unknown,
-                    readonly: false,
-                },
-                Some(client),
-                None,
-                notifier.clone(),
-                cancel.clone(),
-            );
-            // The monitor discovers what the cluster serves; custom resources wait for it.
-            tokio::spawn(kdeck::cluster::monitor::run(handle.clone(), None));
+                &d.cluster().api_url(),
+            )
+            .await;
             handle.sources.start_kind::<Application>();
             handle.sources.start_kind::<AppProject>();
-            let world = Arc::new(World::new(notifier));
-            world.add(handle.clone());
             Self {
                 handle,
                 world,

@@ -7,7 +7,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kdeck::cluster::{ClusterHandle, ClusterInfo, PromReach, Reach, kubeconfig, monitor};
+use kdeck::cluster::ClusterHandle;
 use kdeck::exec::audit::AuditLog;
 use kdeck::exec::{
     ActionPlan, ExecEvent, ExecOptions, Executor, Outcome, OutcomeKind, RbacVerdict,
@@ -18,7 +18,6 @@ use kdeck::keymap::ActionCall;
 use kdeck::panes::Reply;
 use kdeck::panes::rollouts::model::Objects;
 use kdeck::panes::rollouts::plan::plan;
-use kdeck::source::Notifier;
 use kdeck::world::World;
 use kdeck_demo::DenyRule;
 use serde_json::{Value, json};
@@ -38,32 +37,16 @@ impl Client {
     fn connect(f: &Fixture) -> Self {
         let _ = rustls::crypto::ring::default_provider().install_default();
         f.rt.block_on(async {
-            let kc = kubeconfig::load(Some(std::path::Path::new(&f.kubeconfig()))).unwrap();
-            let client = kubeconfig::client(&kc, "demo-us-east").await.unwrap();
-            let cancel = CancellationToken::new();
-            let notifier = Notifier::new();
-            let handle = ClusterHandle::new(
+            let (handle, world, cancel) = crate::helpers::demo_handle(
+                std::path::Path::new(&f.kubeconfig()),
                 "demo-us-east",
-                ClusterInfo {
-                    server: String::new(),
-                    user: "demo-admin".into(),
-                    version: None,
-                    reach: Reach::Connecting,
-                    prometheus: PromReach::Unknown,
-                    readonly: false,
-                },
-                Some(client),
-                None,
-                notifier.clone(),
-                cancel.clone(),
-            );
-            tokio::spawn(monitor::run(handle.clone(), None));
+                "",
+            )
+            .await;
             handle.sources.start_kind::<Rollout>();
             handle.sources.start_kind::<Deployment>();
             handle.sources.start_kind::<ReplicaSet>();
             handle.sources.start_kind::<AnalysisRun>();
-            let world = Arc::new(World::new(notifier));
-            world.add(handle.clone());
             Self {
                 handle,
                 world,

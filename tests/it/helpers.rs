@@ -54,3 +54,44 @@ pub fn execute(
         }
     })
 }
+
+/// A handle on `context` of a demo's kubeconfig, as kdeck's startup builds one (its client,
+/// its cluster monitor for discovery and probes) in a world of its own, with the cancel token
+/// that stops it. Call inside the runtime; the caller starts the kinds it reads.
+pub async fn demo_handle(
+    kubeconfig: &std::path::Path,
+    context: &str,
+    server: &str,
+) -> (
+    std::sync::Arc<kdeck::cluster::ClusterHandle>,
+    std::sync::Arc<kdeck::world::World>,
+    tokio_util::sync::CancellationToken,
+) {
+    use kdeck::cluster::{ClusterHandle, ClusterInfo, PromReach, Reach};
+    let kc = kdeck::cluster::kubeconfig::load(Some(kubeconfig)).unwrap();
+    let client = kdeck::cluster::kubeconfig::client(&kc, context)
+        .await
+        .unwrap();
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let notifier = kdeck::source::Notifier::new();
+    let handle = ClusterHandle::new(
+        context,
+        ClusterInfo {
+            server: server.into(),
+            user: "demo-admin".into(),
+            version: None,
+            reach: Reach::Connecting,
+            prometheus: PromReach::Unknown,
+            readonly: false,
+        },
+        Some(client),
+        None,
+        notifier.clone(),
+        cancel.clone(),
+    );
+    // The monitor discovers what the cluster serves; custom resources wait for it.
+    tokio::spawn(kdeck::cluster::monitor::run(handle.clone(), None));
+    let world = std::sync::Arc::new(kdeck::world::World::new(notifier));
+    world.add(handle.clone());
+    (handle, world, cancel)
+}

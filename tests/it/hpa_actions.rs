@@ -7,7 +7,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kdeck::cluster::{ClusterHandle, ClusterInfo, PromReach, Reach, kubeconfig, monitor};
+use kdeck::cluster::ClusterHandle;
 use kdeck::exec::audit::AuditLog;
 use kdeck::exec::{ActionPlan, ExecEvent, ExecOptions, Executor, Outcome, OutcomeKind};
 use kdeck::k8s::apps::{Deployment, StatefulSet};
@@ -19,7 +19,7 @@ use kdeck::panes::hpa::history::History;
 use kdeck::panes::hpa::model::{HpaRow, Objects, build_rows};
 use kdeck::panes::hpa::plan::plan;
 use kdeck::panes::kit::RowCache;
-use kdeck::source::{Notifier, Watched};
+use kdeck::source::Watched;
 use kdeck::world::World;
 use kdeck_demo::{Demo, DemoConfig, SimOptions};
 use serde_json::Value;
@@ -74,35 +74,15 @@ impl Fixture {
                 kubeconfig_out: dir.path().join("kubeconfig"),
             }))
             .unwrap();
-        let cancel = CancellationToken::new();
-        let (handle, world) = rt.block_on(async {
-            let kc = kubeconfig::load(Some(&dir.path().join("kubeconfig"))).unwrap();
-            let client = kubeconfig::client(&kc, CONTEXT).await.unwrap();
-            let notifier = Notifier::new();
-            let handle = ClusterHandle::new(
-                CONTEXT,
-                ClusterInfo {
-                    server: String::new(),
-                    user: "demo-admin".into(),
-                    version: None,
-                    reach: Reach::Connecting,
-                    prometheus: PromReach::Unknown,
-                    readonly: false,
-                },
-                Some(client),
-                None,
-                notifier.clone(),
-                cancel.clone(),
-            );
-            tokio::spawn(monitor::run(handle.clone(), None));
+        let (handle, world, cancel) = rt.block_on(async {
+            let (handle, world, cancel) =
+                crate::helpers::demo_handle(&dir.path().join("kubeconfig"), CONTEXT, "").await;
             handle.sources.start_kind::<HorizontalPodAutoscaler>();
             handle.sources.start_kind::<Deployment>();
             handle.sources.start_kind::<StatefulSet>();
             handle.sources.start_kind::<Rollout>();
             handle.sources.start_kind::<ScaledObject>();
-            let world = Arc::new(World::new(notifier));
-            world.add(handle.clone());
-            (handle, world)
+            (handle, world, cancel)
         });
         Self {
             rt,
