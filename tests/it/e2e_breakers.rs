@@ -127,8 +127,12 @@ fn breakers_pane_trips_first_and_stale_live_columns_without_prometheus() {
     t.send(&["1"]);
     t.wait_for("the Clusters pane", WAIT, |s| s.contains("┌ Clusters"));
     t.send(&[&key.to_string()]);
-    t.wait_for("the Breakers pane again", WAIT, |s| {
-        s.contains("┌ Breakers") && data_rows(s).len() > 5
+    // Back on screen, the pane's Prometheus queries run again: wait until us-east's live
+    // numbers are in, so the fault below finds last good numbers to keep.
+    t.wait_for("the Breakers pane again, us-east live", WAIT, |s| {
+        s.contains("┌ Breakers")
+            && data_rows(s).len() > 5
+            && row(s, "us-east", "ledger").is_some_and(|r| r.contains("UO ") && !r.contains('◐'))
     });
 
     // Prometheus goes away: the live columns are marked, the configuration stays.
