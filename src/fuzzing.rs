@@ -5,13 +5,14 @@
 //! `fuzz/corpus/` through them, so a crash found once stays fixed. None may panic.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::DateTime;
 use kube::core::DeserializeGuard;
-use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::widgets::Block;
+use ratatui::{Frame, Terminal};
 
 use crate::app::{App, AppSettings, known_actions};
 use crate::clock::Clock;
@@ -111,13 +112,8 @@ pub fn config_files(data: &[u8]) {
         return;
     };
     let _ = Config::parse(text, "fuzz");
-    KNOWN.with(|known| {
-        let _ = Keymap::from_texts(
-            "fuzz",
-            crate::keymap::BUILTIN[0].1,
-            Some((text, "fuzz".into())),
-            known,
-        );
+    KNOWN.with(|(known, base)| {
+        let _ = Keymap::over_base("fuzz", base.clone(), Some((text, "fuzz".into())), known);
     });
     let _ = Theme::parse_over(None, text, "fuzz");
 }
@@ -148,15 +144,38 @@ fn new_app() -> App {
 thread_local! {
     // Building the app costs more than one input: keep one per thread.
     static APP: RefCell<Option<App>> = const { RefCell::new(None) };
-    // The actions every pane offers do not depend on the input: gathered once.
-    static KNOWN: crate::keymap::KnownActions = known_actions(&registry());
+    // What does not depend on the input is built once: the actions every pane offers and
+    // the shipped keymap that user files are merged over.
+    static KNOWN: (crate::keymap::KnownActions, crate::keymap::Base) = (
+        known_actions(&registry()),
+        crate::keymap::Base::parse(crate::keymap::BUILTIN[0].1, "default"),
+    );
+    // One terminal per size, reused: allocating and diffing buffers cost more than the
+    // drawing under test.
+    static TERMINALS: RefCell<HashMap<(u16, u16), Terminal<TestBackend>>> =
+        RefCell::new(HashMap::new());
 }
 
-fn terminal(width: u16, height: u16) -> Terminal<TestBackend> {
-    match Terminal::new(TestBackend::new(width, height)) {
-        Ok(t) => t,
-        Err(never) => match never {},
-    }
+/// Draws one frame at the given size and checks what would reach the screen: the frame's
+/// cells, which are what the terminal is sent. Nothing unsafe may be among them.
+fn draw_checked(width: u16, height: u16, render: impl FnOnce(&mut Frame)) {
+    TERMINALS.with(|cell| {
+        let mut terminals = cell.borrow_mut();
+        let term = terminals.entry((width, height)).or_insert_with(|| {
+            match Terminal::new(TestBackend::new(width, height)) {
+                Ok(t) => t,
+                Err(never) => match never {},
+            }
+        });
+        term.current_buffer_mut().reset();
+        render(&mut term.get_frame());
+        let clean = term
+            .current_buffer_mut()
+            .content
+            .iter()
+            .all(|c| !c.symbol().chars().any(crate::widgets::text::is_unsafe));
+        assert!(clean, "an unsafe character reached the screen");
+    });
 }
 
 /// A line typed on the `:` command line (and completed), then a frame drawn.
@@ -172,15 +191,7 @@ pub fn command_line(data: &[u8]) {
             app.quit = false;
         }
         app.update_models();
-        let mut term = terminal(80, 24);
-        let _ = term.draw(|f| app.render(f));
-        let clean = term
-            .backend()
-            .buffer()
-            .content
-            .iter()
-            .all(|c| !c.symbol().chars().any(crate::widgets::text::is_unsafe));
-        assert!(clean, "an unsafe character reached the screen");
+        draw_checked(80, 24, |f| app.render(f));
     });
 }
 
@@ -217,8 +228,7 @@ pub fn table_layout(data: &[u8]) {
     state.sync(&rows);
     state.apply(&rows, "bottom");
     let theme = Theme::no_color();
-    let mut term = terminal(width, 12);
-    let _ = term.draw(|f| {
+    draw_checked(width, 12, |f| {
         table::render(
             f,
             f.area(),
@@ -233,11 +243,4 @@ pub fn table_layout(data: &[u8]) {
         );
         crate::widgets::text::scrub(f.buffer_mut());
     });
-    let clean = term
-        .backend()
-        .buffer()
-        .content
-        .iter()
-        .all(|c| !c.symbol().chars().any(crate::widgets::text::is_unsafe));
-    assert!(clean, "an unsafe character reached the screen");
 }

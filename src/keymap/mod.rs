@@ -142,6 +142,16 @@ type ParsedFile = (
     Vec<String>,
 );
 
+/// A shipped keymap, parsed.
+#[derive(Debug, Clone)]
+pub(crate) struct Base(ParsedFile);
+
+impl Base {
+    pub(crate) fn parse(text: &str, name: &str) -> Self {
+        Self(parse_file(text, &format!("{name} (shipped)")))
+    }
+}
+
 fn parse_file(text: &str, origin: &str) -> ParsedFile {
     let mut warnings = Vec::new();
     let mut out: BTreeMap<String, Vec<(Option<KeySeq>, Binding)>> = BTreeMap::new();
@@ -236,7 +246,18 @@ impl Keymap {
         user: Option<(&str, String)>,
         known: &KnownActions,
     ) -> Self {
-        let (base_layers, mut warnings) = parse_file(base, &format!("{name} (shipped)"));
+        Self::over_base(name, Base::parse(base, name), user, known)
+    }
+
+    /// [`Keymap::from_texts`] over a shipped keymap parsed once (the fuzzer merges many user
+    /// files over the same base).
+    pub(crate) fn over_base(
+        name: &str,
+        base: Base,
+        user: Option<(&str, String)>,
+        known: &KnownActions,
+    ) -> Self {
+        let (base_layers, mut warnings) = base.0;
         let mut layers: BTreeMap<String, Vec<Binding>> = base_layers
             .into_iter()
             .map(|(l, bs)| (l, bs.into_iter().map(|(_, b)| b).collect()))
