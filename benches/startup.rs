@@ -135,6 +135,10 @@ fn main() {
     if let Ok(one) = std::env::var("KDECK_BENCH_ONE") {
         let (c, n) = one.split_once('x').unwrap();
         let (clusters, scale): (u16, usize) = (c.parse().unwrap(), n.parse().unwrap());
+        // As kdeck's main does: its allocator settings and its log (the log pane's buffer is
+        // part of what the process holds).
+        kdeck::source::trim::configure();
+        kdeck::logging::init(&config.path().join("kdeck.log"), log::LevelFilter::Info).unwrap();
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()

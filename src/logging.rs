@@ -46,6 +46,9 @@ fn open_private(path: &Path) -> std::io::Result<()> {
     opts.open(path).map(drop)
 }
 
+/// How many records the log pane can scroll back through.
+pub const PANE_RECORDS: usize = 1_000;
+
 /// Starts logging at `level`. Returns why the log file cannot be written, if it cannot (the
 /// log pane still works; the caller tells the user).
 pub fn init(log_file: &Path, level: LevelFilter) -> Result<(), String> {
@@ -53,6 +56,9 @@ pub fn init(log_file: &Path, level: LevelFilter) -> Result<(), String> {
         // Already initialised (tests run several apps in one process).
         return Ok(());
     }
+    // The log pane keeps the last records only (the file keeps every one): tui-logger's
+    // default of 10,000 is 1.5 MB held from the start.
+    tui_logger::set_buffer_depth(PANE_RECORDS);
     tui_logger::set_default_level(level);
     tui_logger::set_env_filter_from_string(&directives(level));
     let Some(path) = log_file.to_str() else {

@@ -6,6 +6,11 @@ use kdeck::run::{StartTarget, StartupError, run_dashboard};
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    // The dashboard's memory settings (the simulator server keeps the allocator's defaults:
+    // it serves many clusters' lists at once).
+    if !matches!(cli.command, Some(Command::Demo(_))) {
+        kdeck::source::trim::configure();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -128,21 +128,27 @@ impl<'de> Deserialize<'de> for Count {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct PodStatus {
-    /// `Pending`, `Running`, `Succeeded`, `Failed`, `Unknown` (kept as text).
-    #[serde(deserialize_with = "lenient::opt_string")]
-    pub phase: Option<String>,
+    /// `Pending`, `Running`, `Succeeded`, `Failed`, `Unknown` (kept as text, shared: ten
+    /// thousand pods hold a handful of distinct values).
+    #[serde(deserialize_with = "opt_interned")]
+    pub phase: Option<Arc<str>>,
     /// E.g. `Evicted`, `NodeLost`, `UnexpectedAdmissionError`.
-    #[serde(deserialize_with = "lenient::opt_string")]
-    pub reason: Option<String>,
+    #[serde(deserialize_with = "opt_interned")]
+    pub reason: Option<Arc<str>>,
     /// Whether the `Ready` condition is `True` (the only condition kdeck reads).
     #[serde(rename = "conditions", deserialize_with = "ready_condition")]
     pub ready: bool,
-    #[serde(deserialize_with = "lenient::vec_or_empty")]
-    pub container_statuses: Vec<ContainerStatus>,
-    #[serde(deserialize_with = "lenient::vec_or_empty")]
-    pub init_container_statuses: Vec<ContainerStatus>,
+    #[serde(deserialize_with = "boxed_list")]
+    pub container_statuses: Box<[ContainerStatus]>,
+    #[serde(deserialize_with = "boxed_list")]
+    pub init_container_statuses: Box<[ContainerStatus]>,
     #[serde(deserialize_with = "lenient::opt_time")]
     pub start_time: Option<DateTime<Utc>>,
+}
+
+/// A list read leniently ([`lenient::vec_or_empty`]) and kept without spare capacity.
+fn boxed_list<'de, D: Deserializer<'de>>(d: D) -> Result<Box<[ContainerStatus]>, D::Error> {
+    Ok(lenient::vec_or_empty(d)?.into_boxed_slice())
 }
 
 /// Reads `status.conditions` down to whether `Ready` is `True`.

@@ -14,6 +14,7 @@ pub mod set;
 pub mod spec;
 pub mod state;
 pub mod store;
+pub mod trim;
 pub mod watch;
 pub mod wire;
 

@@ -475,7 +475,9 @@ async fn watch_loop<K: Watched>(ctx: &mut WatchContext, source: &KindSource<K>) 
         };
         let failure = match listed {
             Ok((relist, version)) => {
+                let objects = relist.len();
                 source.store.replace(relist);
+                super::trim::after_list(objects);
                 had_data = true;
                 backoff.reset();
                 cell.set_state(SourceState::Live { since: Utc::now() });

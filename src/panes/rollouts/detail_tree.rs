@@ -215,10 +215,11 @@ pub fn pod_line(pod: &Pod, now: DateTime<Utc>) -> PodLine {
     let st = pod.status.clone().unwrap_or_default();
     let mut reason = st
         .reason
-        .clone()
+        .as_deref()
         .filter(|r| !r.is_empty())
-        .or_else(|| st.phase.clone())
-        .unwrap_or_default();
+        .or(st.phase.as_deref())
+        .unwrap_or_default()
+        .to_string();
     let mut restarts = 0;
     let mut ready = 0;
     let mut initializing = false;
