@@ -65,6 +65,23 @@ impl PromSource {
         }
     }
 
+    /// Starts from the numbers an earlier poller of the same queries fetched, marked stale
+    /// since then until the first poll answers (or, if it fails, kept as the last good ones).
+    pub fn resume(&self, earlier: &Arc<PromSnapshot>) {
+        let Some(since) = earlier.fetched_at else {
+            return;
+        };
+        *self
+            .snapshot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = earlier.clone();
+        self.cell.set_state(SourceState::Stale {
+            since,
+            retry_at: Utc::now(),
+            reason: "not polled while hidden".into(),
+        });
+    }
+
     /// The latest snapshot (shared, never copied).
     #[must_use]
     pub fn snapshot(&self) -> Arc<PromSnapshot> {

@@ -51,6 +51,9 @@ struct PromEntry {
     cancel: CancellationToken,
 }
 
+/// How many stopped pollers' last numbers a cluster keeps.
+const RETIRED_PROM: usize = 64;
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
@@ -81,6 +84,10 @@ pub struct SourceSet {
     kinds: Mutex<HashMap<TypeId, KindEntry>>,
     scoped: Mutex<HashMap<String, ScopedEntry>>,
     prom: Mutex<HashMap<String, PromEntry>>,
+    /// The last numbers of pollers stopped because no pane shows them now (newest last, at
+    /// most [`RETIRED_PROM`]): a pane that comes back starts from them, marked stale, instead
+    /// of from nothing, which matters when Prometheus is down by then.
+    retired_prom: Mutex<Vec<(PromSpec, Arc<PromSnapshot>)>>,
     /// Lists under way on this cluster (its watches' first lists and relists), bounded.
     lists: Arc<Semaphore>,
 }
@@ -116,6 +123,7 @@ impl SourceSet {
             kinds: Mutex::new(HashMap::new()),
             scoped: Mutex::new(HashMap::new()),
             prom: Mutex::new(HashMap::new()),
+            retired_prom: Mutex::new(Vec::new()),
             lists: Arc::new(Semaphore::new(LIST_CONCURRENCY)),
         }
     }
@@ -383,7 +391,13 @@ impl SourceSet {
         let Some(client) = self.prometheus() else {
             return;
         };
-        let source = Arc::new(PromSource::new(spec.clone(), self.notifier.clone()));
+        let source = PromSource::new(spec.clone(), self.notifier.clone());
+        let mut retired = lock(&self.retired_prom);
+        if let Some(i) = retired.iter().position(|(s, _)| s == spec) {
+            source.resume(&retired.remove(i).1);
+        }
+        drop(retired);
+        let source = Arc::new(source);
         let cancel = self.cancel.child_token();
         spawn(super::prom_poll::run(
             client,
@@ -396,13 +410,21 @@ impl SourceSet {
 
     /// Stops every Prometheus poller whose key is not in `keep`.
     pub fn retain_prom(&self, keep: &HashSet<&str>) {
+        let mut retired = lock(&self.retired_prom);
         lock(&self.prom).retain(|k, e| {
             let kept = keep.contains(k.as_str());
             if !kept {
                 e.cancel.cancel();
+                let snapshot = e.source.snapshot();
+                if snapshot.fetched_at.is_some() {
+                    retired.retain(|(s, _)| s.key != e.source.spec.key);
+                    retired.push((e.source.spec.clone(), snapshot));
+                }
             }
             kept
         });
+        let excess = retired.len().saturating_sub(RETIRED_PROM);
+        retired.drain(..excess);
     }
 
     // ---- filled by hand (tests, snapshots, benchmarks) -----------------------------------

@@ -367,3 +367,83 @@ async fn metrics_stay_marked_stale_while_prometheus_is_away() {
     })
     .await;
 }
+
+/// A pane that is switched away from stops its Prometheus queries; when it comes back while
+/// Prometheus is down, it shows the numbers it had, marked stale since they were fetched,
+/// rather than nothing and an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pane_shown_again_keeps_its_last_numbers_when_prometheus_is_down() {
+    use kdeck::source::{Notifier, SourceSet, SourceState};
+    use std::collections::HashSet;
+    use std::time::{Duration, Instant};
+
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let t = kdeck_demo::testing::demo_harness::TestDemo::start(1).await;
+    let target = MetricTarget {
+        namespace: "shop".into(),
+        sides: [
+            ("canary", "checkout-canary".into()),
+            ("stable", "checkout-stable".into()),
+        ],
+    };
+    let sources = SourceSet::new(None, None, Notifier::new(), CancellationToken::new());
+    sources.set_prometheus(Some(PromClient::new(
+        PromEndpoint::Url(t.cluster(0).prom_url()),
+        None,
+        Duration::from_secs(2),
+    )));
+    let spec = prom_spec(
+        &target,
+        &QueryConfig::default(),
+        Duration::from_millis(200),
+        1800,
+        30,
+    );
+    let stable_points = |sources: &SourceSet| {
+        let poller = sources.prom(&spec.key).unwrap();
+        let s = MetricsSnapshot::from_prom(&poller.snapshot(), &target);
+        let stable = s.success_rate.iter().find(|x| x.label == "stable").cloned();
+        (poller, stable.map(|x| (x.points.len(), x.stale_since)))
+    };
+    sources.start_prom(&spec);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let fetched = loop {
+        let (poller, stable) = stable_points(&sources);
+        if let Some((n, None)) = stable
+            && n > 0
+        {
+            break poller.snapshot().fetched_at.unwrap();
+        }
+        assert!(Instant::now() < deadline, "never live: {stable:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+
+    // The pane goes off screen (its queries are no longer declared), Prometheus goes down,
+    // the pane comes back.
+    sources.retain_prom(&HashSet::new());
+    t.cluster(0).faults.down().await;
+    sources.start_prom(&spec);
+    let (poller, stable) = stable_points(&sources);
+    assert!(
+        matches!(stable, Some((n, _)) if n > 0),
+        "shown again without its numbers: {stable:?}"
+    );
+    // After polls that fail, the numbers are still there, stale since they were fetched.
+    let polls = poller.revision();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while poller.revision() < polls + 2 {
+        assert!(Instant::now() < deadline, "the poller does not poll");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (poller, stable) = stable_points(&sources);
+    assert!(
+        matches!(stable, Some((n, Some(since))) if n > 0 && since == fetched),
+        "{stable:?}"
+    );
+    assert!(
+        matches!(poller.state(), SourceState::Stale { since, .. } if since == fetched),
+        "{:?}",
+        poller.state()
+    );
+    t.cluster(0).faults.up().await.unwrap();
+}
