@@ -265,20 +265,16 @@ fn shipped_canary_queries_against_a_real_prometheus() {
     );
 }
 
-/// When Prometheus goes away, the charts keep their last good points, marked stale since
-/// they were fetched; when it comes back, fresh data replaces them. Driven over HTTP
-/// against the demo's Prometheus, taken down and up with its cluster.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn metrics_stay_marked_stale_while_prometheus_is_away() {
-    use kdeck::source::{Notifier, SourceSet};
-
+/// The rollout detail view's queries for the demo's `checkout` canary, declared as a source
+/// of a cluster whose Prometheus is the demo's: the same poller the pane gets (not started).
+async fn checkout_queries_on_the_demo() -> (
+    kdeck_demo::testing::demo_harness::TestDemo,
+    MetricTarget,
+    kdeck::source::SourceSet,
+    kdeck::source::PromSpec,
+) {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let t = kdeck_demo::testing::demo_harness::TestDemo::start(1).await;
-    let prom = PromClient::new(
-        PromEndpoint::Url(t.cluster(0).prom_url()),
-        None,
-        std::time::Duration::from_secs(2),
-    );
     let target = MetricTarget {
         namespace: "shop".into(),
         sides: [
@@ -286,10 +282,17 @@ async fn metrics_stay_marked_stale_while_prometheus_is_away() {
             ("stable", "checkout-stable".into()),
         ],
     };
-    // The detail view's queries, declared as a source of a cluster whose Prometheus is the
-    // demo's: the same poller the pane gets.
-    let sources = SourceSet::new(None, None, Notifier::new(), CancellationToken::new());
-    sources.set_prometheus(Some(prom));
+    let sources = kdeck::source::SourceSet::new(
+        None,
+        None,
+        kdeck::source::Notifier::new(),
+        CancellationToken::new(),
+    );
+    sources.set_prometheus(Some(PromClient::new(
+        PromEndpoint::Url(t.cluster(0).prom_url()),
+        None,
+        std::time::Duration::from_secs(2),
+    )));
     let spec = prom_spec(
         &target,
         &QueryConfig::default(),
@@ -297,6 +300,15 @@ async fn metrics_stay_marked_stale_while_prometheus_is_away() {
         1800,
         30,
     );
+    (t, target, sources, spec)
+}
+
+/// When Prometheus goes away, the charts keep their last good points, marked stale since
+/// they were fetched; when it comes back, fresh data replaces them. Driven over HTTP
+/// against the demo's Prometheus, taken down and up with its cluster.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_stay_marked_stale_while_prometheus_is_away() {
+    let (t, target, sources, spec) = checkout_queries_on_the_demo().await;
     sources.start_prom(&spec);
     let poller = sources.prom(&spec.key).unwrap();
     let snapshot = || Some(MetricsSnapshot::from_prom(&poller.snapshot(), &target));
@@ -373,32 +385,11 @@ async fn metrics_stay_marked_stale_while_prometheus_is_away() {
 /// rather than nothing and an error.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pane_shown_again_keeps_its_last_numbers_when_prometheus_is_down() {
-    use kdeck::source::{Notifier, SourceSet, SourceState};
+    use kdeck::source::{SourceSet, SourceState};
     use std::collections::HashSet;
     use std::time::{Duration, Instant};
 
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let t = kdeck_demo::testing::demo_harness::TestDemo::start(1).await;
-    let target = MetricTarget {
-        namespace: "shop".into(),
-        sides: [
-            ("canary", "checkout-canary".into()),
-            ("stable", "checkout-stable".into()),
-        ],
-    };
-    let sources = SourceSet::new(None, None, Notifier::new(), CancellationToken::new());
-    sources.set_prometheus(Some(PromClient::new(
-        PromEndpoint::Url(t.cluster(0).prom_url()),
-        None,
-        Duration::from_secs(2),
-    )));
-    let spec = prom_spec(
-        &target,
-        &QueryConfig::default(),
-        Duration::from_millis(200),
-        1800,
-        30,
-    );
+    let (t, target, sources, spec) = checkout_queries_on_the_demo().await;
     let stable_points = |sources: &SourceSet| {
         let poller = sources.prom(&spec.key).unwrap();
         let s = MetricsSnapshot::from_prom(&poller.snapshot(), &target);
