@@ -45,8 +45,8 @@ const fn supported() -> bool {
 /// list spread over several arenas: measured at 10,000 pods, one arena keeps 3-4 MB less
 /// resident (two arenas vary between 35 and 40 MiB from run to run), and small allocations
 /// still go through each thread's lock-free cache. The price is lock contention while many
-/// clusters list at once: ten clusters at `--scale 1000` have all their data after 0.38 s
-/// instead of 0.30 s (`benches/startup.rs`).
+/// clusters list at once: on a busy machine ten clusters at `--scale 1000` had all their data
+/// after 0.38 s instead of 0.30 s (on a quiet one, 0.30 s with one arena; `benches/startup`).
 pub fn configure() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only sets an allocator parameter; called before other threads exist.
