@@ -7,14 +7,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kdeck::cluster::{ClusterHandle, ClusterInfo, PromReach, Reach, kubeconfig, monitor};
+use kdeck::cluster::ClusterHandle;
 use kdeck::config::Config;
 use kdeck::k8s::istio::{DestinationRule, V1beta1};
 use kdeck::panes::breakers::hosts::ServiceRef;
 use kdeck::panes::breakers::live::{BreakerState, Ejection, Feed, LiveIndex, state};
 use kdeck::panes::breakers::pane::list_spec;
+use kdeck::source::SourceState;
 use kdeck::source::prometheus::{PromClient, PromEndpoint};
-use kdeck::source::{Notifier, SourceState};
 use kdeck_demo::testing::demo_harness::TestDemo;
 use tokio_util::sync::CancellationToken;
 
@@ -96,26 +96,8 @@ async fn the_demo_mesh_as_the_list_queries_see_it() {
 }
 
 async fn connect(t: &TestDemo) -> (Arc<ClusterHandle>, CancellationToken) {
-    let kc = kubeconfig::load(Some(t.kubeconfig().as_path())).unwrap();
-    let name = t.cluster(0).name.clone();
-    let client = kubeconfig::client(&kc, &name).await.unwrap();
-    let cancel = CancellationToken::new();
-    let handle = ClusterHandle::new(
-        &name,
-        ClusterInfo {
-            server: String::new(),
-            user: "demo-admin".into(),
-            version: None,
-            reach: Reach::Connecting,
-            prometheus: PromReach::Unknown,
-            readonly: false,
-        },
-        Some(client),
-        None,
-        Notifier::new(),
-        cancel.clone(),
-    );
-    tokio::spawn(monitor::run(handle.clone(), None));
+    let (handle, _world, cancel) =
+        crate::helpers::demo_handle(&t.kubeconfig(), &t.cluster(0).name, "").await;
     handle.sources.start_kind::<DestinationRule>();
     handle.sources.start_kind::<V1beta1<DestinationRule>>();
     (handle, cancel)

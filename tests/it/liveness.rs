@@ -6,12 +6,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kdeck::cluster::{ClusterHandle, ClusterInfo, PromReach, Reach, kubeconfig, monitor};
+use kdeck::cluster::{ClusterHandle, Reach};
 use kdeck::k8s::core::Node;
 use kdeck::k8s::pod::Pod;
-use kdeck::source::{Notifier, SourceState};
+use kdeck::source::SourceState;
 use kdeck_demo::testing::demo_harness::TestDemo;
-use tokio_util::sync::CancellationToken;
 
 async fn wait_state(
     handle: &ClusterHandle,
@@ -34,27 +33,10 @@ async fn wait_state(
 async fn a_silent_cluster_is_stale_within_thirty_seconds_and_live_when_it_answers() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let t = TestDemo::start(1).await;
-    let kc = kubeconfig::load(Some(&t.kubeconfig())).unwrap();
     let name = t.cluster(0).name.clone();
-    let client = kubeconfig::client(&kc, &name).await.unwrap();
-    let handle = ClusterHandle::new(
-        &name,
-        ClusterInfo {
-            server: String::new(),
-            user: "test".into(),
-            version: None,
-            reach: Reach::Connecting,
-            prometheus: PromReach::Unknown,
-            readonly: false,
-        },
-        Some(client),
-        None,
-        Notifier::new(),
-        CancellationToken::new(),
-    );
+    let (handle, _world, _cancel) = crate::helpers::demo_handle(&t.kubeconfig(), &name, "").await;
     handle.sources.start_kind::<Pod>();
     handle.sources.start_kind::<Node>();
-    tokio::spawn(monitor::run(handle.clone(), None));
     wait_state(
         &handle,
         "live",
