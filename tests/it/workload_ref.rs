@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
-use kdeck::cluster::{ClusterHandle, ClusterInfo, PromReach, Reach, kubeconfig, monitor};
+use kdeck::cluster::ClusterHandle;
 use kdeck::exec::audit::AuditLog;
 use kdeck::exec::{ExecEvent, ExecOptions, Executor, OutcomeKind};
 use kdeck::k8s::apps::{ContainerImage, Deployment, ReplicaSet};
@@ -29,12 +29,9 @@ use kdeck::panes::rollouts::model::{
     ImageInfo, Lookup, Objects, RolloutRow, RowStatus, WorkloadKind, build_rows,
 };
 use kdeck::panes::rollouts::plan::plan;
-use kdeck::source::Notifier;
-use kdeck::world::World;
 use kdeck_demo::testing::support::load_yaml;
 use kdeck_demo::{Demo, DemoConfig, SimOptions};
 use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
 
 use crate::helpers::rollout_rows;
 
@@ -454,33 +451,13 @@ fn set_image_on_the_referenced_deployment_is_a_new_revision_in_the_row() {
             kubeconfig_out: kc_path.clone(),
         }))
         .unwrap();
-    let cancel = CancellationToken::new();
-    let notifier = Notifier::new();
-    let handle = rt.block_on(async {
-        let kc = kubeconfig::load(Some(&kc_path)).unwrap();
-        let client = kubeconfig::client(&kc, CTX).await.unwrap();
-        let info = ClusterInfo {
-            server: String::new(),
-            user: "demo-admin".into(),
-            version: None,
-            reach: Reach::Connecting,
-            prometheus: PromReach::Unknown,
-            readonly: false,
-        };
-        let h = ClusterHandle::new(
-            CTX,
-            info,
-            Some(client),
-            None,
-            notifier.clone(),
-            cancel.clone(),
-        );
-        tokio::spawn(monitor::run(h.clone(), None));
+    let (handle, world, cancel) = rt.block_on(async {
+        let (h, world, cancel) = crate::helpers::demo_handle(&kc_path, CTX, "").await;
         h.sources.start_kind::<Rollout>();
         h.sources.start_kind::<Deployment>();
         h.sources.start_kind::<ReplicaSet>();
         h.sources.start_kind::<AnalysisRun>();
-        h
+        (h, world, cancel)
     });
 
     // As seeded: revision 1 from the Deployment's template, the Deployment at zero.
@@ -573,8 +550,6 @@ fn set_image_on_the_referenced_deployment_is_a_new_revision_in_the_row() {
         "{:?}",
         undo.permissions()
     );
-    let world = Arc::new(World::new(notifier));
-    world.add(handle.clone());
     let (exec, mut rx) = Executor::new(
         world,
         ExecOptions::default(),
