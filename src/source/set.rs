@@ -410,19 +410,24 @@ impl SourceSet {
 
     /// Stops every Prometheus poller whose key is not in `keep`.
     pub fn retain_prom(&self, keep: &HashSet<&str>) {
-        let mut retired = lock(&self.retired_prom);
+        let mut stopped = Vec::new();
         lock(&self.prom).retain(|k, e| {
             let kept = keep.contains(k.as_str());
             if !kept {
                 e.cancel.cancel();
                 let snapshot = e.source.snapshot();
                 if snapshot.fetched_at.is_some() {
-                    retired.retain(|(s, _)| s.key != e.source.spec.key);
-                    retired.push((e.source.spec.clone(), snapshot));
+                    stopped.push((e.source.spec.clone(), snapshot));
                 }
             }
             kept
         });
+        // Taken after `prom` is released: `start_prom` takes the two in the other order.
+        let mut retired = lock(&self.retired_prom);
+        for (spec, snapshot) in stopped {
+            retired.retain(|(s, _)| s.key != spec.key);
+            retired.push((spec, snapshot));
+        }
         let excess = retired.len().saturating_sub(RETIRED_PROM);
         retired.drain(..excess);
     }

@@ -10,8 +10,8 @@ use std::time::Duration;
 /// A list this long (objects) is worth a trim; smaller ones leave little behind.
 pub const LARGE_LIST: usize = 1_000;
 
-/// Lists of many kinds and clusters land together at startup: one trim after a quiet second
-/// covers them all.
+/// Lists of many kinds and clusters land together at startup: one trim a second after the
+/// first large one covers every list that lands meanwhile.
 const SETTLE: Duration = Duration::from_secs(1);
 
 static PENDING: AtomicBool = AtomicBool::new(false);
